@@ -1,0 +1,137 @@
+"""The project's own tables. Alembic migrations in `store/migrations` create and evolve them.
+
+Every table is written through SQLAlchemy Core so the same statements run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, so BigInteger falls back to Integer there.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on both engines (SQLite stores them naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store only takes timezone-aware values")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+INBOX_STATUSES = ("pending", "processing", "done", "failed", "quarantined")
+LEDGER_STATUSES = ("started", "done", "ambiguous", "failed")
+
+webhook_inbox = sa.Table(
+    "webhook_inbox",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("event_id", sa.String(255), nullable=False),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
+    sa.Column("headers", sa.JSON, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("claimed_by", sa.String(255)),
+    sa.Column("claimed_at", UtcDateTime()),
+    sa.Column("processed_at", UtcDateTime()),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("source", "event_id"),
+    sa.CheckConstraint(sa.column("status").in_(INBOX_STATUSES), name="status"),
+    sa.Index(None, "status", "source", "id"),
+)
+
+id_map = sa.Table(
+    "id_map",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("system", sa.String(32), nullable=False),
+    sa.Column("external_object", sa.String(64), nullable=False),
+    sa.Column("external_id", sa.String(255), nullable=False),
+    sa.Column("attio_object", sa.String(64), nullable=False),
+    sa.Column("attio_record_id", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("system", "external_object", "external_id"),
+    sa.Index(None, "attio_object", "attio_record_id"),
+)
+
+sync_state = sa.Table(
+    "sync_state",
+    metadata,
+    sa.Column("sync_name", sa.String(64), primary_key=True),
+    sa.Column("source_id", sa.String(255), primary_key=True),
+    sa.Column("row_hash", sa.String(64)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attio_record_id", sa.String(64)),
+    sa.Column("source_modified_at", UtcDateTime()),
+    sa.Column("last_run_id", sa.String(64)),
+    sa.Column("synced_at", UtcDateTime(), nullable=False),
+)
+
+sync_log = sa.Table(
+    "sync_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("sync_name", sa.String(64), nullable=False),
+    sa.Column("source_id", sa.String(255), nullable=False),
+    sa.Column("operation", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("payload", sa.JSON),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index(None, "run_id"),
+    sa.Index(None, "sync_name", "source_id"),
+)
+
+effect_ledger = sa.Table(
+    "effect_ledger",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("step", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("target_ref", sa.String(255)),
+    sa.Column("result", sa.JSON),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.CheckConstraint(sa.column("status").in_(LEDGER_STATUSES), name="status"),
+)
+
+routing_state = sa.Table(
+    "routing_state",
+    metadata,
+    sa.Column("pool", sa.String(64), primary_key=True),
+    sa.Column("rep", sa.String(255), primary_key=True),
+    sa.Column("period", sa.String(16), primary_key=True),
+    sa.Column("assigned_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_sequence", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)

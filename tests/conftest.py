@@ -1,0 +1,68 @@
+"""Shared fixtures: the store on SQLite and on PostgreSQL, and sandboxes served over real sockets.
+
+Store tests take the `db_url` fixture and run once per engine. PostgreSQL is the machine's own
+server (`REVOPS_TEST_POSTGRES_URL`, default the local trust-auth server); each test session gets a
+database of its own, dropped at the end. `REVOPS_TEST_ENGINES=sqlite` leaves PostgreSQL out (the
+tests are then not collected, rather than skipped and counted).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from revops_pipelines.store import engine as store_engine
+from revops_pipelines.store.tables import metadata
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "REVOPS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+ENGINES = [e.strip() for e in os.environ.get("REVOPS_TEST_ENGINES", "sqlite,postgresql").split(",")]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    name = f"revops_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({exc.orig}); start it or set "
+            "REVOPS_TEST_ENGINES=sqlite to leave the PostgreSQL runs out"
+        )
+    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    store_engine.dispose_all()
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_all(url: str) -> None:
+    engine = store_engine.get_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=ENGINES)
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A migrated, empty store; the test runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'revops.db'}"
+        store_engine.get_engine(url)
+        yield url
+        store_engine.dispose_all()
+    elif request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        _truncate_all(url)
+        yield url
+    else:
+        raise ValueError(f"unknown engine {request.param!r} in REVOPS_TEST_ENGINES")
