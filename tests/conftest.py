@@ -66,3 +66,35 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: 
         yield url
     else:
         raise ValueError(f"unknown engine {request.param!r} in REVOPS_TEST_ENGINES")
+
+
+@pytest.fixture(scope="session")
+def attio_sandbox_server() -> Iterator[tuple[object, str]]:
+    """The Attio sandbox on a real loopback socket, shared by the session and reset per test."""
+    from revops_pipelines.sandbox.attio import AttioSandbox
+    from revops_pipelines.sandbox.server import serve_in_thread
+
+    sandbox = AttioSandbox(api_keys=(ATTIO_TEST_KEY,))
+    with serve_in_thread(sandbox.app) as server:
+        yield sandbox, server.url
+
+
+ATTIO_TEST_KEY = "sandbox-attio-key"
+
+
+@pytest.fixture
+def attio_sandbox(attio_sandbox_server: tuple[object, str]) -> Iterator[object]:
+    """A freshly seeded Attio sandbox with the full schema, default budgets and no faults."""
+    import httpx
+
+    sandbox, url = attio_sandbox_server
+    with httpx.Client(base_url=url) as admin:
+        admin.post("/_sandbox/reset").raise_for_status()
+        admin.delete("/_sandbox/faults").raise_for_status()
+        admin.post(
+            "/_sandbox/config",
+            json={"write_rate": 25.0, "read_rate": 100.0, "latency_ms": 0.0},
+        ).raise_for_status()
+    sandbox.url = url  # type: ignore[attr-defined]
+    sandbox.api_url = f"{url}/v2"  # type: ignore[attr-defined]
+    yield sandbox

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+import dagster as dg
+
+from revops_pipelines.resources.attio import AttioResource
+from revops_pipelines.resources.attio.transport import DEFAULT_BASE_URL
 from revops_pipelines.resources.database import RevopsDatabase
 
 
 def resource_defs() -> dict[str, Any]:
-    """The resources of the code location, wired from the environment."""
+    """The resources of the code location, wired from the environment.
+
+    Secrets are `dg.EnvVar`s, resolved when a run starts (a missing one fails that run with the
+    variable's name); plain settings with a documented default are read when definitions load.
+    """
     return {
         "database": RevopsDatabase(),
+        "attio": AttioResource(
+            api_key=dg.EnvVar("ATTIO_API_KEY"),
+            base_url=os.environ.get("ATTIO_BASE_URL") or DEFAULT_BASE_URL,
+        ),
     }

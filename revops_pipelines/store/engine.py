@@ -101,7 +101,9 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Two processes starting together (receiver and a run) must not both create tables.
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
+            )
         command.upgrade(_alembic_config(connection), revision)
 
 

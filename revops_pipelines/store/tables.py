@@ -33,7 +33,9 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: the store only takes timezone-aware values")
+            raise ValueError(
+                f"naive datetime {value!r}: the store only takes timezone-aware values"
+            )
         return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:

@@ -43,7 +43,9 @@ def upgrade() -> None:
             name="ck_webhook_inbox_status",
         ),
     )
-    op.create_index("ix_webhook_inbox_status_source_id", "webhook_inbox", ["status", "source", "id"])
+    op.create_index(
+        "ix_webhook_inbox_status_source_id", "webhook_inbox", ["status", "source", "id"]
+    )
 
     op.create_table(
         "id_map",
@@ -57,10 +59,15 @@ def upgrade() -> None:
         _ts("updated_at", nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_id_map"),
         sa.UniqueConstraint(
-            "system", "external_object", "external_id", name="uq_id_map_system_external_object_external_id"
+            "system",
+            "external_object",
+            "external_id",
+            name="uq_id_map_system_external_object_external_id",
         ),
     )
-    op.create_index("ix_id_map_attio_object_attio_record_id", "id_map", ["attio_object", "attio_record_id"])
+    op.create_index(
+        "ix_id_map_attio_object_attio_record_id", "id_map", ["attio_object", "attio_record_id"]
+    )
 
     op.create_table(
         "sync_state",

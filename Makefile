@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make demo` runs the whole system locally, `make test` the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/.revops/dagster_home
+
+.PHONY: install demo test lint check-defs bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/revops demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+check-defs: $(STAMP)
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .revops .pytest_cache .ruff_cache

@@ -1,0 +1,58 @@
+"""`revops attio`: check and set up the Attio workspace schema the project expects."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import click
+
+from revops_pipelines.resources.attio import AttioClient, AttioConfigError, AttioError
+from revops_pipelines.resources.attio.schema_setup import apply_schema_plan, plan_workspace_schema
+from revops_pipelines.resources.attio.transport import DEFAULT_BASE_URL
+
+
+def _client() -> AttioClient:
+    return AttioClient.connect(
+        api_key=os.environ.get("ATTIO_API_KEY", ""),
+        base_url=os.environ.get("ATTIO_BASE_URL") or DEFAULT_BASE_URL,
+    )
+
+
+async def _run(apply: bool) -> int:
+    async with _client() as client:
+        plan = await plan_workspace_schema(client)
+        for line in plan.describe():
+            click.echo(line)
+        if plan.is_empty and not plan.problems:
+            click.echo("The workspace has the expected schema.")
+            return 0
+        if apply and not plan.is_empty:
+            for line in await apply_schema_plan(client, plan):
+                click.echo(line)
+        return 1 if plan.problems or (not apply and not plan.is_empty) else 0
+
+
+def _main(apply: bool) -> None:
+    try:
+        code = asyncio.run(_run(apply))
+    except (AttioConfigError, AttioError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    raise SystemExit(code)
+
+
+@click.group()
+def attio() -> None:
+    """The Attio workspace (ATTIO_API_KEY, ATTIO_BASE_URL)."""
+
+
+@attio.command()
+def check() -> None:
+    """Compare the workspace with the schema in DESIGN.md; exit 1 if anything is missing."""
+    _main(apply=False)
+
+
+@attio.command()
+def setup() -> None:
+    """Create the missing custom attributes, select options and lists (never deletes)."""
+    _main(apply=True)

@@ -1,0 +1,1 @@
+"""Pure logic: no Dagster, no I/O."""

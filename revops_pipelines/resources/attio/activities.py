@@ -1,0 +1,225 @@
+"""List entries, notes and tasks: the effects that have no unique key of their own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+from revops_pipelines.resources.attio.errors import AttioError
+from revops_pipelines.resources.attio.once import send_once
+from revops_pipelines.resources.attio.transport import AttioTransport
+
+Entry = dict[str, Any]
+Note = dict[str, Any]
+Task = dict[str, Any]
+
+NOTES_PAGE_MAX = 50  # Attio caps GET /v2/notes at 50 per page.
+
+
+class ListsAPI:
+    def __init__(self, transport: AttioTransport) -> None:
+        self._t = transport
+
+    async def assert_entry(
+        self,
+        list_: str,
+        *,
+        parent_object: str,
+        parent_record_id: str,
+        entry_values: dict[str, Any] | None = None,
+    ) -> Entry:
+        """Put the record on the list once (idempotent: updates the parent's entry if present)."""
+        body = await self._t.request(
+            "PUT",
+            f"lists/{quote(list_, safe='')}/entries",
+            json={
+                "data": {
+                    "parent_record_id": parent_record_id,
+                    "parent_object": parent_object,
+                    "entry_values": entry_values or {},
+                }
+            },
+            kind="write",
+            idempotent=True,
+        )
+        return body["data"]
+
+    async def query_entries(
+        self, list_: str, *, filter: dict[str, Any] | None = None, page_size: int = 500
+    ) -> AsyncIterator[Entry]:
+        offset = 0
+        while True:
+            body: dict[str, Any] = {"limit": page_size, "offset": offset}
+            if filter is not None:
+                body["filter"] = filter
+            page = await self._t.request(
+                "POST",
+                f"lists/{quote(list_, safe='')}/entries/query",
+                json=body,
+                kind="read",
+                idempotent=True,
+            )
+            for entry in page["data"]:
+                yield entry
+            if len(page["data"]) < page_size:
+                return
+            offset += page_size
+
+    async def delete_entry(self, list_: str, entry_id: str) -> bool:
+        try:
+            await self._t.request(
+                "DELETE",
+                f"lists/{quote(list_, safe='')}/entries/{entry_id}",
+                kind="write",
+                idempotent=True,
+            )
+        except AttioError as exc:
+            if exc.status_code == 404:
+                return False
+            raise
+        return True
+
+
+class NotesAPI:
+    def __init__(self, transport: AttioTransport) -> None:
+        self._t = transport
+
+    async def create(
+        self,
+        *,
+        parent_object: str,
+        parent_record_id: str,
+        title: str,
+        content: str,
+        format: str = "markdown",
+    ) -> Note:
+        """Create a note once. Notes cannot be updated, and the title identifies the note when
+        an ambiguous failure has to be resolved: give each effect a title of its own."""
+
+        async def send() -> Note:
+            body = await self._t.request(
+                "POST",
+                "notes",
+                json={
+                    "data": {
+                        "parent_object": parent_object,
+                        "parent_record_id": parent_record_id,
+                        "title": title,
+                        "format": format,
+                        "content": content,
+                    }
+                },
+                kind="write",
+                idempotent=False,
+            )
+            return body["data"]
+
+        async def look() -> Note | None:
+            async for note in self.list(
+                parent_object=parent_object, parent_record_id=parent_record_id
+            ):
+                if note.get("title") == title:
+                    return note
+            return None
+
+        return await send_once(send, look, what=f"note {title!r}")
+
+    async def list(self, *, parent_object: str, parent_record_id: str) -> AsyncIterator[Note]:
+        offset = 0
+        while True:
+            page = await self._t.request(
+                "GET",
+                "notes",
+                params={
+                    "parent_object": parent_object,
+                    "parent_record_id": parent_record_id,
+                    "limit": NOTES_PAGE_MAX,
+                    "offset": offset,
+                },
+                kind="read",
+                idempotent=True,
+            )
+            for note in page["data"]:
+                yield note
+            if len(page["data"]) < NOTES_PAGE_MAX:
+                return
+            offset += NOTES_PAGE_MAX
+
+
+class TasksAPI:
+    def __init__(self, transport: AttioTransport) -> None:
+        self._t = transport
+
+    async def create(
+        self,
+        *,
+        content: str,
+        deadline_at: str | None,
+        linked_records: list[dict[str, Any]],
+        assignees: list[dict[str, Any]],
+        is_completed: bool = False,
+    ) -> Task:
+        """Create a task once (all six keys are sent, as Attio requires). After an ambiguous
+        failure the tasks linked to the first linked record are searched for the same content."""
+
+        async def send() -> Task:
+            body = await self._t.request(
+                "POST",
+                "tasks",
+                json={
+                    "data": {
+                        "content": content,
+                        "format": "plaintext",
+                        "deadline_at": deadline_at,
+                        "is_completed": is_completed,
+                        "linked_records": linked_records,
+                        "assignees": assignees,
+                    }
+                },
+                kind="write",
+                idempotent=False,
+            )
+            return body["data"]
+
+        async def look() -> Task | None:
+            first = linked_records[0]
+            async for task in self.list(
+                linked_object=first["target_object"], linked_record_id=first["target_record_id"]
+            ):
+                if task.get("content_plaintext") == content:
+                    return task
+            return None
+
+        can_look = bool(linked_records) and "target_record_id" in linked_records[0]
+        return await send_once(send, look if can_look else None, what="task")
+
+    async def list(
+        self,
+        *,
+        linked_object: str | None = None,
+        linked_record_id: str | None = None,
+        page_size: int = 500,
+    ) -> AsyncIterator[Task]:
+        offset = 0
+        while True:
+            params: dict[str, Any] = {"limit": page_size, "offset": offset}
+            if linked_object and linked_record_id:
+                params |= {"linked_object": linked_object, "linked_record_id": linked_record_id}
+            page = await self._t.request(
+                "GET", "tasks", params=params, kind="read", idempotent=True
+            )
+            for task in page["data"]:
+                yield task
+            if len(page["data"]) < page_size:
+                return
+            offset += page_size
+
+    async def delete(self, task_id: str) -> bool:
+        try:
+            await self._t.request("DELETE", f"tasks/{task_id}", kind="write", idempotent=True)
+        except AttioError as exc:
+            if exc.status_code == 404:
+                return False
+            raise
+        return True

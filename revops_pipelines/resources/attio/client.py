@@ -1,0 +1,73 @@
+"""The Attio client: one object per credential and event loop, grouping the endpoint families."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import httpx
+
+from revops_pipelines.resources.attio.activities import ListsAPI, NotesAPI, TasksAPI
+from revops_pipelines.resources.attio.limiter import budget_for
+from revops_pipelines.resources.attio.records import RecordsAPI
+from revops_pipelines.resources.attio.retry import RetrySettings
+from revops_pipelines.resources.attio.transport import DEFAULT_BASE_URL, AttioTransport
+from revops_pipelines.resources.attio.workspace import WorkspaceAPI
+
+
+class AttioClient:
+    """Async Attio v2 client. Many calls may run at once (`asyncio.gather`); the shared budget
+    spaces them within Attio's rate limits and the retry policy absorbs transient failures.
+
+    ```python
+    async with AttioClient.connect(api_key=...) as attio:
+        company = await attio.records.assert_record(
+            "companies", matching_attribute="domains", values={"domains": ["acme.com"]}
+        )
+    ```
+    """
+
+    def __init__(self, transport: AttioTransport) -> None:
+        self.transport = transport
+        self.records = RecordsAPI(transport)
+        self.lists = ListsAPI(transport)
+        self.notes = NotesAPI(transport)
+        self.tasks = TasksAPI(transport)
+        self.workspace = WorkspaceAPI(transport)
+
+    @classmethod
+    def connect(
+        cls,
+        *,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        write_rate: float = 25.0,
+        read_rate: float = 100.0,
+        retry: RetrySettings | None = None,
+        timeout_seconds: float = 30.0,
+        max_concurrency: int = 16,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> AttioClient:
+        transport = AttioTransport(
+            api_key=api_key,
+            base_url=base_url,
+            budget=budget_for(base_url, api_key, write_rate, read_rate),
+            retry=retry or RetrySettings(),
+            timeout_seconds=timeout_seconds,
+            max_concurrency=max_concurrency,
+            http_transport=http_transport,
+        )
+        return cls(transport)
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    async def __aenter__(self) -> AttioClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

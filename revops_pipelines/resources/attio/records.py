@@ -1,0 +1,138 @@
+"""Records: assert (upsert), create, get, update, delete, and paged queries."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+from revops_pipelines.resources.attio.errors import AttioError
+from revops_pipelines.resources.attio.once import send_once
+from revops_pipelines.resources.attio.transport import AttioTransport
+
+Record = dict[str, Any]
+
+
+def _object_path(object_: str) -> str:
+    return f"objects/{quote(object_, safe='')}/records"
+
+
+class RecordsAPI:
+    def __init__(self, transport: AttioTransport) -> None:
+        self._t = transport
+
+    async def assert_record(
+        self, object_: str, *, matching_attribute: str, values: dict[str, Any]
+    ) -> Record:
+        """Create or update the record whose unique `matching_attribute` matches (idempotent).
+
+        Attio appends to the matching multiselect and overwrites every other multiselect.
+        """
+        body = await self._t.request(
+            "PUT",
+            _object_path(object_),
+            params={"matching_attribute": matching_attribute},
+            json={"data": {"values": values}},
+            kind="write",
+            idempotent=True,
+        )
+        return body["data"]
+
+    async def create(
+        self, object_: str, values: dict[str, Any], *, identity: dict[str, Any] | None = None
+    ) -> Record:
+        """Create a record. `identity` is a filter that finds this very record (for example
+        `{"salesforce_id": "001..."}`): after an ambiguous failure the client queries it before
+        creating again, so a dropped answer never leaves a duplicate. Without it an ambiguous
+        failure is raised to the caller."""
+
+        async def send() -> Record:
+            body = await self._t.request(
+                "POST",
+                _object_path(object_),
+                json={"data": {"values": values}},
+                kind="write",
+                idempotent=False,
+            )
+            return body["data"]
+
+        async def look() -> Record | None:
+            assert identity is not None
+            found = [r async for r in self.query(object_, filter=identity, page_size=2, limit=2)]
+            if len(found) > 1:
+                raise AttioError(
+                    method="POST",
+                    path=_object_path(object_),
+                    status_code=None,
+                    type="client_error",
+                    code="identity_not_unique",
+                    message=f"the identity filter {identity!r} matches more than one record",
+                )
+            return found[0] if found else None
+
+        return await send_once(send, look if identity else None, what=f"create {object_}")
+
+    async def get(self, object_: str, record_id: str) -> Record:
+        body = await self._t.request(
+            "GET", f"{_object_path(object_)}/{record_id}", kind="read", idempotent=True
+        )
+        return body["data"]
+
+    async def update(
+        self, object_: str, record_id: str, values: dict[str, Any], *, overwrite: bool = False
+    ) -> Record:
+        """PATCH (prepends to multiselects) or, with `overwrite`, PUT (replaces them)."""
+        body = await self._t.request(
+            "PUT" if overwrite else "PATCH",
+            f"{_object_path(object_)}/{record_id}",
+            json={"data": {"values": values}},
+            kind="write",
+            idempotent=True,
+        )
+        return body["data"]
+
+    async def delete(self, object_: str, record_id: str) -> bool:
+        """Delete a record; False when it was already gone (a retried delete finds 404)."""
+        try:
+            await self._t.request(
+                "DELETE", f"{_object_path(object_)}/{record_id}", kind="write", idempotent=True
+            )
+        except AttioError as exc:
+            if exc.status_code == 404:
+                return False
+            raise
+        return True
+
+    async def query(
+        self,
+        object_: str,
+        *,
+        filter: dict[str, Any] | None = None,
+        sorts: list[dict[str, Any]] | None = None,
+        page_size: int = 500,
+        limit: int | None = None,
+    ) -> AsyncIterator[Record]:
+        """Every matching record, page by page (offset paging until a short page)."""
+        offset = 0
+        yielded = 0
+        while True:
+            body: dict[str, Any] = {"limit": page_size, "offset": offset}
+            if filter is not None:
+                body["filter"] = filter
+            if sorts is not None:
+                body["sorts"] = sorts
+            page = await self._t.request(
+                "POST", f"{_object_path(object_)}/query", json=body, kind="read", idempotent=True
+            )
+            records = page["data"]
+            for record in records:
+                yield record
+                yielded += 1
+                if limit is not None and yielded >= limit:
+                    return
+            if len(records) < page_size:
+                return
+            offset += page_size
+
+    async def query_all(self, object_: str, **kwargs: Any) -> list[Record]:
+        return [record async for record in self.query(object_, **kwargs)]
