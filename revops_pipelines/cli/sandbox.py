@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import threading
 
@@ -23,7 +24,5 @@ def sandbox(host: str, attio_port: int) -> None:
         for key, value in stack.environment().items():
             click.echo(f"export {key}={shlex.quote(value)}")
         click.echo("# Ctrl-C stops the sandboxes.", err=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass

@@ -19,6 +19,7 @@ class Exchange:
     method: str
     path: str
     sent_at: float
+    body: bytes = b""
     status: int | None = None
     retry_after: str | None = None
     answered_at: float | None = None
@@ -32,7 +33,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
     exchanges: list[Exchange] = field(default_factory=list)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        exchange = Exchange(request.method, request.url.path, time.time())
+        exchange = Exchange(request.method, request.url.path, time.time(), request.content)
         self.exchanges.append(exchange)
         response = await self.inner.handle_async_request(request)
         exchange.status = response.status_code

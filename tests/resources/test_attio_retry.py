@@ -30,7 +30,9 @@ NOW = datetime(2023, 5, 23, 14, 42, 0, 250000, tzinfo=UTC)
         ("Tue, 23 May 2023 14:42:02 GMT", "Tue, 23 May 2023 14:42:01 GMT", 1.75),
     ],
 )
-def test_retry_after_seconds(header: str | None, server_date: str | None, expected: float | None) -> None:
+def test_retry_after_seconds(
+    header: str | None, server_date: str | None, expected: float | None
+) -> None:
     assert retry_after_seconds(header, now=NOW, server_date=server_date) == expected
 
 
@@ -59,7 +61,9 @@ async def _count_attempts(settings: RetrySettings, error: AttioError) -> tuple[i
 
 
 def test_attempts_are_bounded() -> None:
-    settings = RetrySettings(max_attempts=4, max_total_wait_seconds=60, initial_backoff_seconds=0.001)
+    settings = RetrySettings(
+        max_attempts=4, max_total_wait_seconds=60, initial_backoff_seconds=0.001
+    )
     attempts, _ = asyncio.run(_count_attempts(settings, _transient()))
     assert attempts == 4
 
@@ -93,7 +97,9 @@ def test_error_text_carries_validation_paths_and_retry_totals() -> None:
         type="invalid_request_error",
         code="validation_type",
         message="Body payload validation error.",
-        validation_errors=[{"code": "invalid_type", "path": ["data", "values"], "message": "Required"}],
+        validation_errors=[
+            {"code": "invalid_type", "path": ["data", "values"], "message": "Required"}
+        ],
     )
     error.attempts, error.waited_seconds = 3, 1.25
     text = str(error)

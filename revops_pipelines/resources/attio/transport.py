@@ -103,7 +103,7 @@ class AttioTransport:
         params: dict[str, Any] | None,
         json: Any,
     ) -> Any:
-        limiter = self._budget.write if kind == "write" else self._budget.read
+        limiter = self._budget.limiter(kind)
         async with self._in_flight:
             await limiter.acquire()
             self.requests_sent += 1
