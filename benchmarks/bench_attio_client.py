@@ -71,7 +71,12 @@ def main() -> None:
         rate_limited = sandbox.stats()["rate_limited"]
 
     rows = [
-        ("revops AttioClient (concurrent, shared limiter)", args.writes, ours_seconds, ours_retries),
+        (
+            "revops AttioClient (concurrent, shared limiter)",
+            args.writes,
+            ours_seconds,
+            ours_retries,
+        ),
         ("naive loop (request, then sleep 100 ms)", args.naive_writes, naive_seconds, naive_429),
     ]
     print(f"Budget {BUDGET:g} writes/s, {args.latency_ms:g} ms added latency per request.\n")
@@ -79,7 +84,9 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for name, count, seconds, trouble in rows:
         rate = count / seconds
-        print(f"| {name} | {count} | {seconds:.2f} | {rate:.1f} | {rate / BUDGET:.2f} | {trouble} |")
+        print(
+            f"| {name} | {count} | {seconds:.2f} | {rate:.1f} | {rate / BUDGET:.2f} | {trouble} |"
+        )
     print(f"\nsandbox 429 answers in total: {rate_limited}")
 
 

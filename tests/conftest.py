@@ -98,3 +98,47 @@ def attio_sandbox(attio_sandbox_server: tuple[object, str]) -> Iterator[object]:
     sandbox.url = url  # type: ignore[attr-defined]
     sandbox.api_url = f"{url}/v2"  # type: ignore[attr-defined]
     yield sandbox
+
+
+class SwitchableApp:
+    """An ASGI app whose target can be replaced, so one TLS server serves a fresh sandbox."""
+
+    def __init__(self) -> None:
+        self.target: object = None
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        await self.target(scope, receive, send)  # type: ignore[operator]
+
+
+@pytest.fixture(scope="session")
+def salesforce_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[SwitchableApp, str, object]]:
+    """One HTTPS loopback server with a throwaway CA for the Salesforce sandbox."""
+    from revops_pipelines.sandbox.salesforce import ensure_tls_material
+    from revops_pipelines.sandbox.server import serve_in_thread
+
+    tls = ensure_tls_material(tmp_path_factory.mktemp("salesforce-tls"))
+    switch = SwitchableApp()
+    with serve_in_thread(
+        switch, ssl_certfile=str(tls.cert_path), ssl_keyfile=str(tls.key_path)
+    ) as running:
+        yield switch, running.url, tls
+
+
+@pytest.fixture
+def salesforce_sandbox(salesforce_server, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """start(**SalesforceSandbox kwargs) -> the sandbox, served at `.url`, trusted through
+    REQUESTS_CA_BUNDLE for the test."""
+    from revops_pipelines.sandbox.salesforce import SalesforceSandbox
+
+    switch, url, tls = salesforce_server
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls.bundle_path))
+
+    def start(**kwargs):  # type: ignore[no-untyped-def]
+        sandbox = SalesforceSandbox(**kwargs)
+        sandbox.url = url
+        switch.target = sandbox.app
+        return sandbox
+
+    return start

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import click
 
+from revops_pipelines.cli.attio import attio
 from revops_pipelines.cli.db import db
+from revops_pipelines.cli.demo import demo
+from revops_pipelines.cli.sandbox import sandbox
+from revops_pipelines.cli.webhooks import webhooks
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,4 +17,8 @@ def app() -> None:
     """revops-pipelines: revenue-operations automation on Dagster."""
 
 
+app.add_command(attio)
 app.add_command(db)
+app.add_command(demo)
+app.add_command(sandbox)
+app.add_command(webhooks)

@@ -10,6 +10,8 @@ import dagster as dg
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.attio.transport import DEFAULT_BASE_URL
 from revops_pipelines.resources.database import RevopsDatabase
+from revops_pipelines.resources.frames import DailyFrameIOManager
+from revops_pipelines.resources.salesforce import SalesforceResource
 
 
 def resource_defs() -> dict[str, Any]:
@@ -20,6 +22,8 @@ def resource_defs() -> dict[str, Any]:
     """
     return {
         "database": RevopsDatabase(),
+        "frames_io_manager": DailyFrameIOManager(),
+        "salesforce": SalesforceResource.from_env(),
         "attio": AttioResource(
             api_key=dg.EnvVar("ATTIO_API_KEY"),
             base_url=os.environ.get("ATTIO_BASE_URL") or DEFAULT_BASE_URL,

@@ -89,11 +89,13 @@ sync_state = sa.Table(
     sa.Column("sync_name", sa.String(64), primary_key=True),
     sa.Column("source_id", sa.String(255), primary_key=True),
     sa.Column("row_hash", sa.String(64)),
+    sa.Column("match_key", sa.String(255)),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attio_record_id", sa.String(64)),
     sa.Column("source_modified_at", UtcDateTime()),
     sa.Column("last_run_id", sa.String(64)),
     sa.Column("synced_at", UtcDateTime(), nullable=False),
+    sa.Index(None, "sync_name", "match_key"),
 )
 
 sync_log = sa.Table(

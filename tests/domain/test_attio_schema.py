@@ -19,7 +19,9 @@ def _attrs(object_: str, **overrides: str) -> list[dict[str, object]]:
 
 
 def _complete_options() -> dict[tuple[str, str], list[dict[str, object]]]:
-    return {("companies", "industry"): [{"title": t, "is_archived": False} for t in DEFAULT_INDUSTRIES]}
+    return {
+        ("companies", "industry"): [{"title": t, "is_archived": False} for t in DEFAULT_INDUSTRIES]
+    }
 
 
 def _lists() -> list[dict[str, object]]:
@@ -35,7 +37,11 @@ def test_a_complete_workspace_needs_nothing() -> None:
 
 def test_a_standard_workspace_gets_custom_attributes_options_and_lists() -> None:
     standard_only = {
-        o: [{"api_slug": s.api_slug, "type": s.type} for s in EXPECTED_ATTRIBUTES if s.object == o and s.standard]
+        o: [
+            {"api_slug": s.api_slug, "type": s.type}
+            for s in EXPECTED_ATTRIBUTES
+            if s.object == o and s.standard
+        ]
         for o in ("companies", "people", "deals")
     }
     plan = plan_schema(standard_only, {}, [])
@@ -59,7 +65,9 @@ def test_missing_options_only_are_added() -> None:
     attributes = {o: _attrs(o) for o in ("companies", "people", "deals")}
     options = {("companies", "industry"): [{"title": "Technology", "is_archived": False}]}
     plan = plan_schema(attributes, options, _lists())
-    assert [t for _, t in plan.create_options] == [t for t in DEFAULT_INDUSTRIES if t != "Technology"]
+    assert [t for _, t in plan.create_options] == [
+        t for t in DEFAULT_INDUSTRIES if t != "Technology"
+    ]
 
 
 def test_type_mismatch_missing_standard_and_disabled_object_are_problems() -> None:

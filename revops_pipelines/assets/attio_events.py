@@ -1,0 +1,91 @@
+"""Attio webhook events: the Attio flow's edge, claimed from the webhook inbox per run.
+
+Dispatching to handlers (deal won, two-way field sync) comes later; this flow already claims the
+Attio rows, parses every element of each delivery's `events[]`, deduplicates them into one list and,
+at the very end of the job, marks the rows done. Rows stay in the inbox for good.
+"""
+
+from collections import Counter
+
+import dagster as dg
+
+from revops_pipelines.assets.forms import (
+    WEBHOOK_INBOX,
+    InboxBatchConfig,
+    check_result_of,
+    claim_for_run,
+    failed_rows_check,
+    md_table,
+    settle_run_batch,
+)
+from revops_pipelines.domain.attio_events import (
+    AttioEvent,
+    AttioEventParseError,
+    NormalizedEvent,
+    dedupe_events,
+    parse_delivery,
+)
+from revops_pipelines.resources.database import RevopsDatabase
+from revops_pipelines.store import inbox
+
+ATTIO_SOURCES = ("attio",)
+
+
+@dg.asset(deps=[WEBHOOK_INBOX], group_name="attio_events", kinds={"python"})
+def attio_events(
+    context: dg.AssetExecutionContext, config: InboxBatchConfig, database: RevopsDatabase
+) -> dg.MaterializeResult:
+    """Attio webhook events claimed from the inbox for this run, parsed from every delivery's
+    `events[]` and deduplicated: per-attribute `record.updated` events and redeliveries of one
+    change become one normalized event listing the changed attributes, actors and inbox rows.
+
+    Deliveries that cannot be parsed are quarantined with the reason (listed in the metadata).
+    """
+    engine = database.engine()
+    rows = claim_for_run(context, engine, ATTIO_SOURCES, config)
+    events: list[AttioEvent] = []
+    quarantined: list[tuple[int, str, str]] = []
+    for row in rows:
+        try:
+            events.extend(parse_delivery(row.body, inbox_id=row.id))
+        except AttioEventParseError as exc:
+            inbox.mark_quarantined(engine, row.id, str(exc), claimed_by=context.run.run_id)
+            quarantined.append((row.id, row.event_id, str(exc)))
+    normalized: list[NormalizedEvent] = dedupe_events(events)
+    by_type = Counter(e.event_type for e in normalized)
+    return dg.MaterializeResult(
+        value=normalized,
+        metadata={
+            "deliveries": len(rows),
+            "events": len(events),
+            "unique_events": len(normalized),
+            "system_only_events": sum(e.system_only for e in normalized),
+            "quarantined": len(quarantined),
+            "by_event_type": dg.MetadataValue.md(
+                md_table(["event type", "count"], sorted(by_type.items()))
+            ),
+            "quarantined_rows": dg.MetadataValue.md(
+                md_table(["inbox id", "event id", "reason"], quarantined)
+            ),
+        },
+    )
+
+
+@dg.asset(deps=[attio_events], group_name="attio_events", kinds={"python"})
+def attio_inbox_done(
+    context: dg.AssetExecutionContext, database: RevopsDatabase
+) -> dg.MaterializeResult:
+    """The last step of `attio_events_job`: marks done the inbox rows this run still holds.
+
+    Event handlers added later go upstream of it (in its `deps`), so rows are done only when the
+    whole run succeeded; rows of a failed run return to pending.
+    """
+    return settle_run_batch(context, database.engine(), ATTIO_SOURCES)
+
+
+@dg.asset_check(asset=WEBHOOK_INBOX.key, name="no_failed_attio_rows")
+def no_failed_attio_rows(database: RevopsDatabase) -> dg.AssetCheckResult:
+    """No Attio inbox row has used up its attempts (failed rows are listed)."""
+    return check_result_of(
+        failed_rows_check(database.engine(), ATTIO_SOURCES, "no_failed_attio_rows")
+    )

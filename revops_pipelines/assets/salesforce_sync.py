@@ -1,0 +1,196 @@
+"""Flow A: Salesforce accounts -> Attio companies, daily partitions on SystemModstamp."""
+
+import os
+from datetime import timedelta
+from typing import Literal
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from revops_pipelines.assets.sync_report import company_sync_report, rejection_table
+from revops_pipelines.config import config_path, load_model
+from revops_pipelines.domain.company_mapping import (
+    DOMAIN_PATTERN,
+    IS_DELETED,
+    REJECT_REASON,
+    SOURCE_ID,
+    map_accounts,
+)
+from revops_pipelines.domain.field_mapping import FieldMapping
+from revops_pipelines.resources.attio import AttioResource
+from revops_pipelines.resources.company_sync import run_company_sync
+from revops_pipelines.resources.database import RevopsDatabase
+from revops_pipelines.resources.salesforce import SalesforceRequestLimitExceeded, SalesforceResource
+
+# Loaded while the definitions load: a broken mapping fails `dg check defs` with file and line.
+FIELD_MAPPING = load_model(config_path("field_mapping.yaml"), FieldMapping)
+
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=os.environ.get("REVOPS_SYNC_START_DATE", "2026-01-01"),
+    timezone="UTC",
+    end_offset=1,  # today's partition exists, so the hourly schedule can run it while it fills
+)
+# Backfills read up to a month of days in one run: one query per window, not one per day.
+backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=31)
+sync_retry = dg.RetryPolicy(
+    max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+GROUP = "salesforce_sync"
+
+
+class AccountsReadConfig(dg.Config):
+    lookback_minutes: int = Field(
+        default=0, ge=0, description="Read this much before the window too (the hourly schedule)."
+    )
+    method: Literal["rest", "bulk", "auto"] = Field(
+        default="auto", description="REST queryAll pages, a Bulk API 2.0 job, or by row count."
+    )
+
+
+class CompanyWriteConfig(dg.Config):
+    dry_run: bool = Field(default=False, description="Plan and report, write nothing.")
+    full: bool = Field(default=False, description="Write every valid row, changed or not.")
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=backfill_policy,
+    retry_policy=sync_retry,
+    io_manager_key="frames_io_manager",
+    metadata={"partition_column": "SystemModstamp"},
+    group_name=GROUP,
+    kinds={"salesforce", "pandas"},
+)
+def salesforce_accounts(
+    context: dg.AssetExecutionContext, config: AccountsReadConfig, salesforce: SalesforceResource
+) -> dg.Output[pd.DataFrame]:
+    """Salesforce Accounts whose SystemModstamp falls in the partitions' window `[start, end)`,
+    read with queryAll so soft-deleted accounts arrive too."""
+    problem = salesforce.configuration_problem()
+    if problem:
+        raise dg.Failure(f"Salesforce is not configured: {problem}", allow_retries=False)
+    window = context.partition_time_window
+    start = window.start - timedelta(minutes=config.lookback_minutes)
+    rows: list[dict] = []
+    try:
+        for page in salesforce.read_accounts(
+            FIELD_MAPPING.source_fields, start, window.end, method=config.method
+        ):
+            rows.extend(page)
+    except SalesforceRequestLimitExceeded as exc:
+        # Stop cleanly: nothing was written downstream, and the next run reads this window again.
+        raise dg.Failure(
+            description=f"Salesforce API limit reached after {len(rows)} rows: {exc}",
+            allow_retries=False,
+        ) from exc
+    frame = pd.DataFrame(rows, columns=list(dict.fromkeys([*FIELD_MAPPING.source_fields])))
+    usage = salesforce.api_usage
+    return dg.Output(
+        frame,
+        metadata={
+            "rows": len(frame),
+            "deleted": int(frame["IsDeleted"].astype(str).str.lower().eq("true").sum()),
+            "window": f"[{start.isoformat()}, {window.end.isoformat()})",
+            "api_usage": f"{usage.used}/{usage.limit}" if usage else "unknown",
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=backfill_policy,
+    io_manager_key="frames_io_manager",
+    group_name=GROUP,
+    kinds={"pandas"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "rejected_share_within_threshold", asset="mapped_companies", blocking=True
+        ),
+        dg.AssetCheckSpec("unique_salesforce_ids", asset="mapped_companies"),
+        dg.AssetCheckSpec("valid_domains", asset="mapped_companies"),
+    ],
+)
+def mapped_companies(salesforce_accounts: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+    """Accounts mapped to Attio company values by `config/field_mapping.yaml`; rows that break a
+    rule are kept with their reason and never written."""
+    mapped = map_accounts(salesforce_accounts, FIELD_MAPPING)
+    total = len(mapped)
+    rejected = mapped[mapped[REJECT_REASON].notna()]
+    share = len(rejected) / total if total else 0.0
+    live = mapped[~mapped[IS_DELETED]]
+    duplicated_ids = int(mapped[SOURCE_ID].duplicated().sum())
+    bad_domains = int((~live["domains"].dropna().str.fullmatch(DOMAIN_PATTERN)).sum())
+    yield dg.Output(
+        mapped,
+        metadata={
+            "mapped": total - len(rejected),
+            "rejected": len(rejected),
+            "without_domain": int(live["domains"].isna().sum()),
+            "sample_rejections": dg.MetadataValue.md(rejection_table(rejected)),
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name="rejected_share_within_threshold",
+        passed=share <= FIELD_MAPPING.max_rejected_share,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"share": share, "threshold": FIELD_MAPPING.max_rejected_share},
+        description="Blocks the write when the mapping rejects too many rows to be trusted.",
+    )
+    yield dg.AssetCheckResult(
+        check_name="unique_salesforce_ids",
+        passed=duplicated_ids == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"duplicated": duplicated_ids},
+    )
+    yield dg.AssetCheckResult(
+        check_name="valid_domains",
+        passed=bad_domains == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"invalid": bad_domains},
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=backfill_policy,
+    retry_policy=sync_retry,
+    pool="attio_api",
+    group_name=GROUP,
+    kinds={"attio"},
+    check_specs=[dg.AssetCheckSpec("shared_domains_reported", asset="attio_companies")],
+)
+async def attio_companies(
+    context: dg.AssetExecutionContext,
+    config: CompanyWriteConfig,
+    mapped_companies: pd.DataFrame,
+    attio: AttioResource,
+    database: RevopsDatabase,
+):  # type: ignore[no-untyped-def]
+    """Companies in Attio: only new and changed accounts (and last run's rejects) are written,
+    asserted on their domain, or created once and tracked in the id map when they have none."""
+    result = await run_company_sync(
+        mapped_companies,
+        FIELD_MAPPING,
+        attio=attio,
+        database=database,
+        run_id=context.run.run_id,
+        dry_run=config.dry_run,
+        full=config.full,
+        log=context.log,
+    )
+    yield dg.MaterializeResult(metadata=company_sync_report(result, dry_run=config.dry_run))
+    yield dg.AssetCheckResult(
+        check_name="shared_domains_reported",
+        passed=result.unreported_conflicts == 0,
+        metadata={"conflicts": result.counts.get("conflict", 0)},
+    )
+    if result.errors:
+        # Raised after the report, so the retry re-runs only the rows that failed.
+        raise dg.Failure(
+            description=f"{result.errors} companies failed with transient errors; see sync_log",
+            metadata={"errors": result.errors},
+        )
+
+
+sync_assets = [salesforce_accounts, mapped_companies, attio_companies]

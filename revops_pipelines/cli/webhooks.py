@@ -1,0 +1,66 @@
+"""`revops webhooks`: run the receiver, and look after the inbox."""
+
+from __future__ import annotations
+
+import click
+
+from revops_pipelines.store import engine as store_engine
+from revops_pipelines.store import inbox
+from revops_pipelines.webhooks.settings import ReceiverSettings
+from revops_pipelines.webhooks.sources import SOURCES
+
+
+@click.group()
+def webhooks() -> None:
+    """The webhook receiver and its inbox (webhook_inbox)."""
+
+
+@webhooks.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8787, show_default=True, type=int, help="Port to bind.")
+@click.option(
+    "--max-body-bytes",
+    type=int,
+    default=None,
+    help="Reject larger bodies with 413 (default REVOPS_WEBHOOK_MAX_BODY_BYTES or 1 MiB).",
+)
+@click.option("--log-level", default="info", show_default=True)
+def serve(host: str, port: int, max_body_bytes: int | None, log_level: str) -> None:
+    """Serve POST /webhooks/{typeform,tally,attio,segment} and GET /healthz."""
+    import uvicorn
+
+    from revops_pipelines.webhooks.app import create_app
+    from revops_pipelines.webhooks.logs import configure_json_logging
+
+    settings = ReceiverSettings.from_env(max_body_bytes=max_body_bytes)
+    if not settings.mounted:
+        names = ", ".join(s.secret_env for s in SOURCES.values())
+        raise click.ClickException(f"no webhook secret is set ({names}): nothing to receive")
+    configure_json_logging(log_level)
+    app = create_app(settings)  # migrates the store and logs refused sources
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=log_level,
+        access_log=False,
+        server_header=False,
+    )
+
+
+@webhooks.command()
+def status() -> None:
+    """Inbox rows per source and status."""
+    engine = store_engine.get_engine()
+    for name in SOURCES:
+        counts = inbox.count_by_status(engine, name)
+        click.echo(f"{name:9} " + "  ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+@webhooks.command()
+@click.argument("ids", nargs=-1, type=int, required=True)
+def requeue(ids: tuple[int, ...]) -> None:
+    """Put failed or quarantined inbox rows back to pending with a fresh attempt budget."""
+    changed = inbox.requeue(store_engine.get_engine(), ids)
+    click.echo(f"requeued {changed} of {len(ids)} rows")

@@ -1,0 +1,63 @@
+"""Jobs of the code location.
+
+`inbound_leads_job` and `attio_events_job` are launched by the inbox sensors with one batch of
+inbox rows each (run config `InboxBatchConfig` on their claiming asset). Each ends with a step that
+marks the run's rows done; steps added to a job go upstream of that step (in its `deps`).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from revops_pipelines.assets.attio_events import (
+    attio_events,
+    attio_inbox_done,
+    no_failed_attio_rows,
+)
+from revops_pipelines.assets.forms import form_inbox_done, form_submissions, no_failed_form_rows
+
+# The asset that claims a job's inbox batch: sensors put the batch's ids in its run config.
+CLAIMING_ASSET = {"inbound_leads_job": "form_submissions", "attio_events_job": "attio_events"}
+
+inbound_leads_job = dg.define_asset_job(
+    name="inbound_leads_job",
+    description="Form submissions from the webhook inbox, one batch per run, to the lead flow.",
+    selection=dg.AssetSelection.assets(form_submissions, form_inbox_done)
+    | dg.AssetSelection.checks(no_failed_form_rows),
+    tags={"revops/flow": "inbound_leads"},
+)
+
+attio_events_job = dg.define_asset_job(
+    name="attio_events_job",
+    description="Attio webhook events from the inbox, one batch per run: parsed and deduplicated.",
+    selection=dg.AssetSelection.assets(attio_events, attio_inbox_done)
+    | dg.AssetSelection.checks(no_failed_attio_rows),
+    tags={"revops/flow": "attio_events"},
+)
+
+INBOX_JOBS = (inbound_leads_job, attio_events_job)
+
+salesforce_incremental_sync_job = dg.define_asset_job(
+    name="salesforce_incremental_sync_job",
+    description="Salesforce accounts modified in the partitions' days -> Attio companies.",
+    selection=dg.AssetSelection.groups("salesforce_sync"),
+    tags={"revops/flow": "salesforce_sync"},
+)
+
+salesforce_full_sync_job = dg.define_asset_job(
+    name="salesforce_full_sync_job",
+    description=(
+        "Every account over every day in one run: repairs drift in Attio, reports orphan "
+        "companies, applies the configured handling of deleted accounts."
+    ),
+    selection=dg.AssetSelection.groups("salesforce_sync"),
+    config={
+        "ops": {
+            "salesforce_accounts": {"config": {"method": "auto"}},
+            "attio_companies": {"config": {"full": True}},
+        }
+    },
+    tags={"revops/flow": "salesforce_sync", "revops/full_sync": "true"},
+)
+
+SYNC_JOBS = (salesforce_incremental_sync_job, salesforce_full_sync_job)

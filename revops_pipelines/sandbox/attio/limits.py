@@ -1,0 +1,205 @@
+"""Rate limiting (Attio's per-credential read and write budgets) and fault injection."""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any, Literal
+
+Kind = Literal["read", "write"]
+FAULT_KINDS = ("500", "503", "drop_before_apply", "drop_after_apply", "timeout_after_apply")
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+
+class RateLimiter:
+    """A strict sliding window per (API key, read|write): at most `rate` requests in any second.
+
+    A refused request is not recorded, so it does not use up budget. Rates below one per second
+    become one request per 1/rate seconds; `None` switches the budget off.
+    """
+
+    def __init__(self, write_rate: float | None, read_rate: float | None) -> None:
+        self._lock = threading.Lock()
+        self._rates: dict[Kind, float | None] = {"write": write_rate, "read": read_rate}
+        self._windows: dict[tuple[str, Kind], deque[float]] = {}
+        for kind, rate in self._rates.items():
+            self._check(kind, rate)
+
+    @staticmethod
+    def _check(kind: str, rate: float | None) -> None:
+        if rate is not None and not (isinstance(rate, int | float) and rate > 0):
+            raise ValueError(f"{kind}_rate must be a positive number or None, not {rate!r}")
+
+    def configure(self, kind: Kind, rate: float | None) -> None:
+        self._check(kind, rate)
+        with self._lock:
+            self._rates[kind] = rate
+
+    def rate(self, kind: Kind) -> float | None:
+        return self._rates[kind]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._windows.clear()
+
+    def acquire(self, key: str, kind: Kind, now: float | None = None) -> float | None:
+        """None when admitted; otherwise the epoch time at which the window frees a slot."""
+        now = time.time() if now is None else now
+        with self._lock:
+            rate = self._rates[kind]
+            if rate is None:
+                return None
+            capacity, span = (math.floor(rate), 1.0) if rate >= 1 else (1, 1.0 / rate)
+            window = self._windows.setdefault((key, kind), deque())
+            while window and window[0] <= now - span:
+                window.popleft()
+            if len(window) >= capacity:
+                return window[-capacity] + span
+            window.append(now)
+            return None
+
+
+def retry_after(free_at: float) -> str:
+    """Attio sends an HTTP date; round up to the whole second so waiting until then suffices."""
+    return format_datetime(datetime.fromtimestamp(math.ceil(free_at), UTC), usegmt=True)
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    kind: str
+    methods: frozenset[str] | None = None
+    path: re.Pattern[str] | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.methods is not None and method not in self.methods:
+            return False
+        return self.path is None or bool(self.path.search(path))
+
+
+def _methods(value: Any) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(m, str) for m in value):
+        raise ValueError("methods must be a list of HTTP methods")
+    out = frozenset(m.upper() for m in value)
+    if not out <= METHODS:
+        raise ValueError(f"unknown methods {sorted(out - METHODS)}")
+    return out
+
+
+def _pattern(value: Any) -> re.Pattern[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("path must be a regular expression string")
+    return re.compile(value)
+
+
+def _kind(value: Any) -> str:
+    if value not in FAULT_KINDS:
+        raise ValueError(f"unknown fault kind {value!r}; use one of {list(FAULT_KINDS)}")
+    return str(value)
+
+
+class Faults:
+    """Faults to inject: a deterministic queue consumed by the next matching requests, and/or a
+    seeded probability over some kinds. Safe to change from any thread while the server runs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: list[FaultRule] = []
+        self._random: tuple[float, tuple[str, ...], FaultRule, random.Random] | None = None
+        self._random_spec: dict[str, Any] | None = None
+        self.timeout_seconds = 3.0
+
+    def configure(self, spec: dict[str, Any]) -> None:
+        """Replace the whole configuration with `spec` (the body of POST /_sandbox/faults):
+        `{"next": ["503", {"kind": "drop_after_apply", "methods": ["POST"], "path": "..."}],
+          "rate": 0.1, "kinds": [...], "methods": [...], "path": "...", "seed": 1,
+          "timeout_seconds": 2.5}`; top-level methods/path filter the queued faults too."""
+        if not isinstance(spec, dict):
+            raise ValueError("the fault configuration must be a JSON object")
+        unknown = set(spec) - {
+            "next",
+            "rate",
+            "kinds",
+            "methods",
+            "path",
+            "seed",
+            "timeout_seconds",
+        }
+        if unknown:
+            raise ValueError(f"unknown keys {sorted(unknown)}")
+        methods, path = _methods(spec.get("methods")), _pattern(spec.get("path"))
+        queue: list[FaultRule] = []
+        for entry in spec.get("next") or []:
+            if isinstance(entry, dict):
+                queue.append(
+                    FaultRule(
+                        _kind(entry.get("kind")),
+                        _methods(entry["methods"]) if "methods" in entry else methods,
+                        _pattern(entry["path"]) if "path" in entry else path,
+                    )
+                )
+            else:
+                queue.append(FaultRule(_kind(entry), methods, path))
+        rand = None
+        if spec.get("rate") is not None:
+            rate = spec["rate"]
+            if not isinstance(rate, int | float) or not 0 <= rate <= 1:
+                raise ValueError("rate must be a probability between 0 and 1")
+            kinds = tuple(_kind(k) for k in spec.get("kinds") or FAULT_KINDS)
+            rand = (
+                float(rate),
+                kinds,
+                FaultRule("", methods, path),
+                random.Random(spec.get("seed", 0)),
+            )
+        timeout = spec.get("timeout_seconds", 3.0)
+        if not isinstance(timeout, int | float) or timeout < 0:
+            raise ValueError("timeout_seconds must be a non-negative number")
+        with self._lock:
+            self._queue, self._random = queue, rand
+            self._random_spec = (
+                {k: spec[k] for k in ("rate", "kinds", "methods", "path", "seed") if k in spec}
+                if rand
+                else None
+            )
+            self.timeout_seconds = float(timeout)
+
+    def push(self, kind: str, *, methods: list[str] | None = None, path: str | None = None) -> None:
+        """Queue one more fault for the next request that matches."""
+        rule = FaultRule(_kind(kind), _methods(methods), _pattern(path))
+        with self._lock:
+            self._queue.append(rule)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queue, self._random, self._random_spec = [], None, None
+
+    def pick(self, method: str, path: str) -> str | None:
+        with self._lock:
+            for i, rule in enumerate(self._queue):
+                if rule.matches(method, path):
+                    del self._queue[i]
+                    return rule.kind
+            if self._random is not None:
+                rate, kinds, rule, rng = self._random
+                if rule.matches(method, path) and rng.random() < rate:
+                    return rng.choice(kinds)
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "next": [r.kind for r in self._queue],
+                "random": self._random_spec,
+                "timeout_seconds": self.timeout_seconds,
+            }

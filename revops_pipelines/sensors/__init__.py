@@ -1,0 +1,1 @@
+"""Sensors: the webhook inbox sensors and run-failure handling."""

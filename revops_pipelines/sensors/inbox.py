@@ -1,0 +1,281 @@
+"""Inbox sensors: new webhook rows become runs, failed runs give their rows back.
+
+Each tick of `form_inbox_sensor` / `attio_inbox_sensor` does a few bounded, indexed queries and no
+network work:
+1. release claims older than the claim timeout (their run died without a failure event);
+2. plan batches of pending rows above the cursor (the highest inbox id seen), run key
+   `<flow>-<first id>-<last id>`;
+3. plan retry batches of pending rows at or below the cursor left idle for `RETRY_AFTER` (released
+   by a failed run, or never claimed by the run requested for them), run key
+   `<flow>-retry-<first>-<last>-<digest of ids and attempts>`: a new attempt gives a new key, and
+   the same idle rows give the same key, so the daemon does not launch them twice;
+4. report the flow's failed rows as an asset check evaluation when their number changes.
+`inbox_run_failure_sensor` and `inbox_run_canceled_sensor` release a finished run's claimed rows
+(one attempt charged; failed after `MAX_ATTEMPTS`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+import sqlalchemy as sa
+
+from revops_pipelines.assets.attio_events import (
+    ATTIO_SOURCES,
+    attio_events,
+    attio_inbox_done,
+    no_failed_attio_rows,
+)
+from revops_pipelines.assets.forms import (
+    WEBHOOK_INBOX,
+    failed_rows_check,
+    form_inbox_done,
+    form_submissions,
+    no_failed_form_rows,
+)
+from revops_pipelines.domain.submissions import FORM_SOURCES
+from revops_pipelines.jobs import CLAIMING_ASSET, INBOX_JOBS, attio_events_job, inbound_leads_job
+from revops_pipelines.resources.database import RevopsDatabase
+from revops_pipelines.store import inbox
+from revops_pipelines.store.inbox import PendingRef
+
+BATCH_SIZE = 100
+MAX_BATCHES_PER_TICK = 5
+RETRY_AFTER = timedelta(minutes=5)
+CLAIM_TIMEOUT = timedelta(hours=1)
+MAX_ATTEMPTS = inbox.DEFAULT_MAX_ATTEMPTS
+TICK_INTERVAL_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class InboxFlow:
+    name: str  # run key prefix
+    sensor_name: str
+    sources: tuple[str, ...]
+    job_name: str
+    check_name: str
+
+    @property
+    def claiming_asset(self) -> str:
+        return CLAIMING_ASSET[self.job_name]
+
+
+FORMS = InboxFlow(
+    "forms",
+    "form_inbox_sensor",
+    FORM_SOURCES,
+    inbound_leads_job.name,
+    no_failed_form_rows.check_key.name,
+)
+ATTIO = InboxFlow(
+    "attio",
+    "attio_inbox_sensor",
+    ATTIO_SOURCES,
+    attio_events_job.name,
+    no_failed_attio_rows.check_key.name,
+)
+
+
+@dataclass(frozen=True)
+class InboxCursor:
+    last_id: int = 0  # highest inbox id already handed to a run
+    failed: int | None = None  # failed-row count last reported
+
+    @classmethod
+    def parse(cls, raw: str | None) -> InboxCursor:
+        if not raw:
+            return cls()
+        if raw.strip().isdigit():
+            return cls(last_id=int(raw))
+        data = json.loads(raw)
+        return cls(last_id=int(data.get("last_id", 0)), failed=data.get("failed"))
+
+    def dump(self) -> str:
+        return json.dumps({"last_id": self.last_id, "failed": self.failed}, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class TickPlan:
+    run_requests: list[dg.RunRequest]
+    cursor: InboxCursor
+    released: inbox.ReleaseResult
+    check: dg.AssetCheckEvaluation | None
+
+
+def _chunks(refs: Sequence[PendingRef], size: int) -> list[list[PendingRef]]:
+    return [list(refs[i : i + size]) for i in range(0, len(refs), size)]
+
+
+def _request(flow: InboxFlow, refs: list[PendingRef], key: str) -> dg.RunRequest:
+    ids = [r.id for r in refs]
+    return dg.RunRequest(
+        run_key=key,
+        run_config={
+            "ops": {flow.claiming_asset: {"config": {"inbox_ids": ids, "limit": len(ids)}}}
+        },
+        tags={"revops/inbox_batch": key, "revops/inbox_rows": str(len(ids))},
+    )
+
+
+def new_batch_key(flow: InboxFlow, refs: Sequence[PendingRef]) -> str:
+    return f"{flow.name}-{refs[0].id}-{refs[-1].id}"
+
+
+def retry_batch_key(flow: InboxFlow, refs: Sequence[PendingRef]) -> str:
+    state = ",".join(f"{r.id}:{r.attempts}" for r in refs)
+    digest = hashlib.sha256(state.encode()).hexdigest()[:10]
+    return f"{flow.name}-retry-{refs[0].id}-{refs[-1].id}-{digest}"
+
+
+def plan_tick(
+    engine: sa.Engine,
+    flow: InboxFlow,
+    cursor: InboxCursor,
+    *,
+    now: datetime | None = None,
+    batch_size: int = BATCH_SIZE,
+    max_batches: int = MAX_BATCHES_PER_TICK,
+    retry_after: timedelta = RETRY_AFTER,
+    claim_timeout: timedelta = CLAIM_TIMEOUT,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> TickPlan:
+    """One tick's work for `flow`: bounded SQL only (at most `batch_size * max_batches` rows)."""
+    at = now or datetime.now(UTC)
+    budget = batch_size * max_batches
+    released = inbox.release_stale(
+        engine, claim_timeout, sources=flow.sources, limit=budget, max_attempts=max_attempts, now=at
+    )
+    fresh = inbox.pending_after(engine, flow.sources, after_id=cursor.last_id, limit=budget)
+    requests = [_request(flow, b, new_batch_key(flow, b)) for b in _chunks(fresh, batch_size)]
+    retry: list[PendingRef] = []
+    if len(fresh) < budget:
+        retry = inbox.pending_idle(
+            engine,
+            flow.sources,
+            up_to_id=cursor.last_id,
+            idle_since=at - retry_after,
+            limit=budget - len(fresh),
+        )
+    requests += [_request(flow, b, retry_batch_key(flow, b)) for b in _chunks(retry, batch_size)]
+    last_id = fresh[-1].id if fresh else cursor.last_id
+    failed = inbox.count_by_status(engine, list(flow.sources))["failed"]
+    check = None
+    if failed != cursor.failed:
+        check = failed_rows_check(engine, flow.sources, flow.check_name)
+    return TickPlan(requests, InboxCursor(last_id=last_id, failed=failed), released, check)
+
+
+def build_inbox_sensor(
+    flow: InboxFlow, job: dg.UnresolvedAssetJobDefinition, description: str
+) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=flow.sensor_name,
+        job=job,
+        minimum_interval_seconds=TICK_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=description,
+    )
+    def _sensor(context: dg.SensorEvaluationContext, database: RevopsDatabase) -> dg.SensorResult:
+        plan = plan_tick(
+            database.engine(),
+            flow,
+            InboxCursor.parse(context.cursor),
+            batch_size=BATCH_SIZE,
+            max_batches=MAX_BATCHES_PER_TICK,
+            retry_after=RETRY_AFTER,
+            claim_timeout=CLAIM_TIMEOUT,
+            max_attempts=MAX_ATTEMPTS,
+        )
+        if plan.released.pending or plan.released.failed:
+            context.log.warning(f"released stale claims: {plan.released}")
+        events = [plan.check] if plan.check is not None else []
+        if not plan.run_requests:
+            return dg.SensorResult(
+                skip_reason="no pending inbox rows", cursor=plan.cursor.dump(), asset_events=events
+            )
+        return dg.SensorResult(
+            run_requests=plan.run_requests, cursor=plan.cursor.dump(), asset_events=events
+        )
+
+    return _sensor
+
+
+form_inbox_sensor = build_inbox_sensor(
+    FORMS,
+    inbound_leads_job,
+    "Typeform and Tally rows of the webhook inbox, in batches, to inbound_leads_job.",
+)
+attio_inbox_sensor = build_inbox_sensor(
+    ATTIO, attio_events_job, "Attio rows of the webhook inbox, in batches, to attio_events_job."
+)
+
+
+def batch_ids_of(run: dg.DagsterRun) -> list[int]:
+    """The inbox ids a sensor put in a run's config (empty for manual runs)."""
+    asset = CLAIMING_ASSET.get(run.job_name)
+    if asset is None:
+        return []
+    ops: dict[str, Any] = (run.run_config or {}).get("ops") or {}
+    config = (ops.get(asset) or {}).get("config") or {}
+    return [int(i) for i in config.get("inbox_ids") or []]
+
+
+def release_run_batch(
+    engine: sa.Engine, run: dg.DagsterRun, reason: str, *, max_attempts: int = MAX_ATTEMPTS
+) -> inbox.ReleaseResult:
+    """Give back every row a finished-but-unsuccessful run holds, and charge an attempt to the
+    rows of its batch it never claimed (so a batch that kills its run still ends up failed)."""
+    error = f"run {run.run_id} of {run.job_name} {reason}"
+    # unclaimed first: the rows released next are pending too, and must not be charged twice
+    unclaimed = inbox.charge_unclaimed_attempt(
+        engine, batch_ids_of(run), error, max_attempts=max_attempts
+    )
+    released = inbox.release_claimed_by(engine, run.run_id, error, max_attempts=max_attempts)
+    return released + unclaimed
+
+
+@dg.run_failure_sensor(
+    name="inbox_run_failure_sensor",
+    monitored_jobs=list(INBOX_JOBS),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Returns a failed inbox run's rows to pending (or failed after max attempts).",
+)
+def inbox_run_failure_sensor(context: dg.RunFailureSensorContext, database: RevopsDatabase) -> None:
+    message = (context.failure_event.message or "").splitlines()[0][:300]
+    result = release_run_batch(
+        database.engine(), context.dagster_run, f"failed: {message}", max_attempts=MAX_ATTEMPTS
+    )
+    context.log.info(f"run {context.dagster_run.run_id}: released {result}")
+
+
+@dg.run_status_sensor(
+    name="inbox_run_canceled_sensor",
+    run_status=dg.DagsterRunStatus.CANCELED,
+    monitored_jobs=list(INBOX_JOBS),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Returns a canceled inbox run's rows to pending (or failed after max attempts).",
+)
+def inbox_run_canceled_sensor(context: dg.RunStatusSensorContext, database: RevopsDatabase) -> None:
+    result = release_run_batch(
+        database.engine(), context.dagster_run, "was canceled", max_attempts=MAX_ATTEMPTS
+    )
+    context.log.info(f"run {context.dagster_run.run_id}: released {result}")
+
+
+defs = dg.Definitions(
+    assets=[WEBHOOK_INBOX, form_submissions, form_inbox_done, attio_events, attio_inbox_done],
+    asset_checks=[no_failed_form_rows, no_failed_attio_rows],
+    jobs=list(INBOX_JOBS),
+    sensors=[
+        form_inbox_sensor,
+        attio_inbox_sensor,
+        inbox_run_failure_sensor,
+        inbox_run_canceled_sensor,
+    ],
+)

@@ -1,0 +1,428 @@
+"""The webhook inbox: the one API for storing, claiming and settling raw webhook deliveries.
+
+A row moves `pending -> processing -> done | quarantined`, or back to `pending` when a run fails
+(one attempt charged each time) and to `failed` once it has used `max_attempts`. Claiming is atomic:
+`FOR UPDATE SKIP LOCKED` on PostgreSQL, a single guarded `UPDATE ... RETURNING` on SQLite (whose
+writers are serialized), so two workers never hold one row. Rows are never deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from revops_pipelines.store.tables import INBOX_STATUSES, webhook_inbox
+
+DEFAULT_MAX_ATTEMPTS = 5
+MAX_ERROR_CHARS = 2000
+StoreOutcome = Literal["stored", "duplicate"]
+_t = webhook_inbox
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    outcome: StoreOutcome
+    id: int | None  # the new row's id; None for a duplicate
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    id: int
+    source: str
+    event_id: str
+    received_at: datetime
+    headers: dict[str, str]
+    body: bytes
+    status: str
+    attempts: int
+    last_error: str | None
+    claimed_by: str | None
+    claimed_at: datetime | None
+    processed_at: datetime | None
+
+    @property
+    def ref(self) -> str:
+        """A stable reference to the raw delivery (`webhook_inbox:<id>`)."""
+        return f"webhook_inbox:{self.id}"
+
+
+@dataclass(frozen=True)
+class PendingRef:
+    """The few columns a sensor needs to plan a batch."""
+
+    id: int
+    source: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    pending: int = 0
+    failed: int = 0
+
+    def __add__(self, other: ReleaseResult) -> ReleaseResult:
+        return ReleaseResult(self.pending + other.pending, self.failed + other.failed)
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def _sources(sources: str | Iterable[str]) -> list[str]:
+    return [sources] if isinstance(sources, str) else list(sources)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+
+
+def _row(mapping: Mapping[str, Any]) -> InboxRow:
+    values = {f.name: mapping[f.name] for f in fields(InboxRow)}
+    return InboxRow(
+        **{**values, "headers": dict(values["headers"] or {}), "body": bytes(values["body"])}
+    )
+
+
+def body_event_id(body: bytes) -> str:
+    """A content-derived event id for deliveries that carry none of their own."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One delivery to store: raw body, the headers worth keeping, the source's event id."""
+
+    source: str
+    event_id: str
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: datetime | None = None
+
+
+def store_event(
+    engine: sa.Engine,
+    *,
+    source: str,
+    event_id: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    received_at: datetime | None = None,
+) -> StoreResult:
+    """Insert one delivery in one statement; a redelivery of `(source, event_id)` is a no-op."""
+    [result] = store_events(engine, [NewEvent(source, event_id, headers, body, received_at)])
+    return result
+
+
+def store_events(engine: sa.Engine, events: Sequence[NewEvent]) -> list[StoreResult]:
+    """Insert several deliveries in one statement and one commit (group commit); the results are
+    in the order given. Redeliveries, also within `events`, are duplicates."""
+    if not events:
+        return []
+    at = datetime.now(UTC)
+    first: dict[tuple[str, str], int] = {}
+    for index, event in enumerate(events):
+        first.setdefault((event.source, event.event_id), index)
+    values = [
+        {
+            "source": event.source,
+            "event_id": event.event_id,
+            "received_at": event.received_at or at,
+            "headers": dict(event.headers),
+            "body": event.body,
+            "status": "pending",
+            "attempts": 0,
+            "updated_at": event.received_at or at,
+        }
+        for index, event in enumerate(events)
+        if first[(event.source, event.event_id)] == index
+    ]
+    stored = _insert_new(engine, values)
+    results = []
+    for index, event in enumerate(events):
+        key = (event.source, event.event_id)
+        new_id = stored.get(key) if first[key] == index else None
+        results.append(StoreResult("stored", new_id) if new_id else StoreResult("duplicate", None))
+    return results
+
+
+def _insert_new(engine: sa.Engine, values: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Insert rows whose (source, event_id) is new (PostgreSQL or SQLite); their ids by key."""
+    insert = postgresql.insert(_t) if engine.dialect.name == "postgresql" else sqlite.insert(_t)
+    stmt = insert.on_conflict_do_nothing(index_elements=["source", "event_id"]).returning(
+        _t.c.id, _t.c.source, _t.c.event_id
+    )
+    with engine.begin() as conn:  # executemany: SQLAlchemy sends it as one multi-row INSERT
+        return {(r.source, r.event_id): r.id for r in conn.execute(stmt, values)}
+
+
+def claim_batch(
+    engine: sa.Engine,
+    sources: str | Iterable[str],
+    *,
+    limit: int,
+    claimed_by: str,
+    ids: Iterable[int] | None = None,
+    now: datetime | None = None,
+) -> list[InboxRow]:
+    """Atomically move up to `limit` pending rows (oldest first, optionally only `ids`) to
+    `processing` under `claimed_by`, and return them. Rows another worker holds are skipped."""
+    at = _now(now)
+    candidates = (
+        sa.select(_t.c.id)
+        .where(_t.c.status == "pending", _t.c.source.in_(_sources(sources)))
+        .order_by(_t.c.id)
+        .limit(limit)
+    )
+    if ids is not None:
+        candidates = candidates.where(_t.c.id.in_(list(ids)))
+    if engine.dialect.name == "postgresql":
+        picked = candidates.with_for_update(skip_locked=True).cte("picked")
+        chosen: Any = sa.select(picked.c.id)
+    else:
+        chosen = candidates.scalar_subquery()
+    stmt = (
+        sa.update(_t)
+        .where(_t.c.id.in_(chosen), _t.c.status == "pending")
+        .values(status="processing", claimed_by=claimed_by, claimed_at=at, updated_at=at)
+        .returning(*_t.c)
+    )
+    with engine.begin() as conn:
+        rows = [_row(r._mapping) for r in conn.execute(stmt)]
+    return sorted(rows, key=lambda r: r.id)
+
+
+def mark_done(
+    engine: sa.Engine,
+    ids: Iterable[int],
+    *,
+    claimed_by: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Settle claimed rows as done (only rows still `processing`, and still held by
+    `claimed_by` when given). Returns how many rows changed."""
+    at = _now(now)
+    stmt = sa.update(_t).where(_t.c.id.in_(list(ids)), _t.c.status == "processing")
+    if claimed_by is not None:
+        stmt = stmt.where(_t.c.claimed_by == claimed_by)
+    with engine.begin() as conn:
+        result = conn.execute(
+            stmt.values(status="done", processed_at=at, updated_at=at, last_error=None)
+        )
+    return result.rowcount
+
+
+def mark_quarantined(
+    engine: sa.Engine,
+    id: int,
+    reason: str,
+    *,
+    claimed_by: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Set a row aside as unprocessable, with the reason; it is never retried automatically."""
+    at = _now(now)
+    stmt = sa.update(_t).where(_t.c.id == id, _t.c.status.in_(("pending", "processing")))
+    if claimed_by is not None:
+        stmt = stmt.where(_t.c.claimed_by == claimed_by)
+    values = {"status": "quarantined", "last_error": _clip(reason), "processed_at": at}
+    with engine.begin() as conn:
+        return conn.execute(stmt.values(**values, updated_at=at)).rowcount == 1
+
+
+def _charge_attempt(
+    engine: sa.Engine,
+    where: sa.ColumnElement[bool],
+    error: str,
+    max_attempts: int,
+    at: datetime,
+) -> ReleaseResult:
+    """attempts + 1; back to pending, or failed once `max_attempts` is used up."""
+    exhausted = _t.c.attempts + 1 >= max_attempts
+    stmt = (
+        sa.update(_t)
+        .where(where)
+        .values(
+            attempts=_t.c.attempts + 1,
+            status=sa.case((exhausted, "failed"), else_="pending"),
+            processed_at=sa.case(
+                (exhausted, sa.bindparam(None, at, type_=_t.c.processed_at.type)), else_=sa.null()
+            ),
+            last_error=_clip(error),
+            claimed_by=None,
+            claimed_at=None,
+            updated_at=at,
+        )
+        .returning(_t.c.status)
+    )
+    with engine.begin() as conn:
+        statuses = list(conn.execute(stmt).scalars())
+    return ReleaseResult(pending=statuses.count("pending"), failed=statuses.count("failed"))
+
+
+def release(
+    engine: sa.Engine,
+    ids: Iterable[int],
+    error: str,
+    *,
+    claimed_by: str | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    now: datetime | None = None,
+) -> ReleaseResult:
+    """Give claimed rows back after a failure: one attempt is charged, the error recorded."""
+    where = sa.and_(_t.c.id.in_(list(ids)), _t.c.status == "processing")
+    if claimed_by is not None:
+        where = sa.and_(where, _t.c.claimed_by == claimed_by)
+    return _charge_attempt(engine, where, error, max_attempts, _now(now))
+
+
+def release_claimed_by(
+    engine: sa.Engine,
+    claimed_by: str,
+    error: str,
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    now: datetime | None = None,
+) -> ReleaseResult:
+    """Release every row still held by `claimed_by` (a failed or canceled run)."""
+    where = sa.and_(_t.c.claimed_by == claimed_by, _t.c.status == "processing")
+    return _charge_attempt(engine, where, error, max_attempts, _now(now))
+
+
+def charge_unclaimed_attempt(
+    engine: sa.Engine,
+    ids: Iterable[int],
+    error: str,
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    now: datetime | None = None,
+) -> ReleaseResult:
+    """Charge an attempt to rows of a failed run's batch that are still pending (the run died
+    before claiming them), so a retry gets a fresh run key and poison batches still end."""
+    where = sa.and_(_t.c.id.in_(list(ids)), _t.c.status == "pending")
+    return _charge_attempt(engine, where, error, max_attempts, _now(now))
+
+
+def release_stale(
+    engine: sa.Engine,
+    older_than: timedelta,
+    *,
+    sources: str | Iterable[str] | None = None,
+    limit: int = 1000,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    now: datetime | None = None,
+) -> ReleaseResult:
+    """Release up to `limit` claims older than `older_than` (their worker is presumed dead)."""
+    at = _now(now)
+    stale = sa.select(_t.c.id).where(_t.c.status == "processing", _t.c.claimed_at < at - older_than)
+    if sources is not None:
+        stale = stale.where(_t.c.source.in_(_sources(sources)))
+    stale_ids = stale.order_by(_t.c.id).limit(limit).scalar_subquery()
+    where = sa.and_(_t.c.id.in_(stale_ids), _t.c.status == "processing")
+    error = f"claim expired after {int(older_than.total_seconds())} s"
+    return _charge_attempt(engine, where, error, max_attempts, at)
+
+
+def requeue(engine: sa.Engine, ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """Operator action: put failed or quarantined rows back to pending with a fresh budget."""
+    at = _now(now)
+    stmt = (
+        sa.update(_t)
+        .where(_t.c.id.in_(list(ids)), _t.c.status.in_(("failed", "quarantined")))
+        .values(status="pending", attempts=0, processed_at=None, updated_at=at)
+    )
+    with engine.begin() as conn:
+        return conn.execute(stmt).rowcount
+
+
+def pending_after(
+    engine: sa.Engine, sources: str | Iterable[str], *, after_id: int, limit: int
+) -> list[PendingRef]:
+    """Pending rows with an id above `after_id` (a sensor cursor), oldest first."""
+    stmt = (
+        sa.select(_t.c.id, _t.c.source, _t.c.attempts)
+        .where(_t.c.status == "pending", _t.c.source.in_(_sources(sources)), _t.c.id > after_id)
+        .order_by(_t.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [PendingRef(*r) for r in conn.execute(stmt)]
+
+
+def pending_idle(
+    engine: sa.Engine,
+    sources: str | Iterable[str],
+    *,
+    up_to_id: int,
+    idle_since: datetime,
+    limit: int,
+) -> list[PendingRef]:
+    """Pending rows at or below `up_to_id` untouched since `idle_since`: released for a retry,
+    or never claimed by the run requested for them."""
+    stmt = (
+        sa.select(_t.c.id, _t.c.source, _t.c.attempts)
+        .where(
+            _t.c.status == "pending",
+            _t.c.source.in_(_sources(sources)),
+            _t.c.id <= up_to_id,
+            _t.c.updated_at < idle_since,
+        )
+        .order_by(_t.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [PendingRef(*r) for r in conn.execute(stmt)]
+
+
+def get_rows(engine: sa.Engine, ids: Iterable[int]) -> list[InboxRow]:
+    with engine.connect() as conn:
+        result = conn.execute(sa.select(_t).where(_t.c.id.in_(list(ids))).order_by(_t.c.id))
+        return [_row(r._mapping) for r in result]
+
+
+def rows_with_status(
+    engine: sa.Engine,
+    status: str,
+    *,
+    sources: str | Iterable[str] | None = None,
+    claimed_by: str | None = None,
+    limit: int = 100,
+) -> list[InboxRow]:
+    """Rows in one status (newest first), e.g. the failed rows an operator should look at."""
+    stmt = sa.select(_t).where(_t.c.status == status)
+    if sources is not None:
+        stmt = stmt.where(_t.c.source.in_(_sources(sources)))
+    if claimed_by is not None:
+        stmt = stmt.where(_t.c.claimed_by == claimed_by)
+    with engine.connect() as conn:
+        result = conn.execute(stmt.order_by(_t.c.id.desc()).limit(limit))
+        return [_row(r._mapping) for r in result]
+
+
+def claimed_ids(engine: sa.Engine, claimed_by: str) -> list[int]:
+    """Ids still `processing` under `claimed_by`."""
+    stmt = (
+        sa.select(_t.c.id)
+        .where(_t.c.claimed_by == claimed_by, _t.c.status == "processing")
+        .order_by(_t.c.id)
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(stmt).scalars())
+
+
+def count_by_status(
+    engine: sa.Engine, sources: str | Sequence[str] | None = None
+) -> dict[str, int]:
+    """Row counts per status (every status present, zero when empty)."""
+    stmt = sa.select(_t.c.status, sa.func.count()).group_by(_t.c.status)
+    if sources is not None:
+        stmt = stmt.where(_t.c.source.in_(_sources(sources)))
+    counts = dict.fromkeys(INBOX_STATUSES, 0)
+    with engine.connect() as conn:
+        counts.update({status: n for status, n in conn.execute(stmt)})
+    return counts

@@ -1,0 +1,175 @@
+"""The receiver as an ASGI (Starlette) app.
+
+`POST /webhooks/{source}`: size limit, signature on the raw bytes (constant time), JSON check,
+then one insert into `webhook_inbox` (deliveries arriving together share an insert and a commit,
+see `writer.py`; each is answered after its commit), and an answer: 202 stored, 200 duplicate,
+400 malformed JSON, 401 missing or bad signature, 404 unknown source, 413 too large, 503 source
+not configured or store unavailable (both make the sender retry later). Nothing is written unless
+the answer is 202.
+`GET /healthz` checks the database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from revops_pipelines.store import engine as store_engine
+from revops_pipelines.store.inbox import NewEvent
+from revops_pipelines.webhooks.logs import log_event
+from revops_pipelines.webhooks.settings import ReceiverSettings
+from revops_pipelines.webhooks.sources import SOURCES, Source
+from revops_pipelines.webhooks.writer import BatchWriter
+
+COMMON_HEADERS = ("content-type", "user-agent", "x-request-id", "x-forwarded-for")
+MAX_HEADER_CHARS = 512
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _stored_headers(source: Source, request: Request) -> dict[str, str]:
+    wanted = (*COMMON_HEADERS, *source.signature_headers, *source.headers_of_interest)
+    return {
+        name: request.headers[name][:MAX_HEADER_CHARS] for name in wanted if name in request.headers
+    }
+
+
+def create_app(settings: ReceiverSettings) -> Starlette:
+    """Build the receiver. Migrates the store first, and logs loudly which sources are refused."""
+    engine = store_engine.get_engine(settings.database_url)
+    writer = BatchWriter(engine)
+    secrets = {name: settings.secret_for(name) for name in SOURCES}
+    for name in settings.refused:
+        log_event(
+            logging.ERROR,
+            f"webhook source {name!r} REFUSED: {SOURCES[name].secret_env} is not set; "
+            f"POST /webhooks/{name} answers 503 and stores nothing",
+            event="source_refused",
+            source=name,
+            secret_env=SOURCES[name].secret_env,
+        )
+    log_event(
+        logging.INFO,
+        "webhook receiver ready",
+        event="receiver_ready",
+        mounted=settings.mounted,
+        refused=settings.refused,
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+    def answer(
+        status: int, body: dict[str, Any], source: str, started: float, **fields: Any
+    ) -> JSONResponse:
+        level = logging.WARNING if status >= 400 else logging.INFO
+        log_event(
+            level,
+            f"webhook {source} -> {status} {body.get('status') or body.get('error')}",
+            event="webhook",
+            source=source,
+            http_status=status,
+            outcome=body.get("status") or body.get("error"),
+            ms=round((time.perf_counter() - started) * 1000, 2),
+            **fields,
+        )
+        return JSONResponse(body, status_code=status)
+
+    async def receive(request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        name = str(request.path_params.get("source", ""))[:64]
+        source = SOURCES.get(name)
+        if source is None:
+            return answer(404, {"error": "unknown_source"}, name, started)
+        secret = secrets[name]
+        if secret is None:
+            error = {"error": "source_not_configured", "detail": f"{source.secret_env} is not set"}
+            return answer(503, error, name, started)
+        try:
+            return await _receive(request, source, secret, started)
+        except Exception:  # a bug or an outage must never become a 500: make the sender retry
+            logging.getLogger("revops.webhooks").exception("receiver error", exc_info=True)
+            return answer(503, {"error": "unavailable"}, name, started)
+
+    async def _receive(
+        request: Request, source: Source, secret: str, started: float
+    ) -> JSONResponse:
+        try:
+            body = await _read_body(request, settings.max_body_bytes)
+        except _TooLarge:
+            error = {"error": "payload_too_large", "limit_bytes": settings.max_body_bytes}
+            return answer(413, error, source.name, started)
+        signature = source.signature(request.headers)
+        if signature is None:
+            error = {"error": "missing_signature", "header": source.signature_headers[0]}
+            return answer(401, error, source.name, started, bytes=len(body))
+        if not source.verify(secret, body, signature):
+            return answer(
+                401, {"error": "invalid_signature"}, source.name, started, bytes=len(body)
+            )
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            return answer(400, {"error": "malformed_json"}, source.name, started, bytes=len(body))
+        if not isinstance(payload, dict):
+            error = {"error": "malformed_json", "detail": "expected a JSON object"}
+            return answer(400, error, source.name, started, bytes=len(body))
+        event_id = source.event_id(payload, request.headers, body)
+        event = NewEvent(source.name, event_id, _stored_headers(source, request), body)
+        try:
+            result = await writer.store(event)  # answered after the commit that holds it
+        except (sa.exc.SQLAlchemyError, TimeoutError) as exc:
+            error = {"error": "storage_unavailable"}
+            return answer(503, error, source.name, started, exception=type(exc).__name__)
+        fields = {"event_id": event_id, "bytes": len(body)}
+        if result.outcome == "duplicate":
+            return answer(200, {"status": "duplicate"}, source.name, started, **fields)
+        return answer(202, {"status": "stored", "id": result.id}, source.name, started, **fields)
+
+    async def healthz(_request: Request) -> JSONResponse:
+        def ping() -> None:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+
+        sources = {name: ("mounted" if secrets[name] else "refused") for name in SOURCES}
+        try:
+            await run_in_threadpool(ping)
+        except Exception as exc:
+            log_event(logging.ERROR, "healthz: database unreachable", exception=type(exc).__name__)
+            return JSONResponse(
+                {"status": "error", "database": "unreachable", "sources": sources}, status_code=503
+            )
+        return JSONResponse({"status": "ok", "database": "ok", "sources": sources})
+
+    app = Starlette(
+        routes=[
+            Route("/webhooks/{source}", receive, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
+    # A sender that followed a redirect would re-POST elsewhere; an unknown path is a plain 404.
+    app.router.redirect_slashes = False
+    return app

@@ -1,0 +1,60 @@
+"""The receiver's settings, given explicitly to `create_app` or read from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from revops_pipelines.store import engine as store_engine
+from revops_pipelines.webhooks.sources import SOURCES
+
+MAX_BODY_BYTES_ENV = "REVOPS_WEBHOOK_MAX_BODY_BYTES"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ReceiverSettings:
+    """What the receiver needs: where to store, each source's signing secret, a size limit.
+
+    A source without a secret is refused (503, nothing stored), never accepted unsigned.
+    """
+
+    database_url: str
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    def __post_init__(self) -> None:
+        unknown = set(self.secrets) - set(SOURCES)
+        if unknown:
+            raise ValueError(f"secrets for unknown webhook sources: {sorted(unknown)}")
+        if self.max_body_bytes <= 0:
+            raise ValueError("max_body_bytes must be positive")
+
+    def secret_for(self, source: str) -> str | None:
+        secret = self.secrets.get(source)
+        return secret if secret else None
+
+    @property
+    def mounted(self) -> list[str]:
+        """Sources that have a secret and are accepted."""
+        return [name for name in SOURCES if self.secret_for(name)]
+
+    @property
+    def refused(self) -> list[str]:
+        """Known sources without a secret: refused with 503."""
+        return [name for name in SOURCES if not self.secret_for(name)]
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, max_body_bytes: int | None = None
+    ) -> ReceiverSettings:
+        env = os.environ if environ is None else environ
+        secrets = {
+            name: env.get(source.secret_env, "").strip()
+            for name, source in SOURCES.items()
+            if env.get(source.secret_env, "").strip()
+        }
+        limit = max_body_bytes or int(env.get(MAX_BODY_BYTES_ENV) or DEFAULT_MAX_BODY_BYTES)
+        url = env.get(store_engine.DATABASE_URL_ENV, "").strip() or store_engine.database_url()
+        return cls(database_url=url, secrets=secrets, max_body_bytes=limit)
