@@ -23,7 +23,8 @@ SOURCE_ID, MODIFIED_AT, IS_DELETED, REJECT_REASON, ROW_HASH = (
     "reject_reason",
     "row_hash",
 )
-_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+# No look-arounds, so Arrow's regex engine (RE2) runs it instead of a Python fallback.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 DOMAIN_PATTERN = rf"(?:{_LABEL}\.)+(?:[a-z]{{2,63}}|xn--[a-z0-9-]{{1,59}})"
 LOCATION_KEYS = (
     "line_1",
@@ -39,8 +40,12 @@ LOCATION_KEYS = (
 )
 
 
+# Arrow-backed strings run the .str methods below as compiled kernels, not per-value Python.
+TEXT = "string[pyarrow]"
+
+
 def _blank_to_na(series: pd.Series) -> pd.Series:
-    text = series.astype("string").str.strip()
+    text = series.astype(TEXT).str.strip()
     return text.mask(text == "")
 
 
@@ -56,17 +61,18 @@ def normalize_domains(series: pd.Series) -> pd.Series:
     """Website -> bare lowercase host: scheme, credentials, port, path, `www.` stripped; IDN
     hosts in their ASCII (punycode) form; anything that is not a valid host becomes NA."""
     host = _blank_to_na(series).str.lower()
-    host = host.str.split(r"[\s,;]+", n=1, regex=True).str[0]  # "a.com, b.com": the first
+    host = host.str.replace(r"[\s,;].*$", "", regex=True)  # "a.com, b.com": the first
     host = host.str.replace(r"^(?:[a-z][a-z0-9+.\-]*:)?//", "", regex=True)
-    host = host.str.split(r"[/?#\\]", n=1, regex=True).str[0]
+    host = host.str.replace(r"[/?#\\].*$", "", regex=True)
     host = host.str.replace(r"^[^@]*@", "", regex=True).str.replace(r":\d*$", "", regex=True)
     host = host.str.strip(".").str.replace(r"^www\d{0,3}\.", "", regex=True)
-    non_ascii = host.str.contains(r"[^\x00-\x7f]", regex=True, na=False)
+    non_ascii = host.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).astype(bool)
     if non_ascii.any():
         host = host.astype(object)
         host[non_ascii] = host[non_ascii].map(_to_ascii)
-        host = host.astype("string")
-    return host.where(host.str.fullmatch(DOMAIN_PATTERN, na=False))
+        host = host.astype(TEXT)
+    valid = host.str.fullmatch(DOMAIN_PATTERN).fillna(False).astype(bool)
+    return host.where(valid)
 
 
 def _country_code(value: str, aliases: dict[str, str]) -> str | None:
@@ -86,8 +92,8 @@ def _apply_rule(series: pd.Series, rule: FieldRule, mapping: FieldMapping) -> pd
         return normalize_domains(series)
     if rule.transform == "select":
         text = _blank_to_na(series)
-        folded = {key.strip().casefold(): title for key, title in rule.options.items()}
-        titles = text.str.casefold().map(folded).astype("string")
+        folded = {key.strip().lower(): title for key, title in rule.options.items()}
+        titles = text.str.lower().map(folded).astype(TEXT)
         if rule.default is not None:
             titles = titles.mask(titles.isna() & text.notna(), rule.default)
         return titles
@@ -95,7 +101,7 @@ def _apply_rule(series: pd.Series, rule: FieldRule, mapping: FieldMapping) -> pd
         text = _blank_to_na(series)
         distinct = text.dropna().unique()
         codes = {v: _country_code(v, mapping.country_aliases) for v in distinct}
-        return text.map(codes).astype("string")
+        return text.map(codes).astype(TEXT)
     numbers = pd.to_numeric(series, errors="coerce")
     if rule.transform == "integer":
         whole = numbers.where((numbers >= 0) & (numbers % 1 == 0))
@@ -111,34 +117,34 @@ def map_accounts(accounts: pd.DataFrame, mapping: FieldMapping) -> pd.DataFrame:
     if missing:
         raise KeyError(f"the accounts frame lacks the mapped Salesforce fields {missing}")
     out = pd.DataFrame(index=accounts.index)
-    out[SOURCE_ID] = accounts[mapping.id_field].astype("string")
+    out[SOURCE_ID] = accounts[mapping.id_field].astype(TEXT)
     out[MODIFIED_AT] = pd.to_datetime(accounts[mapping.modified_field], utc=True, format="ISO8601")
     out[IS_DELETED] = accounts[mapping.deleted_field].fillna(False).astype(bool)
-    reason = pd.Series(pd.NA, index=accounts.index, dtype="string")
+    reason = pd.Series(pd.NA, index=accounts.index, dtype=TEXT)
     for rule in mapping.fields:
         raw = accounts[rule.source]
         mapped = _apply_rule(raw, rule, mapping)
         out[rule.target] = mapped
-        present = _blank_to_na(raw.astype("string")).notna()
+        present = _blank_to_na(raw).notna()
         if rule.required:
             reason = reason.fillna(
-                pd.Series(f"{rule.source} is required", index=raw.index, dtype="string").where(
+                pd.Series(f"{rule.source} is required", index=raw.index, dtype=TEXT).where(
                     mapped.isna()
                 )
             )
         if rule.reject_invalid:
             invalid = present & mapped.isna()
             reason = reason.fillna(
-                raw.astype("string")
+                raw.astype(TEXT)
                 .map(lambda v, r=rule: f"{r.source} {v!r} is not a valid {r.transform}")
                 .where(invalid)
-                .astype("string")
+                .astype(TEXT)
             )
     out[REJECT_REASON] = reason
     out[ROW_HASH] = (
         pd.util.hash_pandas_object(out[mapping.targets], index=False)
         .map("{:016x}".format)
-        .astype("string")
+        .astype(TEXT)
     )
     return out
 
