@@ -23,7 +23,14 @@ from revops_pipelines.config import config_path, load_model
 from revops_pipelines.domain.company_mapping import map_accounts
 from revops_pipelines.domain.field_mapping import FieldMapping
 
-WEBSITES = ["https://www.acme{}.com/about", "acme{}.io", "HTTP://WWW.Example{}.co.uk:8080/x?y", "n/a", "", None]
+WEBSITES = [
+    "https://www.acme{}.com/about",
+    "acme{}.io",
+    "HTTP://WWW.Example{}.co.uk:8080/x?y",
+    "n/a",
+    "",
+    None,
+]
 INDUSTRIES = ["Technology", "Banking", "Retail", "Underwater", "", None, "Energy"]
 COUNTRIES = ["USA", "Germany", "Deutschland", "FR", "United Kingdom", "Narnia", None]
 
@@ -33,7 +40,10 @@ def synthetic_accounts(rows: int, seed: int = 0) -> pd.DataFrame:
     ids = np.char.add("001", np.char.zfill(np.arange(rows).astype(str), 15))
     site_kind = rng.integers(0, len(WEBSITES), rows)
     number = rng.integers(0, 50_000, rows)
-    websites = [WEBSITES[k].format(n) if WEBSITES[k] else WEBSITES[k] for k, n in zip(site_kind, number, strict=True)]
+    websites = [
+        WEBSITES[k].format(n) if WEBSITES[k] else WEBSITES[k]
+        for k, n in zip(site_kind, number, strict=True)
+    ]
     return pd.DataFrame(
         {
             "Id": ids,
@@ -54,6 +64,7 @@ def per_row(accounts: pd.DataFrame, mapping: FieldMapping) -> list[dict[str, Any
     """The naive baseline: one Python dict per account, each transform called per value."""
     industry = {k.casefold(): v for k, v in mapping.rule_for("industry").options.items()}
     out = []
+
     def text(value: Any) -> str:
         return value.strip() if isinstance(value, str) else ""
 
@@ -109,7 +120,9 @@ def main() -> None:
     print(f"{args.rows:,} synthetic accounts; peak memory is what the mapping itself allocated.\n")
     print("| mapping | seconds | rows/s | peak MiB |")
     print("|---|---:|---:|---:|")
-    print(f"| map_accounts (vectorized pandas) | {ours_s:.2f} | {args.rows / ours_s:,.0f} | {ours_mb:,.0f} |")
+    print(
+        f"| map_accounts (vectorized pandas) | {ours_s:.2f} | {args.rows / ours_s:,.0f} | {ours_mb:,.0f} |"
+    )
     print(f"| per-row Python loop | {loop_s:.2f} | {args.rows / loop_s:,.0f} | {loop_mb:,.0f} |")
     print(f"\nspeed-up of the vectorized mapping over the loop: {loop_s / ours_s:.1f}x")
 

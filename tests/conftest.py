@@ -45,6 +45,35 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_dagster_url() -> Iterator[str]:
+    """A database of its own for the Dagster instance's tables (runs, event log, schedules)."""
+    name = f"revops_dagster_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name, drivername="postgresql+psycopg2")
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def dagster_instance(request: pytest.FixtureRequest, db_url: str) -> Iterator[object]:
+    """A Dagster instance on the same engine as `db_url`: SQLite, or dagster-postgres."""
+    import dagster as dg
+
+    if db_url.startswith("postgresql"):
+        url = request.getfixturevalue("postgres_dagster_url")
+        overrides = {"storage": {"postgres": {"postgres_url": url}}}
+        with dg.instance_for_test(overrides=overrides) as instance:
+            yield instance
+    else:
+        with dg.instance_for_test() as instance:
+            yield instance
+
+
 def _truncate_all(url: str) -> None:
     engine = store_engine.get_engine(url)
     names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)

@@ -1,6 +1,7 @@
 """Flow A: Salesforce accounts -> Attio companies, daily partitions on SystemModstamp."""
 
 import os
+import warnings
 from datetime import timedelta
 from typing import Literal
 
@@ -19,9 +20,16 @@ from revops_pipelines.domain.company_mapping import (
 )
 from revops_pipelines.domain.field_mapping import FieldMapping
 from revops_pipelines.resources.attio import AttioResource
-from revops_pipelines.resources.company_sync import run_company_sync
+from revops_pipelines.resources.company_sync import MappingMismatch, run_company_sync
 from revops_pipelines.resources.database import RevopsDatabase
-from revops_pipelines.resources.salesforce import SalesforceRequestLimitExceeded, SalesforceResource
+from revops_pipelines.resources.salesforce import (
+    SalesforceRequestLimitExceeded,
+    SalesforceResource,
+    SalesforceUnknownField,
+)
+
+# BackfillPolicy is beta in Dagster 1.13; batching days per run is the point of these assets.
+warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
 
 # Loaded while the definitions load: a broken mapping fails `dg check defs` with file and line.
 FIELD_MAPPING = load_model(config_path("field_mapping.yaml"), FieldMapping)
@@ -78,6 +86,12 @@ def salesforce_accounts(
             FIELD_MAPPING.source_fields, start, window.end, method=config.method
         ):
             rows.extend(page)
+    except SalesforceUnknownField as exc:
+        # A mapping error, not a transient one: retrying cannot help.
+        raise dg.Failure(
+            description=f"config/field_mapping.yaml reads a field the org lacks: {exc}",
+            allow_retries=False,
+        ) from exc
     except SalesforceRequestLimitExceeded as exc:
         # Stop cleanly: nothing was written downstream, and the next run reads this window again.
         raise dg.Failure(
@@ -169,16 +183,19 @@ async def attio_companies(
 ):  # type: ignore[no-untyped-def]
     """Companies in Attio: only new and changed accounts (and last run's rejects) are written,
     asserted on their domain, or created once and tracked in the id map when they have none."""
-    result = await run_company_sync(
-        mapped_companies,
-        FIELD_MAPPING,
-        attio=attio,
-        database=database,
-        run_id=context.run.run_id,
-        dry_run=config.dry_run,
-        full=config.full,
-        log=context.log,
-    )
+    try:
+        result = await run_company_sync(
+            mapped_companies,
+            FIELD_MAPPING,
+            attio=attio,
+            database=database,
+            run_id=context.run.run_id,
+            dry_run=config.dry_run,
+            full=config.full,
+            log=context.log,
+        )
+    except MappingMismatch as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
     yield dg.MaterializeResult(metadata=company_sync_report(result, dry_run=config.dry_run))
     yield dg.AssetCheckResult(
         check_name="shared_domains_reported",

@@ -7,14 +7,23 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 import httpx
 
+from revops_pipelines.sandbox.form_traffic import sample_deliveries
+from revops_pipelines.sandbox.server import serve_in_thread
 from revops_pipelines.sandbox.stack import serve_sandboxes
 from revops_pipelines.store import engine as store_engine
+from revops_pipelines.store import inbox
+from revops_pipelines.webhooks.app import create_app
+from revops_pipelines.webhooks.settings import ReceiverSettings
+from revops_pipelines.webhooks.sources import SOURCES
 
+# Local-only signing secrets: the demo signs its own sample traffic with them.
+DEMO_SECRETS = {name: f"demo-{name}-secret" for name in SOURCES}
 DAGSTER_YAML = """\
 # Written by `revops demo`: a local instance (SQLite storage under this folder).
 telemetry:
@@ -45,7 +54,7 @@ def _wait_for_ui(url: str, process: subprocess.Popen[bytes], timeout: float) -> 
         try:
             response = httpx.post(f"{url}/graphql", json={"query": query}, timeout=5)
             nodes = response.json().get("data", {}).get("assetNodes")
-            if response.status_code == 200 and nodes is not None:
+            if response.status_code == 200 and nodes:
                 return ["/".join(n["assetKey"]["path"]) for n in nodes]
             last_error = response.text[:200]
         except (httpx.HTTPError, ValueError) as exc:
@@ -56,39 +65,92 @@ def _wait_for_ui(url: str, process: subprocess.Popen[bytes], timeout: float) -> 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _send_sample_forms(receiver_url: str, count: int) -> list[int]:
+    statuses = []
+    with httpx.Client(base_url=receiver_url, timeout=10) as client:
+        for delivery in sample_deliveries(DEMO_SECRETS, count, seed=int(time.time())):
+            response = client.post(
+                f"/webhooks/{delivery.source}", content=delivery.body, headers=delivery.headers
+            )
+            statuses.append(response.status_code)
+    return statuses
 
 
 @click.command()
 @click.option("--ui-port", type=int, default=3000, show_default=True)
-@click.option("--exit-when-ready", is_flag=True, help="Stop once everything is up (for checks).")
+@click.option("--receiver-port", type=int, default=8720, show_default=True)
+@click.option("--forms", type=int, default=6, show_default=True, help="Sample form deliveries.")
+@click.option("--exit-when-ready", is_flag=True, help="Stop once the first sync has run.")
 @click.option("--ready-timeout", type=float, default=240.0, show_default=True)
-def demo(ui_port: int, exit_when_ready: bool, ready_timeout: float) -> None:
-    """Start the sandboxes, migrate the store, and open the Dagster UI on the project."""
+def demo(
+    ui_port: int, receiver_port: int, forms: int, exit_when_ready: bool, ready_timeout: float
+) -> None:
+    """Sandboxes, store, webhook receiver and the Dagster UI, with sample traffic."""
     dagster_home = _prepare_dagster_home()
     url = store_engine.database_url()
     store_engine.upgrade(url)
-    click.echo(f"store: {store_engine.current_revision(url)} at {url}")
-    with serve_sandboxes() as stack:
-        env = {**os.environ, **stack.environment(), "DAGSTER_HOME": str(dagster_home)}
-        env["VIRTUAL_ENV"] = str(Path(sys.executable).parent.parent)
+    click.echo(f"store: revision {store_engine.current_revision(url)} at {url}")
+    settings = ReceiverSettings(database_url=url, secrets=DEMO_SECRETS)
+    with (
+        serve_sandboxes() as stack,
+        serve_in_thread(create_app(settings), port=receiver_port) as receiver,
+    ):
+        env = {
+            **os.environ,
+            **stack.environment(),
+            **{SOURCES[n].secret_env: s for n, s in DEMO_SECRETS.items()},
+            "REVOPS_DATABASE_URL": url,
+            "DAGSTER_HOME": str(dagster_home),
+            "VIRTUAL_ENV": str(Path(sys.executable).parent.parent),
+        }
         for name, server in stack.servers.items():
             click.echo(f"{name} sandbox: {server.url}")
-        dg = Path(sys.executable).parent / "dg"
+        click.echo(f"webhook receiver: {receiver.url}/webhooks/{{typeform,tally,attio,segment}}")
+        bin_dir = Path(sys.executable).parent
         ui = f"http://127.0.0.1:{ui_port}"
         process = subprocess.Popen(
-            [str(dg), "dev", "--host", "127.0.0.1", "--port", str(ui_port)],
+            [str(bin_dir / "dg"), "dev", "--host", "127.0.0.1", "--port", str(ui_port)],
             env=env,
             start_new_session=True,
         )
         try:
             assets = _wait_for_ui(ui, process, ready_timeout)
             click.echo(f"Dagster UI: {ui} ({len(assets)} assets loaded)")
+            statuses = _send_sample_forms(receiver.url, forms)
+            click.echo(
+                f"sent {len(statuses)} signed form deliveries: answers {sorted(set(statuses))}"
+            )
+            # The sandbox org's history ends at midnight, so yesterday is the first full day.
+            day = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+            click.echo(f"syncing the Salesforce accounts of {day} into the Attio sandbox ...")
+            launch = subprocess.run(
+                [
+                    str(bin_dir / "dg"),
+                    "launch",
+                    "--job",
+                    "salesforce_incremental_sync_job",
+                    "--partition",
+                    day,
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            attio_companies = stack.apps["attio"].stats()["records"].get("companies", 0)  # type: ignore[attr-defined]
+            outcome = "succeeded" if launch.returncode == 0 else f"failed:\n{launch.stderr[-2000:]}"
+            click.echo(f"sync run {outcome}; the Attio sandbox holds {attio_companies} companies")
+            counts = inbox.count_by_status(store_engine.get_engine(url), list(SOURCES))
+            click.echo(f"webhook inbox: {counts} (form_inbox_sensor turns pending rows into runs)")
             if exit_when_ready:
+                if launch.returncode != 0:
+                    raise click.ClickException("the demo's first sync failed")
                 return
             click.echo("Ctrl-C stops everything.")
             process.wait()

@@ -16,9 +16,20 @@ from revops_pipelines.sandbox.stack import DEFAULT_PORTS, serve_sandboxes
 @click.option(
     "--attio-port", type=int, default=DEFAULT_PORTS["attio"], show_default=True, help="0 = any."
 )
-def sandbox(host: str, attio_port: int) -> None:
+@click.option(
+    "--salesforce-port",
+    type=int,
+    default=DEFAULT_PORTS["salesforce"],
+    show_default=True,
+    help="HTTPS, with a throwaway CA under .revops/sandbox-tls.",
+)
+@click.option(
+    "--accounts", type=int, default=20_000, show_default=True, help="Salesforce org size."
+)
+def sandbox(host: str, attio_port: int, salesforce_port: int, accounts: int) -> None:
     """Serve the sandbox APIs and print the environment that points the project at them."""
-    with serve_sandboxes(host, {"attio": attio_port}) as stack:
+    ports = {"attio": attio_port, "salesforce": salesforce_port}
+    with serve_sandboxes(host, ports, salesforce_accounts=accounts) as stack:
         for name, server in stack.servers.items():
             click.echo(f"# {name} sandbox on {server.url} (admin: {server.url}/_sandbox/stats)")
         for key, value in stack.environment().items():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -93,3 +93,49 @@ class FieldMapping(BaseModel):
 
     def rule_for(self, target: str) -> FieldRule:
         return next(rule for rule in self.fields if rule.target == target)
+
+
+ATTIO_TYPES = {
+    "text": {"text"},
+    "domain": {"domain"},
+    "select": {"select"},
+    "integer": {"number"},
+    "number": {"number"},
+    "currency": {"currency"},
+    "country": {"location"},
+}
+
+
+def mapping_problems(
+    mapping: FieldMapping,
+    attributes: list[dict[str, Any]],
+    options: dict[str, list[dict[str, Any]]],
+) -> list[str]:
+    """What in the mapping Attio cannot take: unknown attributes, wrong types, missing options.
+
+    `attributes` is the target object's attribute list; `options` maps a select attribute's
+    slug to its options."""
+    by_slug = {a.get("api_slug"): a for a in attributes}
+    problems = []
+    for rule in mapping.fields:
+        attribute = by_slug.get(rule.target)
+        if attribute is None:
+            problems.append(
+                f"{rule.source} maps to {mapping.target_object}.{rule.target}, which Attio lacks "
+                "in Attio (run `revops attio setup`, or fix config/field_mapping.yaml)"
+            )
+            continue
+        if attribute.get("type") not in ATTIO_TYPES[rule.transform]:
+            problems.append(
+                f"{mapping.target_object}.{rule.target} is a {attribute.get('type')} attribute; "
+                f"the {rule.transform} transform cannot write it"
+            )
+            continue
+        if rule.transform == "select":
+            have = {
+                o.get("title") for o in options.get(rule.target, []) if not o.get("is_archived")
+            }
+            wanted = set(rule.options.values()) | ({rule.default} if rule.default else set())
+            for title in sorted(wanted - have):
+                problems.append(f"{mapping.target_object}.{rule.target} has no option {title!r}")
+    return problems

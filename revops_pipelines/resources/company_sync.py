@@ -16,7 +16,7 @@ from revops_pipelines.domain.company_mapping import (
     attio_values,
 )
 from revops_pipelines.domain.company_sync import CompanyAction, plan_company_sync
-from revops_pipelines.domain.field_mapping import FieldMapping
+from revops_pipelines.domain.field_mapping import FieldMapping, mapping_problems
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.attio.company_writer import (
     outcome_without_write,
@@ -32,6 +32,12 @@ from revops_pipelines.store.sync_records import (
 )
 
 SYNC_NAME = "salesforce_accounts_to_attio_companies"
+
+
+class MappingMismatch(ValueError):
+    """The field mapping asks Attio for attributes or options its workspace does not have."""
+
+
 FLUSH_EVERY = 100
 
 
@@ -99,6 +105,7 @@ async def run_company_sync(
     log: Any = None,
 ) -> CompanySyncResult:
     logger = log or logging.getLogger("revops.sync")
+    await check_mapping_against_attio(mapping, attio)
     ids = mapped[SOURCE_ID].astype(str).tolist()
     domains = mapped["domains"].dropna().astype(str).tolist()
     with database.engine().connect() as connection:
@@ -155,3 +162,22 @@ async def _reconcile_with_attio(
         companies = await client.records.query_all("companies")
     known = set(mapped[SOURCE_ID].astype(str))
     return reconcile(expected, known, record_ids, companies, mapping)
+
+
+async def check_mapping_against_attio(mapping: FieldMapping, attio: AttioResource) -> None:
+    """Fail before any write when the mapping names what the workspace lacks."""
+    async with attio.client() as client:
+        attributes = await client.workspace.attributes("objects", mapping.target_object)
+        present = {a.get("api_slug") for a in attributes}
+        options = {
+            rule.target: await client.workspace.select_options(
+                "objects", mapping.target_object, rule.target
+            )
+            for rule in mapping.fields
+            if rule.transform == "select" and rule.target in present
+        }
+    problems = mapping_problems(mapping, attributes, options)
+    if problems:
+        raise MappingMismatch(
+            "config/field_mapping.yaml does not fit the Attio workspace: " + "; ".join(problems)
+        )

@@ -33,18 +33,24 @@ END = START + timedelta(days=5)
 
 
 @pytest.fixture
-def world(salesforce_sandbox, attio_sandbox, db_url, tmp_path):  # type: ignore[no-untyped-def]
+def world(salesforce_sandbox, attio_sandbox, db_url, dagster_instance, tmp_path):  # type: ignore[no-untyped-def]
     sf = salesforce_sandbox(accounts=60, days=4, now=NOW, seed=11)
     admin(attio_sandbox, "POST", "config", json={"write_rate": 200.0, "read_rate": 400.0})
     res = resources(
-        sf, attio_sandbox, db_url, tmp_path / "frames", write_rate_per_second=200.0, read_rate_per_second=400.0
+        sf,
+        attio_sandbox,
+        db_url,
+        tmp_path / "frames",
+        write_rate_per_second=200.0,
+        read_rate_per_second=400.0,
     )
-    with dg.instance_for_test() as instance:
-        yield sf, attio_sandbox, res, instance
+    yield sf, attio_sandbox, res, dagster_instance
 
 
 def _client(attio: Any) -> AttioClient:
-    return AttioClient.connect(api_key="sandbox-attio-key", base_url=attio.api_url, write_rate=200.0)
+    return AttioClient.connect(
+        api_key="sandbox-attio-key", base_url=attio.api_url, write_rate=200.0
+    )
 
 
 def test_full_sync_repairs_drift_recreates_missing_and_reports_orphans(world) -> None:  # type: ignore[no-untyped-def]
@@ -55,13 +61,22 @@ def test_full_sync_repairs_drift_recreates_missing_and_reports_orphans(world) ->
 
     async def tamper() -> None:
         async with _client(attio) as client:
-            by_sf = {first_value(r, "salesforce_id"): r for r in await client.records.query_all("companies")}
-            await client.records.update("companies", record_id(by_sf[drifted_id]), {"name": "Edited by hand"})
+            by_sf = {
+                first_value(r, "salesforce_id"): r
+                for r in await client.records.query_all("companies")
+            }
+            await client.records.update(
+                "companies", record_id(by_sf[drifted_id]), {"name": "Edited by hand"}
+            )
             await client.records.delete("companies", record_id(by_sf[deleted_id]))
             await client.records.assert_record(
                 "companies",
                 matching_attribute="domains",
-                values={"domains": ["orphan.example"], "name": "Orphan", "salesforce_id": "001ORPHAN000000AAA"},
+                values={
+                    "domains": ["orphan.example"],
+                    "name": "Orphan",
+                    "salesforce_id": "001ORPHAN000000AAA",
+                },
             )
 
     asyncio.run(tamper())
@@ -90,7 +105,9 @@ def test_a_deleted_account_follows_the_configured_behaviour(world, on_deleted: s
         return map_accounts(frame, mapping)
 
     async def sync(run_id: str) -> None:
-        await run_company_sync(mapped_now(), mapping, attio=res["attio"], database=res["database"], run_id=run_id)
+        await run_company_sync(
+            mapped_now(), mapping, attio=res["attio"], database=res["database"], run_id=run_id
+        )
 
     asyncio.run(sync("first"))
     expected = expected_companies(sf.rows(), START - timedelta(days=30), END + timedelta(days=1))
@@ -102,7 +119,9 @@ def test_a_deleted_account_follows_the_configured_behaviour(world, on_deleted: s
     if on_deleted == "delete":
         assert after is None
     elif on_deleted == "clear":
-        record = next(r for r in attio.records("companies") if first_value(r, "salesforce_id") == victim)
+        record = next(
+            r for r in attio.records("companies") if first_value(r, "salesforce_id") == victim
+        )
         assert first_value(record, "name") == before["name"]
         assert record["values"]["industry"] == [] and record["values"]["employee_count"] == []
     else:
@@ -119,7 +138,9 @@ def test_a_deleted_account_follows_the_configured_behaviour(world, on_deleted: s
         (datetime(2026, 11, 21, 0, 5, tzinfo=UTC), ["2026-11-20", "2026-11-21"]),
     ],
 )
-def test_incremental_schedule_covers_the_hour_just_passed(tick: datetime, partitions: list[str]) -> None:
+def test_incremental_schedule_covers_the_hour_just_passed(
+    tick: datetime, partitions: list[str]
+) -> None:
     context = dg.build_schedule_context(scheduled_execution_time=tick)
     requests = list(salesforce_incremental_sync_schedule(context))
     assert [r.partition_key for r in requests] == partitions
@@ -129,7 +150,9 @@ def test_incremental_schedule_covers_the_hour_just_passed(tick: datetime, partit
 
 
 def test_full_schedule_runs_every_day_in_one_run() -> None:
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 22, 3, tzinfo=UTC))
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 11, 22, 3, tzinfo=UTC)
+    )
     request = salesforce_full_sync_schedule(context)
     assert request.tags["dagster/asset_partition_range_start"] == "2026-01-01"
     assert request.tags["dagster/asset_partition_range_end"] == "2026-11-22"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import dagster as dg
 import pytest
 import sqlalchemy as sa
 
@@ -25,7 +24,7 @@ START = datetime(2026, 11, 16, tzinfo=UTC)
 
 
 @pytest.fixture
-def world(salesforce_sandbox, attio_sandbox, db_url, tmp_path):  # type: ignore[no-untyped-def]
+def world(salesforce_sandbox, attio_sandbox, db_url, dagster_instance, tmp_path):  # type: ignore[no-untyped-def]
     sf = salesforce_sandbox(accounts=120, days=4, now=NOW, seed=7)
     # A faster budget keeps the suite quick; the benchmarks measure the real 25 writes/s.
     admin(attio_sandbox, "POST", "config", json={"write_rate": 200.0, "read_rate": 400.0})
@@ -40,8 +39,7 @@ def world(salesforce_sandbox, attio_sandbox, db_url, tmp_path):  # type: ignore[
     import os
 
     os.environ["REVOPS_LAST_DB"] = db_url
-    with dg.instance_for_test() as instance:
-        yield sf, attio_sandbox, res, instance, db_url
+    yield sf, attio_sandbox, res, dagster_instance, db_url
 
 
 def writes(attio: Any) -> int:

@@ -46,7 +46,12 @@ def expected(name: str, domain: str | None, sf_id: str) -> dict[str, Any]:
 
 
 def test_identical_values_show_no_difference() -> None:
-    assert differences(company("r1", "001", "Acme", "acme.com"), expected("Acme", "acme.com", "001"), MAPPING) == []
+    assert (
+        differences(
+            company("r1", "001", "Acme", "acme.com"), expected("Acme", "acme.com", "001"), MAPPING
+        )
+        == []
+    )
 
 
 def test_each_changed_attribute_is_named() -> None:

@@ -60,8 +60,20 @@ def test_transforms_and_rejections() -> None:
     frame = pd.DataFrame(
         [
             account(),
-            account(Id="001B", Name="  ", Industry="Underwater", NumberOfEmployees=-3, BillingCountry="Narnia"),
-            account(Id="001C", Industry="", NumberOfEmployees="12.5", AnnualRevenue="abc", BillingCountry="usa"),
+            account(
+                Id="001B",
+                Name="  ",
+                Industry="Underwater",
+                NumberOfEmployees=-3,
+                BillingCountry="Narnia",
+            ),
+            account(
+                Id="001C",
+                Industry="",
+                NumberOfEmployees="12.5",
+                AnnualRevenue="abc",
+                BillingCountry="usa",
+            ),
             account(Id="001D", IsDeleted="true"),
         ]
     )
@@ -75,14 +87,18 @@ def test_transforms_and_rejections() -> None:
     assert pd.isna(mapped.loc["001B", "employee_count"])  # negative headcount is not a count
     assert pd.isna(mapped.loc["001B", "primary_location"])
     assert pd.isna(mapped.loc["001C", "industry"])  # blank stays blank
-    assert pd.isna(mapped.loc["001C", "employee_count"]) and pd.isna(mapped.loc["001C", "annual_revenue"])
+    assert pd.isna(mapped.loc["001C", "employee_count"]) and pd.isna(
+        mapped.loc["001C", "annual_revenue"]
+    )
     assert mapped.loc["001C", "primary_location"] == "US"
     assert bool(mapped.loc["001D", "is_deleted"]) is True
 
 
 def test_row_hash_changes_only_with_mapped_values() -> None:
     base = map_accounts(pd.DataFrame([account()]), MAPPING)["row_hash"].iloc[0]
-    moved = map_accounts(pd.DataFrame([account(SystemModstamp="2026-11-21T08:00:00.000+0000")]), MAPPING)
+    moved = map_accounts(
+        pd.DataFrame([account(SystemModstamp="2026-11-21T08:00:00.000+0000")]), MAPPING
+    )
     renamed = map_accounts(pd.DataFrame([account(Name="Acme GmbH")]), MAPPING)
     assert moved["row_hash"].iloc[0] == base
     assert renamed["row_hash"].iloc[0] != base
@@ -94,8 +110,16 @@ def test_attio_values_shapes() -> None:
     assert values["domains"] == ["acme.com"]
     assert values["annual_revenue"] == 1_000_000.5
     assert set(values["primary_location"]) == {
-        "line_1", "line_2", "line_3", "line_4", "locality", "region", "postcode",
-        "country_code", "latitude", "longitude",
+        "line_1",
+        "line_2",
+        "line_3",
+        "line_4",
+        "locality",
+        "region",
+        "postcode",
+        "country_code",
+        "latitude",
+        "longitude",
     }
     assert "description" not in values
     cleared = attio_values({**row, "description": None}, MAPPING, clear_missing=True)

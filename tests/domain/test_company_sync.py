@@ -39,7 +39,9 @@ def ops(plan) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-def]
 
 
 def state_of(frame: pd.DataFrame, status: str = "ok") -> pd.DataFrame:
-    return pd.DataFrame({"source_id": frame["source_id"], "row_hash": frame["row_hash"], "status": status})
+    return pd.DataFrame(
+        {"source_id": frame["source_id"], "row_hash": frame["row_hash"], "status": status}
+    )
 
 
 def test_new_rows_are_upserted_and_unchanged_rows_skipped() -> None:
@@ -62,7 +64,11 @@ def test_changed_and_previously_rejected_rows_are_written_again() -> None:
 
 
 def test_a_shared_domain_is_written_once_and_reported() -> None:
-    batch = mapped(account("003", "shared.com"), account("001", "https://www.shared.com"), account("002", "x.com"))
+    batch = mapped(
+        account("003", "shared.com"),
+        account("001", "https://www.shared.com"),
+        account("002", "x.com"),
+    )
     plan = plan_company_sync(batch, EMPTY_STATE, {}, {}, MAPPING)
     assert ops(plan)["001"] == ("upsert", "new")
     assert ops(plan)["003"] == ("conflict", "domain shared.com belongs to account 001")
@@ -71,7 +77,9 @@ def test_a_shared_domain_is_written_once_and_reported() -> None:
 
 
 def test_rejected_rows_are_reported_not_written() -> None:
-    plan = plan_company_sync(mapped(account("001", "a.com", Name=None)), EMPTY_STATE, {}, {}, MAPPING)
+    plan = plan_company_sync(
+        mapped(account("001", "a.com", Name=None)), EMPTY_STATE, {}, {}, MAPPING
+    )
     assert ops(plan) == {"001": ("reject", "Name is required")}
     assert plan.writes == []
 
@@ -84,9 +92,19 @@ def test_deleted_accounts_follow_on_deleted() -> None:
         mapping = MAPPING.model_copy(update={"on_deleted": mode})
         plan = plan_company_sync(gone, state, {"001": "rec-1"}, {}, mapping)
         assert ops(plan)["001"][0] == expected
-    clear = plan_company_sync(gone, state, {"001": "rec-1"}, {}, MAPPING.model_copy(update={"on_deleted": "clear"}))
-    assert set(clear.actions[0].values) == {"industry", "employee_count", "annual_revenue", "primary_location", "description"}
-    unsynced = plan_company_sync(gone, EMPTY_STATE, {}, {}, MAPPING.model_copy(update={"on_deleted": "delete"}))
+    clear = plan_company_sync(
+        gone, state, {"001": "rec-1"}, {}, MAPPING.model_copy(update={"on_deleted": "clear"})
+    )
+    assert set(clear.actions[0].values) == {
+        "industry",
+        "employee_count",
+        "annual_revenue",
+        "primary_location",
+        "description",
+    }
+    unsynced = plan_company_sync(
+        gone, EMPTY_STATE, {}, {}, MAPPING.model_copy(update={"on_deleted": "delete"})
+    )
     assert ops(unsynced)["001"] == ("skip", "deleted before it reached Attio")
 
 
@@ -101,6 +119,8 @@ def test_the_newest_version_of_a_repeated_account_wins() -> None:
 
 def test_rewrite_forces_unchanged_rows() -> None:
     batch = mapped(account("001", "a.com"), account("002", "b.com"))
-    plan = plan_company_sync(batch, state_of(batch), {}, {}, MAPPING, rewrite={"002": "drift: name"})
+    plan = plan_company_sync(
+        batch, state_of(batch), {}, {}, MAPPING, rewrite={"002": "drift: name"}
+    )
     assert ops(plan) == {"002": ("upsert", "drift: name")}
     assert plan.unchanged == 1

@@ -1,0 +1,142 @@
+"""Synthetic, correctly signed form deliveries for the demo (Typeform and Tally formats)."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from revops_pipelines.webhooks.sources import sign_tally, sign_typeform
+
+FIRST = ("Ada", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Guido", "Sophie", "José", "Ngozi")
+LAST = (
+    "Lovelace",
+    "Hopper",
+    "Torvalds",
+    "Hamilton",
+    "Thompson",
+    "Liskov",
+    "van Rossum",
+    "Wilson",
+    "Núñez",
+    "Okonjo",
+)
+COMPANIES = (
+    "analytical.example",
+    "navy.example",
+    "kernel.example",
+    "apollo.example",
+    "bell.example",
+)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    source: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def typeform_delivery(secret: str, rng: random.Random) -> Delivery:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    email = f"{first.lower()}.{last.split()[-1].lower()}@{rng.choice(COMPANIES)}"
+    body = {
+        "event_id": uuid.UUID(int=rng.getrandbits(128)).hex[:10],
+        "event_type": "form_response",
+        "form_response": {
+            "form_id": "demo01",
+            "token": uuid.UUID(int=rng.getrandbits(128)).hex,
+            "submitted_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "definition": {
+                "id": "demo01",
+                "title": "Talk to sales",
+                "fields": [
+                    {"id": "f_name", "ref": "name", "type": "short_text", "title": "Your name?"},
+                    {"id": "f_email", "ref": "email", "type": "email", "title": "Work email?"},
+                    {
+                        "id": "f_msg",
+                        "ref": "message",
+                        "type": "long_text",
+                        "title": "How can we help?",
+                    },
+                ],
+            },
+            "answers": [
+                {
+                    "type": "text",
+                    "text": f"{first} {last}",
+                    "field": {"id": "f_name", "type": "short_text", "ref": "name"},
+                },
+                {
+                    "type": "email",
+                    "email": email,
+                    "field": {"id": "f_email", "type": "email", "ref": "email"},
+                },
+                {
+                    "type": "text",
+                    "text": "We would like a demo for our revenue team.",
+                    "field": {"id": "f_msg", "type": "long_text", "ref": "message"},
+                },
+            ],
+        },
+    }
+    raw = json.dumps(body).encode()
+    return Delivery(
+        "typeform",
+        raw,
+        {"Typeform-Signature": sign_typeform(secret, raw), "Content-Type": "application/json"},
+    )
+
+
+def tally_delivery(secret: str, rng: random.Random) -> Delivery:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    email = f"{first[0].lower()}{last.split()[-1].lower()}@{rng.choice(COMPANIES)}"
+    body = {
+        "eventId": str(uuid.UUID(int=rng.getrandbits(128))),
+        "eventType": "FORM_RESPONSE",
+        "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "data": {
+            "responseId": uuid.UUID(int=rng.getrandbits(128)).hex[:7],
+            "submissionId": uuid.UUID(int=rng.getrandbits(128)).hex[:7],
+            "respondentId": uuid.UUID(int=rng.getrandbits(128)).hex[:6],
+            "formId": "demoTl",
+            "formName": "Partner enquiry",
+            "createdAt": datetime.now(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "fields": [
+                {
+                    "key": "question_name",
+                    "label": "Full Name",
+                    "type": "INPUT_TEXT",
+                    "value": f"{first} {last}",
+                },
+                {
+                    "key": "question_email",
+                    "label": "Email Address",
+                    "type": "INPUT_EMAIL",
+                    "value": email,
+                },
+                {
+                    "key": "question_msg",
+                    "label": "Message",
+                    "type": "TEXTAREA",
+                    "value": "Partnership enquiry.",
+                },
+            ],
+        },
+    }
+    raw = json.dumps(body).encode()
+    return Delivery(
+        "tally",
+        raw,
+        {"Tally-Signature": sign_tally(secret, raw), "Content-Type": "application/json"},
+    )
+
+
+def sample_deliveries(secrets: dict[str, str], count: int, seed: int = 0) -> list[Delivery]:
+    rng = random.Random(seed)
+    makers = [(typeform_delivery, secrets["typeform"]), (tally_delivery, secrets["tally"])]
+    return [makers[i % 2][0](makers[i % 2][1], rng) for i in range(count)]
