@@ -20,31 +20,18 @@ from revops_pipelines.schedules import (
     salesforce_incremental_sync_schedule,
 )
 from tests.assets.sync_harness import (
-    NOW,
     attio_companies_by_sf_id,
     expected_companies,
     materialize_days,
-    resources,
 )
-from tests.resources.attio_helpers import admin
 
 START = datetime(2026, 11, 16, tzinfo=UTC)
 END = START + timedelta(days=5)
 
 
 @pytest.fixture
-def world(salesforce_sandbox, attio_sandbox, db_url, dagster_instance, tmp_path):  # type: ignore[no-untyped-def]
-    sf = salesforce_sandbox(accounts=60, days=4, now=NOW, seed=11)
-    admin(attio_sandbox, "POST", "config", json={"write_rate": 200.0, "read_rate": 400.0})
-    res = resources(
-        sf,
-        attio_sandbox,
-        db_url,
-        tmp_path / "frames",
-        write_rate_per_second=200.0,
-        read_rate_per_second=400.0,
-    )
-    yield sf, attio_sandbox, res, dagster_instance
+def world(sync_world):  # type: ignore[no-untyped-def]
+    return sync_world(accounts=60, seed=11)[:4]
 
 
 def _client(attio: Any) -> AttioClient:

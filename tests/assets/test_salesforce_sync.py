@@ -11,11 +11,9 @@ import sqlalchemy as sa
 from revops_pipelines.store.engine import get_engine
 from revops_pipelines.store.tables import sync_log
 from tests.assets.sync_harness import (
-    NOW,
     attio_companies_by_sf_id,
     expected_companies,
     materialize_days,
-    resources,
 )
 from tests.resources.attio_helpers import admin
 
@@ -24,43 +22,12 @@ START = datetime(2026, 11, 16, tzinfo=UTC)
 
 
 @pytest.fixture
-def world(salesforce_sandbox, attio_sandbox, db_url, dagster_instance, tmp_path):  # type: ignore[no-untyped-def]
-    sf = salesforce_sandbox(accounts=120, days=4, now=NOW, seed=7)
-    # A faster budget keeps the suite quick; the benchmarks measure the real 25 writes/s.
-    admin(attio_sandbox, "POST", "config", json={"write_rate": 200.0, "read_rate": 400.0})
-    res = resources(
-        sf,
-        attio_sandbox,
-        db_url,
-        tmp_path / "frames",
-        write_rate_per_second=200.0,
-        read_rate_per_second=400.0,
-    )
-    import os
-
-    os.environ["REVOPS_LAST_DB"] = db_url
-    yield sf, attio_sandbox, res, dagster_instance, db_url
+def world(sync_world):  # type: ignore[no-untyped-def]
+    return sync_world(accounts=120, seed=7)
 
 
 def writes(attio: Any) -> int:
     return int(attio.stats()["writes_applied"])
-
-
-def _why(missing: list[str]) -> str:
-    import os
-
-    url = os.environ.get("REVOPS_LAST_DB", "")
-    if not url:
-        return ""
-    with get_engine(url).connect() as connection:
-        rows = (
-            connection.execute(sa.select(sync_log).where(sync_log.c.source_id.in_(missing)))
-            .mappings()
-            .all()
-        )
-    return "; ".join(
-        f"{r['source_id']} {r['operation']} {r['status']} {r['message']}" for r in rows
-    )
 
 
 def assert_attio_matches(attio: Any, expected: dict[str, dict[str, Any]]) -> None:
@@ -68,7 +35,7 @@ def assert_attio_matches(attio: Any, expected: dict[str, dict[str, Any]]) -> Non
     duplicates = {k: v for k, v in actual.items() if len(v) > 1}
     assert duplicates == {}
     missing = sorted(set(expected) - set(actual))
-    assert missing == [], _why(missing)
+    assert missing == []
     for sf_id, want in expected.items():
         got = actual[sf_id][0]
         assert got["name"] == want["name"], sf_id

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-from revops_pipelines.resources.attio.errors import AttioError
 from revops_pipelines.resources.attio.once import send_once
+from revops_pipelines.resources.attio.paging import offset_pages
 from revops_pipelines.resources.attio.transport import AttioTransport
 
 Entry = dict[str, Any]
@@ -45,12 +45,11 @@ class ListsAPI:
         )
         return body["data"]
 
-    async def query_entries(
+    def query_entries(
         self, list_: str, *, filter: dict[str, Any] | None = None, page_size: int = 500
     ) -> AsyncIterator[Entry]:
-        offset = 0
-        while True:
-            body: dict[str, Any] = {"limit": page_size, "offset": offset}
+        async def fetch(size: int, offset: int) -> list[Entry]:
+            body: dict[str, Any] = {"limit": size, "offset": offset}
             if filter is not None:
                 body["filter"] = filter
             page = await self._t.request(
@@ -60,25 +59,12 @@ class ListsAPI:
                 kind="read",
                 idempotent=True,
             )
-            for entry in page["data"]:
-                yield entry
-            if len(page["data"]) < page_size:
-                return
-            offset += page_size
+            return page["data"]
+
+        return offset_pages(fetch, page_size)
 
     async def delete_entry(self, list_: str, entry_id: str) -> bool:
-        try:
-            await self._t.request(
-                "DELETE",
-                f"lists/{quote(list_, safe='')}/entries/{entry_id}",
-                kind="write",
-                idempotent=True,
-            )
-        except AttioError as exc:
-            if exc.status_code == 404:
-                return False
-            raise
-        return True
+        return await self._t.delete(f"lists/{quote(list_, safe='')}/entries/{entry_id}")
 
 
 class NotesAPI:
@@ -125,26 +111,20 @@ class NotesAPI:
 
         return await send_once(send, look, what=f"note {title!r}")
 
-    async def list(self, *, parent_object: str, parent_record_id: str) -> AsyncIterator[Note]:
-        offset = 0
-        while True:
+    def list(self, *, parent_object: str, parent_record_id: str) -> AsyncIterator[Note]:
+        async def fetch(size: int, offset: int) -> list[Note]:
+            params = {
+                "parent_object": parent_object,
+                "parent_record_id": parent_record_id,
+                "limit": size,
+                "offset": offset,
+            }
             page = await self._t.request(
-                "GET",
-                "notes",
-                params={
-                    "parent_object": parent_object,
-                    "parent_record_id": parent_record_id,
-                    "limit": NOTES_PAGE_MAX,
-                    "offset": offset,
-                },
-                kind="read",
-                idempotent=True,
+                "GET", "notes", params=params, kind="read", idempotent=True
             )
-            for note in page["data"]:
-                yield note
-            if len(page["data"]) < NOTES_PAGE_MAX:
-                return
-            offset += NOTES_PAGE_MAX
+            return page["data"]
+
+        return offset_pages(fetch, NOTES_PAGE_MAX)
 
 
 class TasksAPI:
@@ -194,32 +174,23 @@ class TasksAPI:
         can_look = bool(linked_records) and "target_record_id" in linked_records[0]
         return await send_once(send, look if can_look else None, what="task")
 
-    async def list(
+    def list(
         self,
         *,
         linked_object: str | None = None,
         linked_record_id: str | None = None,
         page_size: int = 500,
     ) -> AsyncIterator[Task]:
-        offset = 0
-        while True:
-            params: dict[str, Any] = {"limit": page_size, "offset": offset}
+        async def fetch(size: int, offset: int) -> list[Task]:
+            params: dict[str, Any] = {"limit": size, "offset": offset}
             if linked_object and linked_record_id:
                 params |= {"linked_object": linked_object, "linked_record_id": linked_record_id}
             page = await self._t.request(
                 "GET", "tasks", params=params, kind="read", idempotent=True
             )
-            for task in page["data"]:
-                yield task
-            if len(page["data"]) < page_size:
-                return
-            offset += page_size
+            return page["data"]
+
+        return offset_pages(fetch, page_size)
 
     async def delete(self, task_id: str) -> bool:
-        try:
-            await self._t.request("DELETE", f"tasks/{task_id}", kind="write", idempotent=True)
-        except AttioError as exc:
-            if exc.status_code == 404:
-                return False
-            raise
-        return True
+        return await self._t.delete(f"tasks/{task_id}")

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from revops_pipelines.resources.attio.errors import AttioError
 from revops_pipelines.resources.attio.once import send_once
+from revops_pipelines.resources.attio.paging import offset_pages
 from revops_pipelines.resources.attio.transport import AttioTransport
 
 Record = dict[str, Any]
@@ -92,18 +93,10 @@ class RecordsAPI:
         return body["data"]
 
     async def delete(self, object_: str, record_id: str) -> bool:
-        """Delete a record; False when it was already gone (a retried delete finds 404)."""
-        try:
-            await self._t.request(
-                "DELETE", f"{_object_path(object_)}/{record_id}", kind="write", idempotent=True
-            )
-        except AttioError as exc:
-            if exc.status_code == 404:
-                return False
-            raise
-        return True
+        """Delete a record; False when it was already gone."""
+        return await self._t.delete(f"{_object_path(object_)}/{record_id}")
 
-    async def query(
+    def query(
         self,
         object_: str,
         *,
@@ -112,11 +105,10 @@ class RecordsAPI:
         page_size: int = 500,
         limit: int | None = None,
     ) -> AsyncIterator[Record]:
-        """Every matching record, page by page (offset paging until a short page)."""
-        offset = 0
-        yielded = 0
-        while True:
-            body: dict[str, Any] = {"limit": page_size, "offset": offset}
+        """Every matching record, page by page."""
+
+        async def fetch(size: int, offset: int) -> list[Record]:
+            body: dict[str, Any] = {"limit": size, "offset": offset}
             if filter is not None:
                 body["filter"] = filter
             if sorts is not None:
@@ -124,15 +116,9 @@ class RecordsAPI:
             page = await self._t.request(
                 "POST", f"{_object_path(object_)}/query", json=body, kind="read", idempotent=True
             )
-            records = page["data"]
-            for record in records:
-                yield record
-                yielded += 1
-                if limit is not None and yielded >= limit:
-                    return
-            if len(records) < page_size:
-                return
-            offset += page_size
+            return page["data"]
+
+        return offset_pages(fetch, page_size, limit)
 
     async def query_all(self, object_: str, **kwargs: Any) -> list[Record]:
         return [record async for record in self.query(object_, **kwargs)]

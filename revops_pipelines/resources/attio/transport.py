@@ -94,6 +94,16 @@ class AttioTransport:
             raise
         raise AssertionError("unreachable: the retry loop returns or raises")
 
+    async def delete(self, path: str) -> bool:
+        """DELETE `path`; False when it was already gone (a retried delete finds 404)."""
+        try:
+            await self.request("DELETE", path, kind="write", idempotent=True)
+        except AttioError as exc:
+            if exc.status_code == 404:
+                return False
+            raise
+        return True
+
     async def _send_once(
         self,
         method: str,

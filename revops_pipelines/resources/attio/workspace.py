@@ -6,6 +6,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from revops_pipelines.resources.attio.errors import AttioError
+from revops_pipelines.resources.attio.paging import offset_pages
 from revops_pipelines.resources.attio.transport import AttioTransport
 
 Target = Literal["objects", "lists"]
@@ -30,20 +31,17 @@ class WorkspaceAPI:
         return body["data"]
 
     async def attributes(self, target: Target, identifier: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        offset = 0
-        while True:
+        async def fetch(size: int, offset: int) -> list[dict[str, Any]]:
             page = await self._t.request(
                 "GET",
                 f"{target}/{quote(identifier, safe='')}/attributes",
-                params={"limit": PAGE, "offset": offset},
+                params={"limit": size, "offset": offset},
                 kind="read",
                 idempotent=True,
             )
-            found.extend(page["data"])
-            if len(page["data"]) < PAGE:
-                return found
-            offset += PAGE
+            return page["data"]
+
+        return [attribute async for attribute in offset_pages(fetch, PAGE)]
 
     async def select_options(
         self, target: Target, identifier: str, attribute: str
