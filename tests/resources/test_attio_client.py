@@ -355,3 +355,28 @@ def test_concurrent_writes_stay_inside_the_budget(attio_sandbox: Any) -> None:
     sent = sorted(e.sent_at for e in recorder.exchanges)
     densest = max(sum(1 for t in sent if s <= t < s + 1.0) for s in sent)
     assert densest <= 25
+
+
+def test_add_entry_survives_a_dropped_answer_without_a_second_entry(attio_sandbox: Any) -> None:
+    admin(
+        attio_sandbox,
+        "POST",
+        "faults",
+        json={"next": ["drop_after_apply"], "methods": ["POST"], "path": "entries$"},
+    )
+
+    async def scenario() -> list:
+        async with connect(attio_sandbox) as attio:
+            person = await attio.records.assert_record(
+                "people",
+                matching_attribute="email_addresses",
+                values={"email_addresses": ["kay@parc.example"]},
+            )
+            await attio.lists.add_entry(
+                "partner_leads", parent_object="people", parent_record_id=record_id(person)
+            )
+            return [e async for e in attio.lists.query_entries("partner_leads")]
+
+    entries = run(scenario())
+    assert len(entries) == 1
+    assert attio_sandbox.stats()["faults_injected"] == {"drop_after_apply": 1}

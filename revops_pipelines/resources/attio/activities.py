@@ -45,6 +45,41 @@ class ListsAPI:
         )
         return body["data"]
 
+    async def add_entry(
+        self,
+        list_: str,
+        *,
+        parent_object: str,
+        parent_record_id: str,
+        entry_values: dict[str, Any] | None = None,
+    ) -> Entry:
+        """Add a new entry (Attio allows several per parent; prefer `assert_entry` for "once").
+        After an ambiguous failure the list is searched for an entry of this parent first."""
+
+        async def send() -> Entry:
+            body = await self._t.request(
+                "POST",
+                f"lists/{quote(list_, safe='')}/entries",
+                json={
+                    "data": {
+                        "parent_record_id": parent_record_id,
+                        "parent_object": parent_object,
+                        "entry_values": entry_values or {},
+                    }
+                },
+                kind="write",
+                idempotent=False,
+            )
+            return body["data"]
+
+        async def look() -> Entry | None:
+            async for entry in self.query_entries(list_):
+                if entry.get("parent_record_id") == parent_record_id:
+                    return entry
+            return None
+
+        return await send_once(send, look, what=f"entry on {list_}")
+
     def query_entries(
         self, list_: str, *, filter: dict[str, Any] | None = None, page_size: int = 500
     ) -> AsyncIterator[Entry]:
