@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make demo DEMO_ARGS=--exit-when-ready` stops after the first sync (a quick end-to-end check).
+DEMO_ARGS ?=
 export DAGSTER_HOME ?= $(CURDIR)/.revops/dagster_home
 
 .PHONY: install demo test lint check-defs bench clean
@@ -16,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/revops demo
+	$(BIN)/revops demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,10 +2,10 @@
 
 Served under `/api/` (point `SLACK_API_BASE_URL` at `<url>/api/`): `chat.postMessage`,
 `conversations.history`, `conversations.list` and `auth.test`, with Slack's shapes: logical errors
-are HTTP 200 `{"ok": false, "error": "..."}`; posting is limited per channel (token bucket, one
+are HTTP 200 `{"ok": false, "error": "..."}`; posting is limited per channel (a token bucket, one
 message a second by default) with HTTP 429, `Retry-After: <seconds>` and `error: ratelimited`.
-Admin routes under `/_sandbox/` (faults, config, reset, stats) are never authenticated, limited
-or faulted. Python accessors are safe to call from a test thread while uvicorn serves `app`.
+Admin routes under `/_sandbox/` (faults, config, reset, stats; the Attio sandbox's) are never
+authenticated, limited or faulted. Accessors are safe to call while uvicorn serves `app`.
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ import json
 import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from revops_pipelines.sandbox.attio import admin
@@ -37,15 +35,8 @@ from revops_pipelines.sandbox.attio.gateway import (
 from revops_pipelines.sandbox.attio.limits import Faults
 
 SLACK_SANDBOX_TOKEN = "xoxb-sandbox-revops-token"
-DEFAULT_CHANNELS = (
-    "sales-leads",
-    "sales-wins",
-    "revops-alerts",
-    "leads-alice",
-    "leads-bob",
-    "leads-carol",
-    "leads-dan",
-)
+DEFAULT_CHANNELS = ("sales-leads", "sales-wins", "revops-alerts")
+REP_CHANNELS = ("leads-alice", "leads-bob", "leads-carol", "leads-dan")
 NOT_A_MEMBER = ("finance-private",)  # exists, but the bot was never invited: not_in_channel
 ARCHIVED = ("old-leads",)  # archived: is_archived
 TEAM = {
@@ -54,7 +45,7 @@ TEAM = {
     "url": "https://revops-sandbox.slack.com/",
 }
 BOT = {"user": "revops-bot", "user_id": "U0REVOPSBOT", "bot_id": "B0REVOPSBOT"}
-MAX_TEXT = 40_000  # chat.postMessage: "truncated at 40,000 characters"
+MAX_TEXT = 40_000  # chat.postMessage: text is "truncated at 40,000 characters"
 # UNCONFIRMED: Slack does not publish the serialized-size limit behind msg_blocks_too_long.
 MAX_BLOCKS_JSON = 50_000
 BLOCK_TYPES = {"header", "section", "context", "actions", "divider", "image", "rich_text"}
@@ -74,17 +65,22 @@ class SlackError(Exception):
         self.code, self.messages = code, messages or []
 
 
+class RateLimited(Exception):
+    def __init__(self, seconds: int) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
 def channel_id(name: str) -> str:
     """The stable id the sandbox gives a channel name (Slack ids are C + upper alphanumerics)."""
-    digest = base64.b32encode(hashlib.sha1(name.encode()).digest()).decode()
-    return "C" + digest[:10]
+    return "C" + base64.b32encode(hashlib.sha1(name.encode()).digest()).decode()[:10]
 
 
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("1", "true")
 
 
-def _block_errors(blocks: Any) -> list[str]:
+def block_errors(blocks: Any) -> list[str]:
     """Block Kit checks Slack makes, in its `[ERROR] ... [json-pointer:...]` message format."""
     if not isinstance(blocks, list):
         return ["[ERROR] must be an array [json-pointer:/blocks]"]
@@ -97,38 +93,30 @@ def _block_errors(blocks: Any) -> list[str]:
         if kind not in BLOCK_TYPES:
             errors.append(f"[ERROR] unsupported type: {kind!r} {at}/type]")
             continue
-        text = block.get("text")
-        if kind == "header" and not (
-            isinstance(text, dict) and text.get("type") == "plain_text" and text.get("text")
-        ):
-            errors.append(f"[ERROR] must provide a plain_text object {at}/text]")
-        elif kind == "header" and len(text["text"]) > 150:
-            errors.append(f"[ERROR] must be less than 151 characters {at}/text/text]")
-        if kind == "section":
-            fields = block.get("fields") or []
-            if not text and not fields:
-                errors.append(f"[ERROR] must provide either text or fields {at}]")
-            if isinstance(text, dict) and len(str(text.get("text", ""))) > 3000:
-                errors.append(f"[ERROR] must be less than 3001 characters {at}/text/text]")
-            if len(fields) > 10:
-                errors.append(f"[ERROR] no more than 10 items allowed {at}/fields]")
-            for j, f in enumerate(fields):
-                if len(str(f.get("text", ""))) > 2000:
-                    errors.append(f"[ERROR] must be less than 2001 characters {at}/fields/{j}]")
-        if kind in ("context", "actions") and not block.get("elements"):
-            errors.append(f"[ERROR] must provide at least 1 item {at}/elements]")
-        if kind == "context" and len(block.get("elements") or []) > 10:
-            errors.append(f"[ERROR] no more than 10 items allowed {at}/elements]")
+        text = block["text"] if isinstance(block.get("text"), dict) else {}
+        size = len(str(text.get("text", "")))
+        fields, elements = block.get("fields") or [], block.get("elements") or []
+        checks = [
+            (kind == "header" and text.get("type") != "plain_text", "must provide a plain_text object", "/text"),
+            (kind == "header" and size > 150, "must be less than 151 characters", "/text/text"),
+            (kind == "section" and not text and not fields, "must provide either text or fields", ""),
+            (kind == "section" and size > 3000, "must be less than 3001 characters", "/text/text"),
+            (len(fields) > 10, "no more than 10 items allowed", "/fields"),
+            (any(len(str(f.get("text", ""))) > 2000 for f in fields), "must be less than 2001 characters", "/fields"),
+            (kind in ("context", "actions") and not elements, "must provide at least 1 item", "/elements"),
+            (kind == "context" and len(elements) > 10, "no more than 10 items allowed", "/elements"),
+        ]  # fmt: skip
+        errors += [f"[ERROR] {message} {at}{where}]" for bad, message, where in checks if bad]
     return errors
 
 
 class SlackSandbox:
-    """A Slack workspace with seeded channels, one bot token and per-channel post limits."""
+    """A Slack workspace with seeded channels, bot tokens and per-channel post limits."""
 
     def __init__(
         self,
         tokens: Iterable[str] = (SLACK_SANDBOX_TOKEN,),
-        channels: Iterable[str] = DEFAULT_CHANNELS,
+        channels: Iterable[str] = (*DEFAULT_CHANNELS, *REP_CHANNELS),
         channel_rate: float = 1.0,
         burst: int = 1,
         latency_ms: float = 0.0,
@@ -136,14 +124,11 @@ class SlackSandbox:
         self.lock = threading.RLock()
         self.tokens = frozenset(tokens)
         self._seed_channels = tuple(channels)
-        self.faults = Faults()
-        self._stats = Stats()
+        self.faults, self._stats = Faults(), Stats()
         self.channel_rate, self.burst, self.latency_ms = 1.0, 1, 0.0
         self.configure(channel_rate=channel_rate, burst=burst, latency_ms=latency_ms)
         self.reset()
-        self._admin = Starlette(
-            routes=[*admin.ROUTES, Route("/_sandbox/channels", _add_channel, methods=["POST"])]
-        )
+        self._admin = Starlette(routes=admin.ROUTES)
         self._admin.state.sandbox = self
         self.app = self._front
 
@@ -162,11 +147,7 @@ class SlackSandbox:
         return self.config()
 
     def config(self) -> dict[str, Any]:
-        return {
-            "channel_rate": self.channel_rate,
-            "burst": self.burst,
-            "latency_ms": self.latency_ms,
-        }
+        return {"channel_rate": self.channel_rate, "burst": self.burst, "latency_ms": self.latency_ms}  # fmt: skip
 
     def reset(self) -> None:
         """The seeded channels with no messages; empty buckets, stats and faults."""
@@ -182,40 +163,32 @@ class SlackSandbox:
     def add_channel(self, name: str, *, member: bool = True, archived: bool = False) -> str:
         cid = channel_id(name)
         with self.lock:
-            self.channels[cid] = {
-                "id": cid,
-                "name": name,
-                "member": member,
-                "archived": archived,
-                "messages": [],
-            }
+            self.channels[cid] = {"id": cid, "name": name, "member": member, "archived": archived, "messages": []}  # fmt: skip
         return cid
 
     def channel_id(self, channel: str) -> str:
         """Resolve an id, a name or a #name to the channel id (KeyError when unknown)."""
         with self.lock:
-            if channel in self.channels:
-                return channel
-            cid = channel_id(channel.lstrip("#"))
+            cid = channel if channel in self.channels else channel_id(channel.lstrip("#"))
             if cid not in self.channels:
                 raise KeyError(channel)
             return cid
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
-        """Every message posted to the channel, oldest first, with metadata."""
+        """Every message posted to the channel (id or name), oldest first, with metadata."""
         with self.lock:
             return [dict(m) for m in self.channels[self.channel_id(channel)]["messages"]]
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
-            posted = {c["name"]: len(c["messages"]) for c in self.channels.values()}
-        return {**self._stats.snapshot(), "messages": {k: v for k, v in posted.items() if v}}
+            posted = {
+                c["name"]: len(c["messages"]) for c in self.channels.values() if c["messages"]
+            }
+        return {**self._stats.snapshot(), "messages": posted}
 
     # --- the ASGI front: latency and faults ------------------------------------------------
     async def _front(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        if scope["path"].startswith("/_sandbox/"):
+        if scope["type"] != "http" or scope["path"].startswith("/_sandbox/"):
             await self._admin(scope, receive, send)
             return
         self._stats.bump("requests", f"{scope['method']} {scope['path']}")
@@ -249,15 +222,15 @@ class SlackSandbox:
 
     async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        method = scope["path"].removeprefix("/api/")
-        handlers = {
+        handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "chat.postMessage": self._post_message,
             "conversations.history": self._history,
             "conversations.list": self._list,
-            "auth.test": lambda _p: {**TEAM, **BOT},
+            "auth.test": lambda _params: {**TEAM, **BOT},
         }
+        method = scope["path"].removeprefix("/api/")
         if not scope["path"].startswith("/api/") or method not in handlers:
-            # UNCONFIRMED: Slack answers unknown methods with 404 and this body.
+            # UNCONFIRMED: Slack answers an unknown method with 404 and this body.
             await send_json(send, 404, {"ok": False, "error": "unknown_method"})
             return
         try:
@@ -275,14 +248,14 @@ class SlackSandbox:
             if exc.messages:
                 body["response_metadata"] = {"messages": exc.messages}
             await send_json(send, 200, body)
-        except _RateLimited as limited:
+        except RateLimited as limited:
             self._stats.bump("rate_limited")
             headers = {"Retry-After": str(limited.seconds)}
             await send_json(send, 429, {"ok": False, "error": "ratelimited"}, headers)
         else:
             await send_json(send, 200, {"ok": True, **result})
 
-    # --- methods ---------------------------------------------------------------------------
+    # --- methods (called under the lock) ---------------------------------------------------
     def _channel(self, params: dict[str, Any]) -> dict[str, Any]:
         try:
             channel = self.channels[self.channel_id(str(params.get("channel") or ""))]
@@ -296,28 +269,17 @@ class SlackSandbox:
         channel = self._channel(params)
         if channel["archived"]:
             raise SlackError("is_archived")
-        text, blocks = str(params.get("text") or ""), params.get("blocks")
-        if isinstance(blocks, str):
-            try:
-                blocks = json.loads(blocks) if blocks.strip() else None
-            except ValueError:
-                raise SlackError("invalid_blocks_format") from None
+        text = str(params.get("text") or "")
+        blocks = _decoded(params.get("blocks"), "invalid_blocks_format")
+        metadata = _decoded(params.get("metadata"), "invalid_metadata_format")
         if not text and not blocks:
             raise SlackError("no_text")
         if len(text) > MAX_TEXT:
             raise SlackError("msg_too_long")
-        if blocks is not None:
-            errors = _block_errors(blocks)
-            if errors:
-                raise SlackError("invalid_blocks", errors)
-            if len(json.dumps(blocks)) > MAX_BLOCKS_JSON:
-                raise SlackError("msg_blocks_too_long")
-        metadata = params.get("metadata")
-        if isinstance(metadata, str):
-            try:
-                metadata = json.loads(metadata)
-            except ValueError:
-                raise SlackError("invalid_metadata_format") from None
+        if blocks is not None and (errors := block_errors(blocks)):
+            raise SlackError("invalid_blocks", errors)
+        if blocks is not None and len(json.dumps(blocks)) > MAX_BLOCKS_JSON:
+            raise SlackError("msg_blocks_too_long")
         if metadata is not None and not (
             isinstance(metadata, dict)
             and isinstance(metadata.get("event_type"), str)
@@ -327,7 +289,8 @@ class SlackSandbox:
         self._take_token(channel["id"])
         self._last_ts = max(round(time.time(), 6), round(self._last_ts + 0.000001, 6))
         ts = f"{self._last_ts:.6f}"
-        message = {"type": "message", "text": text, "ts": ts, **_bot_fields()}
+        message: dict[str, Any] = {"type": "message", "text": text, "ts": ts}
+        message |= {"user": BOT["user_id"], "bot_id": BOT["bot_id"], "team": TEAM["team_id"]}
         if blocks:
             message["blocks"] = blocks
         if params.get("thread_ts"):
@@ -342,34 +305,35 @@ class SlackSandbox:
         tokens = min(float(self.burst), tokens + (now - last) * self.channel_rate)
         if tokens < 1:
             self._buckets[cid] = (tokens, now)
-            raise _RateLimited(max(1, math.ceil((1 - tokens) / self.channel_rate)))
+            raise RateLimited(max(1, math.ceil((1 - tokens) / self.channel_rate)))
         self._buckets[cid] = (tokens - 1, now)
 
     def _history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Newest first, between `oldest` and `latest`; `cursor` continues below the last page."""
         channel = self._channel(params)
-        oldest, latest = float(params.get("oldest") or 0), float(params.get("latest") or math.inf)
-        inclusive = _truthy(params.get("inclusive"))
-        limit = max(1, min(int(params.get("limit") or 100), 999))
+        try:
+            oldest = float(params.get("oldest") or 0)
+            latest = float(params.get("latest") or math.inf)
+            limit = max(1, min(int(params.get("limit") or 100), 999))
+            if params.get("cursor"):
+                raw = base64.b64decode(str(params["cursor"])).decode()
+                latest = float(raw.removeprefix("next_ts:"))
+        except ValueError:
+            raise SlackError("invalid_arguments") from None
+        inclusive = _truthy(params.get("inclusive")) and not params.get("cursor")
         with_metadata = _truthy(params.get("include_all_metadata"))
-        cursor = params.get("cursor")
-        if cursor:
-            try:
-                latest = float(base64.b64decode(str(cursor)).decode().removeprefix("next_ts:"))
-            except ValueError:
-                raise SlackError("invalid_cursor") from None
-            inclusive = False
-        picked = []
-        for m in reversed(channel["messages"]):
-            ts = float(m["ts"])
-            inside = (oldest <= ts <= latest) if inclusive else (oldest < ts < latest)
-            if inside:
-                picked.append(
-                    m if with_metadata else {k: v for k, v in m.items() if k != "metadata"}
-                )
+        picked = [
+            m if with_metadata else {k: v for k, v in m.items() if k != "metadata"}
+            for m in reversed(channel["messages"])
+            if (
+                oldest <= float(m["ts"]) <= latest
+                if inclusive
+                else oldest < float(m["ts"]) < latest
+            )
+        ]
         page, more = picked[:limit], len(picked) > limit
-        nxt = base64.b64encode(f"next_ts:{page[-1]['ts']}".encode()).decode() if more else ""
-        return {"messages": page, "has_more": more, "pin_count": 0,
-                "response_metadata": {"next_cursor": nxt}}  # fmt: skip
+        cursor = base64.b64encode(f"next_ts:{page[-1]['ts']}".encode()).decode() if more else ""
+        return {"messages": page, "has_more": more, "pin_count": 0, "response_metadata": {"next_cursor": cursor}}  # fmt: skip
 
     def _list(self, params: dict[str, Any]) -> dict[str, Any]:
         skip_archived = _truthy(params.get("exclude_archived"))
@@ -387,28 +351,14 @@ class SlackSandbox:
         return {"channels": channels, "response_metadata": {"next_cursor": ""}}
 
 
-class _RateLimited(Exception):
-    def __init__(self, seconds: int) -> None:
-        super().__init__(seconds)
-        self.seconds = seconds
-
-
-def _bot_fields() -> dict[str, Any]:
-    return {"user": BOT["user_id"], "bot_id": BOT["bot_id"], "team": TEAM["team_id"]}
-
-
-async def _add_channel(request: Request) -> Response:
-    """POST /_sandbox/channels {"name": "leads-erin", "member": true, "archived": false}."""
-    body = json.loads(await request.body() or b"{}")
-    if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
-        return JSONResponse({"error": "give a channel name"}, status_code=400)
-    sandbox: SlackSandbox = request.app.state.sandbox
-    cid = sandbox.add_channel(
-        body["name"].lstrip("#"),
-        member=bool(body.get("member", True)),
-        archived=bool(body.get("archived", False)),
-    )
-    return JSONResponse({"id": cid, "name": body["name"].lstrip("#")})
+def _decoded(value: Any, error: str) -> Any:
+    """A JSON argument: form bodies carry it as a string, JSON bodies as the value itself."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value) if value.strip() else None
+    except ValueError:
+        raise SlackError(error) from None
 
 
 async def _params(request: Request) -> dict[str, Any]:
@@ -417,19 +367,16 @@ async def _params(request: Request) -> dict[str, Any]:
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
         form = await request.form()
-        params.update({k: v for k, v in form.items() if isinstance(v, str)})
-        return params
+        return params | {k: v for k, v in form.items() if isinstance(v, str)}
     raw = await request.body()
     if not raw.strip():
         return params
-    if ctype.startswith("application/json"):
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise SlackError("invalid_json") from None
-        if not isinstance(body, dict):
-            raise SlackError("json_not_object")
-        params.update(body)
-    else:
-        params.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-    return params
+    if not ctype.startswith("application/json"):
+        return params | dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise SlackError("invalid_json") from None
+    if not isinstance(body, dict):
+        raise SlackError("json_not_object")
+    return params | body
