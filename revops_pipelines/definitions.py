@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from revops_pipelines.assets import salesforce_sync
+from revops_pipelines.assets import leads, salesforce_sync
 from revops_pipelines.jobs import SYNC_JOBS
 from revops_pipelines.resources import resource_defs
 from revops_pipelines.schedules import SCHEDULES
@@ -13,6 +13,7 @@ from revops_pipelines.sensors import inbox as inbox_flow
 defs = dg.Definitions.merge(
     dg.Definitions(resources=resource_defs()),
     inbox_flow.defs,
+    dg.Definitions(assets=leads.LEAD_ASSETS),
     dg.Definitions(
         assets=salesforce_sync.sync_assets, jobs=list(SYNC_JOBS), schedules=list(SCHEDULES)
     ),

@@ -15,6 +15,7 @@ from revops_pipelines.assets.attio_events import (
     no_failed_attio_rows,
 )
 from revops_pipelines.assets.forms import form_inbox_done, form_submissions, no_failed_form_rows
+from revops_pipelines.assets.leads import LEAD_ASSETS
 
 # The asset that claims a job's inbox batch: sensors put the batch's ids in its run config.
 CLAIMING_ASSET = {"inbound_leads_job": "form_submissions", "attio_events_job": "attio_events"}
@@ -22,7 +23,7 @@ CLAIMING_ASSET = {"inbound_leads_job": "form_submissions", "attio_events_job": "
 inbound_leads_job = dg.define_asset_job(
     name="inbound_leads_job",
     description="Form submissions from the webhook inbox, one batch per run, to the lead flow.",
-    selection=dg.AssetSelection.assets(form_submissions, form_inbox_done)
+    selection=dg.AssetSelection.assets(form_submissions, *LEAD_ASSETS, form_inbox_done)
     | dg.AssetSelection.checks(no_failed_form_rows),
     tags={"revops/flow": "inbound_leads"},
 )

@@ -173,7 +173,11 @@ def form_submissions(
     )
 
 
-@dg.asset(deps=[form_submissions], group_name="inbound_leads", kinds={"python"})
+# The lead flow's last step, by key (assets/leads.py imports this module).
+LAST_LEAD_STEP = dg.AssetKey("lead_follow_ups")
+
+
+@dg.asset(deps=[form_submissions, LAST_LEAD_STEP], group_name="inbound_leads", kinds={"python"})
 def form_inbox_done(
     context: dg.AssetExecutionContext, database: RevopsDatabase
 ) -> dg.MaterializeResult:

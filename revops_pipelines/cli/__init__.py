@@ -7,6 +7,7 @@ import click
 from revops_pipelines.cli.attio import attio
 from revops_pipelines.cli.db import db
 from revops_pipelines.cli.demo import demo
+from revops_pipelines.cli.routing import routing
 from revops_pipelines.cli.sandbox import sandbox
 from revops_pipelines.cli.webhooks import webhooks
 
@@ -20,5 +21,6 @@ def app() -> None:
 app.add_command(attio)
 app.add_command(db)
 app.add_command(demo)
+app.add_command(routing)
 app.add_command(sandbox)
 app.add_command(webhooks)

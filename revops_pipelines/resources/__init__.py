@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import dagster as dg
 
 from revops_pipelines.resources.attio import AttioResource
-from revops_pipelines.resources.attio.transport import DEFAULT_BASE_URL
 from revops_pipelines.resources.database import RevopsDatabase
+from revops_pipelines.resources.enrichment import EnrichmentResource
 from revops_pipelines.resources.frames import DailyFrameIOManager
+from revops_pipelines.resources.outreach import OutreachResource
 from revops_pipelines.resources.salesforce import SalesforceResource
+from revops_pipelines.resources.slack import SlackResource
 
 
 def resource_defs() -> dict[str, Any]:
@@ -19,13 +20,15 @@ def resource_defs() -> dict[str, Any]:
 
     Secrets are `dg.EnvVar`s, resolved when a run starts (a missing one fails that run with the
     variable's name); plain settings with a documented default are read when definitions load.
+    Slack, enrichment and Outreach take their secrets only when the variables are set; an
+    absent integration is then skipped with the reason from its `configuration_problem()`.
     """
     return {
         "database": RevopsDatabase(),
         "frames_io_manager": DailyFrameIOManager(),
         "salesforce": SalesforceResource.from_env(),
-        "attio": AttioResource(
-            api_key=dg.EnvVar("ATTIO_API_KEY"),
-            base_url=os.environ.get("ATTIO_BASE_URL") or DEFAULT_BASE_URL,
-        ),
+        "attio": AttioResource(api_key=dg.EnvVar("ATTIO_API_KEY")),
+        "slack": SlackResource.from_env(),
+        "enrichment": EnrichmentResource.from_env(),
+        "outreach": OutreachResource.from_env(),
     }

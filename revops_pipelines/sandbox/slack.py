@@ -23,8 +23,9 @@ from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from revops_pipelines.domain.messages import block_kit_errors
 from revops_pipelines.sandbox.attio import admin
 from revops_pipelines.sandbox.attio.gateway import (
     Stats,
@@ -39,16 +40,11 @@ DEFAULT_CHANNELS = ("sales-leads", "sales-wins", "revops-alerts")
 REP_CHANNELS = ("leads-alice", "leads-bob", "leads-carol", "leads-dan")
 NOT_A_MEMBER = ("finance-private",)  # exists, but the bot was never invited: not_in_channel
 ARCHIVED = ("old-leads",)  # archived: is_archived
-TEAM = {
-    "team": "RevOps Sandbox",
-    "team_id": "T0REVOPS01",
-    "url": "https://revops-sandbox.slack.com/",
-}
+TEAM = {"team": "RevOps Sandbox", "team_id": "T0REVOPS01", "url": "https://revops.slack.com/"}
 BOT = {"user": "revops-bot", "user_id": "U0REVOPSBOT", "bot_id": "B0REVOPSBOT"}
 MAX_TEXT = 40_000  # chat.postMessage: text is "truncated at 40,000 characters"
 # UNCONFIRMED: Slack does not publish the serialized-size limit behind msg_blocks_too_long.
 MAX_BLOCKS_JSON = 50_000
-BLOCK_TYPES = {"header", "section", "context", "actions", "divider", "image", "rich_text"}
 # UNCONFIRMED: Slack's 5xx bodies are not documented; these keep the ok/error shape.
 FAULT_BODIES = {
     "500": {"ok": False, "error": "internal_error"},
@@ -80,36 +76,6 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("1", "true")
 
 
-def block_errors(blocks: Any) -> list[str]:
-    """Block Kit checks Slack makes, in its `[ERROR] ... [json-pointer:...]` message format."""
-    if not isinstance(blocks, list):
-        return ["[ERROR] must be an array [json-pointer:/blocks]"]
-    if len(blocks) > 50:
-        return ["[ERROR] no more than 50 items allowed [json-pointer:/blocks]"]
-    errors: list[str] = []
-    for i, block in enumerate(blocks):
-        at = f"[json-pointer:/blocks/{i}"
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind not in BLOCK_TYPES:
-            errors.append(f"[ERROR] unsupported type: {kind!r} {at}/type]")
-            continue
-        text = block["text"] if isinstance(block.get("text"), dict) else {}
-        size = len(str(text.get("text", "")))
-        fields, elements = block.get("fields") or [], block.get("elements") or []
-        checks = [
-            (kind == "header" and text.get("type") != "plain_text", "must provide a plain_text object", "/text"),
-            (kind == "header" and size > 150, "must be less than 151 characters", "/text/text"),
-            (kind == "section" and not text and not fields, "must provide either text or fields", ""),
-            (kind == "section" and size > 3000, "must be less than 3001 characters", "/text/text"),
-            (len(fields) > 10, "no more than 10 items allowed", "/fields"),
-            (any(len(str(f.get("text", ""))) > 2000 for f in fields), "must be less than 2001 characters", "/fields"),
-            (kind in ("context", "actions") and not elements, "must provide at least 1 item", "/elements"),
-            (kind == "context" and len(elements) > 10, "no more than 10 items allowed", "/elements"),
-        ]  # fmt: skip
-        errors += [f"[ERROR] {message} {at}{where}]" for bad, message, where in checks if bad]
-    return errors
-
-
 class SlackSandbox:
     """A Slack workspace with seeded channels, bot tokens and per-channel post limits."""
 
@@ -130,7 +96,7 @@ class SlackSandbox:
         self.reset()
         self._admin = Starlette(routes=admin.ROUTES)
         self._admin.state.sandbox = self
-        self.app = self._front
+        self.app: ASGIApp = self  # the sandbox is its own ASGI app (see __call__)
 
     # --- configuration and accessors -------------------------------------------------------
     def configure(self, **changes: Any) -> dict[str, Any]:
@@ -147,7 +113,7 @@ class SlackSandbox:
         return self.config()
 
     def config(self) -> dict[str, Any]:
-        return {"channel_rate": self.channel_rate, "burst": self.burst, "latency_ms": self.latency_ms}  # fmt: skip
+        return {key: getattr(self, key) for key in CONFIG_KEYS}
 
     def reset(self) -> None:
         """The seeded channels with no messages; empty buckets, stats and faults."""
@@ -163,7 +129,8 @@ class SlackSandbox:
     def add_channel(self, name: str, *, member: bool = True, archived: bool = False) -> str:
         cid = channel_id(name)
         with self.lock:
-            self.channels[cid] = {"id": cid, "name": name, "member": member, "archived": archived, "messages": []}  # fmt: skip
+            entry = {"id": cid, "name": name, "member": member, "archived": archived}
+            self.channels[cid] = entry | {"messages": []}
         return cid
 
     def channel_id(self, channel: str) -> str:
@@ -181,13 +148,11 @@ class SlackSandbox:
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
-            posted = {
-                c["name"]: len(c["messages"]) for c in self.channels.values() if c["messages"]
-            }
-        return {**self._stats.snapshot(), "messages": posted}
+            posted = {c["name"]: len(c["messages"]) for c in self.channels.values()}
+        return {**self._stats.snapshot(), "messages": {k: n for k, n in posted.items() if n}}
 
     # --- the ASGI front: latency and faults ------------------------------------------------
-    async def _front(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/_sandbox/"):
             await self._admin(scope, receive, send)
             return
@@ -276,7 +241,7 @@ class SlackSandbox:
             raise SlackError("no_text")
         if len(text) > MAX_TEXT:
             raise SlackError("msg_too_long")
-        if blocks is not None and (errors := block_errors(blocks)):
+        if blocks is not None and (errors := block_kit_errors(blocks)):
             raise SlackError("invalid_blocks", errors)
         if blocks is not None and len(json.dumps(blocks)) > MAX_BLOCKS_JSON:
             raise SlackError("msg_blocks_too_long")
@@ -322,18 +287,20 @@ class SlackSandbox:
             raise SlackError("invalid_arguments") from None
         inclusive = _truthy(params.get("inclusive")) and not params.get("cursor")
         with_metadata = _truthy(params.get("include_all_metadata"))
+        inside = (lambda t: oldest <= t <= latest) if inclusive else (lambda t: oldest < t < latest)
         picked = [
             m if with_metadata else {k: v for k, v in m.items() if k != "metadata"}
             for m in reversed(channel["messages"])
-            if (
-                oldest <= float(m["ts"]) <= latest
-                if inclusive
-                else oldest < float(m["ts"]) < latest
-            )
+            if inside(float(m["ts"]))
         ]
         page, more = picked[:limit], len(picked) > limit
         cursor = base64.b64encode(f"next_ts:{page[-1]['ts']}".encode()).decode() if more else ""
-        return {"messages": page, "has_more": more, "pin_count": 0, "response_metadata": {"next_cursor": cursor}}  # fmt: skip
+        return {
+            "messages": page,
+            "has_more": more,
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": cursor},
+        }
 
     def _list(self, params: dict[str, Any]) -> dict[str, Any]:
         skip_archived = _truthy(params.get("exclude_archived"))
@@ -344,7 +311,7 @@ class SlackSandbox:
                 "is_channel": True,
                 "is_archived": c["archived"],
                 "is_member": c["member"],
-            }  # fmt: skip
+            }
             for c in self.channels.values()
             if not (skip_archived and c["archived"])
         ]

@@ -15,7 +15,14 @@ from revops_pipelines.sandbox.server import RunningServer, serve_in_thread
 from revops_pipelines.store.engine import state_dir
 
 ATTIO_SANDBOX_KEY = "sandbox-attio-key"
-DEFAULT_PORTS = {"attio": 8710, "salesforce": 8711}
+DEFAULT_PORTS = {
+    "attio": 8710,
+    "salesforce": 8711,
+    "slack": 8712,
+    "enrichment": 8713,
+    "outreach": 8714,
+}
+SANDBOX_MAILBOX_ID = "1"  # the seeded sdr-team@revops.example mailbox
 
 
 @dataclass
@@ -65,4 +72,34 @@ def serve_sandboxes(
             "SALESFORCE_ACCESS_TOKEN": salesforce.access_token,
             **tls.env(),
         }
+        _serve_lead_services(stack, exits, host, chosen)
         yield stack
+
+
+def _serve_lead_services(
+    stack: SandboxStack, exits: ExitStack, host: str, ports: dict[str, int]
+) -> None:
+    """Slack, the enrichment API and Outreach: the outside systems of the inbound lead flow."""
+    from revops_pipelines.sandbox.enrichment import ENRICHMENT_SANDBOX_KEY, EnrichmentSandbox
+    from revops_pipelines.sandbox.outreach import OUTREACH_SANDBOX_TOKEN, OutreachSandbox
+    from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox
+
+    sandboxes = {
+        "slack": SlackSandbox(),
+        "enrichment": EnrichmentSandbox(),
+        "outreach": OutreachSandbox(),
+    }
+    for name, sandbox in sandboxes.items():
+        stack.apps[name] = sandbox
+        stack.servers[name] = exits.enter_context(
+            serve_in_thread(sandbox.app, host=host, port=ports[name])
+        )
+    stack.env |= {
+        "SLACK_BOT_TOKEN": SLACK_SANDBOX_TOKEN,
+        "SLACK_API_BASE_URL": f"{stack.servers['slack'].url}/api/",
+        "ENRICHMENT_API_KEY": ENRICHMENT_SANDBOX_KEY,
+        "ENRICHMENT_BASE_URL": stack.servers["enrichment"].url,
+        "OUTREACH_ACCESS_TOKEN": OUTREACH_SANDBOX_TOKEN,
+        "OUTREACH_BASE_URL": f"{stack.servers['outreach'].url}/api/v2",
+        "OUTREACH_MAILBOX_ID": SANDBOX_MAILBOX_ID,
+    }

@@ -139,3 +139,33 @@ routing_state = sa.Table(
     sa.Column("last_sequence", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
+
+# One routing decision per lead (keyed by source + event id), so a retried lead gets the same rep
+# instead of a second turn; also the audit of who got what and why.
+routing_assignment = sa.Table(
+    "routing_assignment",
+    metadata,
+    sa.Column("lead_key", sa.String(255), primary_key=True),
+    sa.Column("pool", sa.String(64), nullable=False),
+    sa.Column("rep", sa.String(255), nullable=False),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    sa.Column("assigned_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("pool", "sequence"),
+)
+
+ENRICHMENT_STATUSES = ("found", "pending", "not_found")
+
+# The enrichment API's last answer per company domain: found results are kept for days, pending
+# and not_found ones for minutes; errors are never cached.
+enrichment_cache = sa.Table(
+    "enrichment_cache",
+    metadata,
+    sa.Column("domain", sa.String(253), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("payload", sa.JSON),
+    sa.Column("fetched_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.CheckConstraint(sa.column("status").in_(ENRICHMENT_STATUSES), name="status"),
+)

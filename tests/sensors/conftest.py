@@ -22,3 +22,10 @@ def engine(db_url: str, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as test_instance:
         yield test_instance
+
+
+@pytest.fixture(autouse=True)
+def attio_for_lead_runs(attio_sandbox, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The lead flow in `inbound_leads_job` writes to Attio: point it at the sandbox."""
+    monkeypatch.setenv("ATTIO_API_KEY", "sandbox-attio-key")
+    monkeypatch.setenv("ATTIO_BASE_URL", attio_sandbox.api_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,8 @@ from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.retry import RetrySettings
 from revops_pipelines.resources.attio.transport import DEFAULT_BASE_URL
 
+BASE_URL_ENV = "ATTIO_BASE_URL"
+
 
 class AttioResource(dg.ConfigurableResource):
     """Attio CRM over its REST API v2, within the documented rate budgets.
@@ -21,7 +24,9 @@ class AttioResource(dg.ConfigurableResource):
     """
 
     api_key: str = Field(description="Attio access token (ATTIO_API_KEY).")
-    base_url: str = Field(default=DEFAULT_BASE_URL, description="API root (ATTIO_BASE_URL).")
+    base_url: str = Field(
+        default="", description="API root; empty reads ATTIO_BASE_URL when a run starts."
+    )
     write_rate_per_second: float = Field(default=25.0, gt=0, description="Write budget.")
     read_rate_per_second: float = Field(default=100.0, gt=0, description="Read budget.")
     max_attempts: int = Field(default=6, ge=1, description="Attempts per call, first included.")
@@ -31,12 +36,15 @@ class AttioResource(dg.ConfigurableResource):
     timeout_seconds: float = Field(default=30.0, gt=0)
     max_concurrency: int = Field(default=16, ge=1, description="Requests in flight at once.")
 
+    def resolved_base_url(self) -> str:
+        return self.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+
     @asynccontextmanager
     async def client(self) -> AsyncIterator[AttioClient]:
         """An open client for the current event loop, closed when the block ends."""
         client = AttioClient.connect(
             api_key=self.api_key,
-            base_url=self.base_url,
+            base_url=self.resolved_base_url(),
             write_rate=self.write_rate_per_second,
             read_rate=self.read_rate_per_second,
             retry=RetrySettings(

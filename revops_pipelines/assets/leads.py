@@ -1,0 +1,227 @@
+"""Flow B: form submissions become normalized, enriched, routed Attio people with follow-ups."""
+
+import asyncio
+import dataclasses
+from collections import Counter
+
+import dagster as dg
+
+from revops_pipelines.assets.forms import md_table
+from revops_pipelines.config import config_path, load_model
+from revops_pipelines.domain.lead_lists import ListMapping
+from revops_pipelines.domain.leads import Lead, LeadRejected, normalize_submission
+from revops_pipelines.domain.routing import RoutingConfig
+from revops_pipelines.domain.submissions import Submission
+from revops_pipelines.resources.attio import AttioError, AttioResource
+from revops_pipelines.resources.database import RevopsDatabase
+from revops_pipelines.resources.enrichment import EnrichmentResource
+from revops_pipelines.resources.lead_flow import (
+    LeadInAttio,
+    LeadReport,
+    RoutedLead,
+    put_lead_in_attio,
+    route_and_set_owner,
+    run_lead_actions,
+)
+from revops_pipelines.resources.outreach import OutreachResource
+from revops_pipelines.resources.slack import SlackResource
+from revops_pipelines.store import inbox
+
+# Loaded while the definitions load: a broken file fails `dg check defs` with file and line.
+ROUTING = load_model(config_path("routing.yaml"), RoutingConfig)
+LISTS = load_model(config_path("lists.yaml"), ListMapping)
+GROUP = "inbound_leads"
+lead_retry = dg.RetryPolicy(
+    max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
+def inbox_id(lead: Lead) -> int:
+    return int(lead.raw_ref.rsplit(":", 1)[1])
+
+
+def release_for_retry(
+    context: dg.AssetExecutionContext, database: RevopsDatabase, lead: Lead, error: str
+) -> None:
+    """Hand a lead's inbox row back (attempts + 1) so a later run tries it again."""
+    inbox.release(database.engine(), [inbox_id(lead)], error, claimed_by=context.run.run_id)
+    context.log.warning(f"lead {lead.key} goes back to the inbox: {error}")
+
+
+@dg.asset(group_name=GROUP, kinds={"python"})
+def inbound_leads(
+    context: dg.AssetExecutionContext,
+    form_submissions: list[Submission],
+    database: RevopsDatabase,
+    enrichment: EnrichmentResource,
+) -> dg.MaterializeResult:
+    """Submissions normalized into leads (email, parsed name, company domain unless free-mail or
+    disposable, E.164 phone, region) and enriched by company domain when an enrichment API is
+    configured. Invalid submissions are quarantined in the inbox with the reason."""
+    leads: list[Lead] = []
+    quarantined: list[tuple[str, str]] = []
+    for submission in form_submissions:
+        try:
+            leads.append(normalize_submission(submission))
+        except LeadRejected as exc:
+            row = int(submission.raw_ref.rsplit(":", 1)[1])
+            inbox.mark_quarantined(database.engine(), row, str(exc), claimed_by=context.run.run_id)
+            quarantined.append((submission.raw_ref, str(exc)))
+    enriched: Counter[str] = Counter()
+    if enrichment.is_configured():
+        for index, lead in enumerate(leads):
+            if not lead.company_domain:
+                continue
+            result = enrichment.company(lead.company_domain)
+            enriched[result.status] += 1
+            if result.company is not None:
+                profile = result.company
+                facts = {
+                    "name": profile.name,
+                    "employees": profile.employees,
+                    "industry": profile.industry,
+                    "country": profile.country,
+                }
+                leads[index] = dataclasses.replace(
+                    lead, enrichment={k: v for k, v in facts.items() if v is not None}
+                )
+    return dg.MaterializeResult(
+        value=leads,
+        metadata={
+            "leads": len(leads),
+            "quarantined": len(quarantined),
+            "enrichment": dg.MetadataValue.json(
+                dict(enriched) or {"skipped": "not configured or no domains"}
+            ),
+            "quarantined_rows": dg.MetadataValue.md(
+                md_table(["raw delivery", "reason"], quarantined)
+            ),
+        },
+    )
+
+
+@dg.asset(group_name=GROUP, kinds={"attio"}, pool="attio_api", retry_policy=lead_retry)
+async def attio_people(
+    context: dg.AssetExecutionContext,
+    inbound_leads: list[Lead],
+    attio: AttioResource,
+    database: RevopsDatabase,
+) -> dg.MaterializeResult:
+    """Each lead's company asserted by domain, then the person asserted by email and linked to
+    it (asserting twice changes nothing). A lead whose Attio write fails goes back to the inbox."""
+    async with attio.client() as client:
+        results = await asyncio.gather(
+            *(put_lead_in_attio(client, lead) for lead in inbound_leads), return_exceptions=True
+        )
+    people: list[LeadInAttio] = []
+    failed: list[tuple[str, str]] = []
+    for lead, result in zip(inbound_leads, results, strict=True):
+        if isinstance(result, AttioError):
+            release_for_retry(context, database, lead, str(result))
+            failed.append((lead.key, str(result)))
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            people.append(result)
+    return dg.MaterializeResult(
+        value=people,
+        metadata={
+            "people": len(people),
+            "with_company": sum(1 for p in people if p.company.record_id),
+            "back_to_inbox": len(failed),
+            "failures": dg.MetadataValue.md(md_table(["lead", "error"], failed)),
+        },
+    )
+
+
+@dg.asset(group_name=GROUP, kinds={"attio"}, pool="attio_api", retry_policy=lead_retry)
+async def routed_leads(
+    context: dg.AssetExecutionContext,
+    attio_people: list[LeadInAttio],
+    attio: AttioResource,
+    database: RevopsDatabase,
+) -> dg.MaterializeResult:
+    """Each lead routed by `config/routing.yaml` (first matching rule, then the pool's strategy,
+    skipping reps out of office or at capacity); `owner` and `routing_reason` set on the person.
+    A lead routed before keeps its rep."""
+    engine = database.engine()
+    routed: list[RoutedLead] = []
+    failed: list[tuple[str, str]] = []
+    async with attio.client() as client:
+        for entry in attio_people:
+            try:
+                routed.append(await route_and_set_owner(client, engine, ROUTING, entry))
+            except AttioError as exc:
+                release_for_retry(context, database, entry.lead, str(exc))
+                failed.append((entry.lead.key, str(exc)))
+    by_rule = Counter(r.decision.rule for r in routed)
+    by_rep = Counter(r.decision.rep_email or "(unassigned)" for r in routed)
+    return dg.MaterializeResult(
+        value=routed,
+        metadata={
+            "routed": len(routed),
+            "back_to_inbox": len(failed),
+            "per_rule": dg.MetadataValue.md(md_table(["rule", "leads"], sorted(by_rule.items()))),
+            "per_rep": dg.MetadataValue.md(md_table(["rep", "leads"], sorted(by_rep.items()))),
+            "decisions": dg.MetadataValue.md(
+                md_table(
+                    ["lead", "rep", "why"],
+                    [(r.lead.email, r.decision.rep_email, r.decision.reason) for r in routed],
+                )
+            ),
+        },
+    )
+
+
+@dg.asset(group_name=GROUP, kinds={"attio", "slack"}, pool="attio_api", retry_policy=lead_retry)
+async def lead_follow_ups(
+    context: dg.AssetExecutionContext,
+    routed_leads: list[RoutedLead],
+    attio: AttioResource,
+    database: RevopsDatabase,
+    slack: SlackResource,
+    outreach: OutreachResource,
+) -> dg.MaterializeResult:
+    """For each routed lead, once each: the list chosen by form (`config/lists.yaml`), a task for
+    the rep due the next business day in the rep's time zone, a Slack message, the Outreach
+    sequence of the pool, and an audit note listing every step."""
+    engine = database.engine()
+    async with attio.client() as client:
+        reports: list[LeadReport] = await asyncio.gather(
+            *(
+                run_lead_actions(
+                    r,
+                    client=client,
+                    engine=engine,
+                    config=ROUTING,
+                    lists=LISTS,
+                    slack=slack,
+                    outreach=outreach,
+                )
+                for r in routed_leads
+            )
+        )
+    for report in reports:
+        if report.failed_critical:
+            release_for_retry(context, database, report.lead, report.failed_critical)
+    statuses = Counter((s.step, s.status) for r in reports for s in r.steps)
+    rows = [
+        (r.lead.email, s.step, s.status, s.detail)
+        for r in reports
+        for s in r.steps
+        if s.status != "done"
+    ]
+    return dg.MaterializeResult(
+        metadata={
+            "leads": len(reports),
+            "completed": sum(1 for r in reports if not r.failed_critical),
+            "back_to_inbox": sum(1 for r in reports if r.failed_critical),
+            "steps": dg.MetadataValue.json(
+                {f"{step}:{status}": n for (step, status), n in sorted(statuses.items())}
+            ),
+            "not_done": dg.MetadataValue.md(md_table(["lead", "step", "status", "detail"], rows)),
+        }
+    )
+
+
+LEAD_ASSETS = [inbound_leads, attio_people, routed_leads, lead_follow_ups]

@@ -1,0 +1,248 @@
+"""One inbound lead through Attio, routing and the follow-up effects, each effect exactly once.
+
+Attio steps are critical: when one fails the lead stops and its inbox row goes back to pending
+for a later run. Slack and Outreach are not: their failures are retried inside the step, then
+reported in the audit note and the run's metadata, and the lead goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from revops_pipelines.domain.attio_values import record_id
+from revops_pipelines.domain.audit import (
+    StepResult,
+    audit_markdown,
+    audit_title,
+    task_content,
+)
+from revops_pipelines.domain.lead_lists import ListMapping
+from revops_pipelines.domain.leads import Lead
+from revops_pipelines.domain.messages import new_lead_blocks
+from revops_pipelines.domain.routing import LeadFacts, RoutingConfig, RoutingDecision
+from revops_pipelines.resources.attio.client import AttioClient
+from revops_pipelines.resources.attio.errors import AttioError
+from revops_pipelines.resources.attio.lead_records import (
+    CompanyFacts,
+    assert_company,
+    assert_person,
+    find_note,
+    find_task,
+)
+from revops_pipelines.resources.outreach import OutreachResource
+from revops_pipelines.resources.slack import SlackResource
+from revops_pipelines.store.ledger import Effect, ledger_row, run_once
+from revops_pipelines.store.routing import route_lead
+
+DEFAULT_SLACK_CHANNEL = "#sales-leads"
+
+
+@dataclass(frozen=True)
+class LeadInAttio:
+    lead: Lead
+    company: CompanyFacts
+    person_id: str
+    person_url: str | None
+
+
+@dataclass(frozen=True)
+class RoutedLead:
+    lead: Lead
+    person_id: str
+    person_url: str | None
+    decision: RoutingDecision
+
+
+@dataclass
+class LeadReport:
+    lead: Lead
+    steps: list[StepResult] = field(default_factory=list)
+    failed_critical: str | None = None
+
+
+def _ambiguous(exc: BaseException) -> bool:
+    return bool(getattr(exc, "ambiguous", False)) or isinstance(exc, TimeoutError | ConnectionError)
+
+
+async def put_lead_in_attio(client: AttioClient, lead: Lead) -> LeadInAttio:
+    company = await assert_company(client, lead)
+    person = await assert_person(client, lead, company.record_id)
+    return LeadInAttio(lead, company, record_id(person), person.get("web_url"))
+
+
+async def route_and_set_owner(
+    client: AttioClient,
+    engine: sa.Engine,
+    config: RoutingConfig,
+    entry: LeadInAttio,
+) -> RoutedLead:
+    lead, company = entry.lead, entry.company
+    employees = company.employee_count
+    facts = LeadFacts(
+        email=lead.email,
+        company_domain=lead.company_domain,
+        employee_count=int(employees) if employees is not None else None,
+        industry=company.industry,
+        region=lead.region,
+        country=company.country or lead.country,
+        source=lead.source,
+    )
+    today = lead.submitted_at.astimezone(UTC).date()
+    # The store serializes turn-taking; it is a short transaction, kept off the event loop.
+    assignment = await asyncio.to_thread(route_lead, engine, lead.key, facts, config, today)
+    decision = assignment.decision
+    await client.records.update("people", entry.person_id, decision.person_values())
+    return RoutedLead(lead, entry.person_id, entry.person_url, decision)
+
+
+async def run_lead_actions(
+    routed: RoutedLead,
+    *,
+    client: AttioClient,
+    engine: sa.Engine,
+    config: RoutingConfig,
+    lists: ListMapping,
+    slack: SlackResource,
+    outreach: OutreachResource,
+) -> LeadReport:
+    """List entry, task, Slack, Outreach, then the audit note, each through the ledger."""
+    lead, report = routed.lead, LeadReport(routed.lead)
+    key = lead.key
+    rep = config.rep(routed.decision.rep_email) if routed.decision.rep_email else None
+    report.steps.append(StepResult("route", "done", routed.decision.reason))
+    try:
+        list_slug = lists.list_for(lead.source, lead.source_form)
+
+        async def add_to_list() -> Effect:
+            entry = await client.lists.assert_entry(
+                list_slug, parent_object="people", parent_record_id=routed.person_id
+            )
+            return Effect(str(entry["id"]["entry_id"]), {"list": list_slug})
+
+        await run_once(engine, f"{key}:list", "list", add_to_list, is_ambiguous=_ambiguous)
+        report.steps.append(StepResult("list", "done", list_slug))
+
+        if rep is not None:
+            content = task_content(lead)
+            deadline = config.task_deadline(rep.email, lead.submitted_at)
+            deadline_text = deadline.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000000000Z")
+
+            async def create_task() -> Effect:
+                task = await client.tasks.create(
+                    content=content,
+                    deadline_at=deadline_text,
+                    linked_records=[
+                        {"target_object": "people", "target_record_id": routed.person_id}
+                    ],
+                    assignees=[{"workspace_member_email_address": rep.email}],
+                )
+                return Effect(str(task["id"]["task_id"]))
+
+            async def look_task() -> Effect | None:
+                row = ledger_row(engine, f"{key}:task")
+                since = row["updated_at"] if row else None
+                found = await find_task(client, routed.person_id, content, since)
+                return Effect(str(found["id"]["task_id"])) if found else None
+
+            await run_once(
+                engine, f"{key}:task", "task", create_task, look_task, is_ambiguous=_ambiguous
+            )
+            report.steps.append(
+                StepResult("task", "done", f"{rep.email}, due {deadline.isoformat()}")
+            )
+        else:
+            report.steps.append(StepResult("task", "skipped", "no rep available"))
+    except AttioError as exc:
+        report.failed_critical = str(exc)
+        report.steps.append(StepResult("attio", "failed", str(exc)))
+        return report
+
+    report.steps.append(await _notify_slack(routed, rep, engine, slack))
+    report.steps.append(await _enroll(routed, config, engine, outreach))
+
+    async def write_note() -> Effect:
+        body = audit_markdown(lead, report.steps, datetime.now(UTC))
+        note = await client.notes.create(
+            parent_object="people",
+            parent_record_id=routed.person_id,
+            title=audit_title(lead),
+            content=body,
+        )
+        return Effect(str(note["id"]["note_id"]))
+
+    async def look_note() -> Effect | None:
+        found = await find_note(client, routed.person_id, audit_title(lead))
+        return Effect(str(found["id"]["note_id"])) if found else None
+
+    try:
+        await run_once(
+            engine, f"{key}:note", "note", write_note, look_note, is_ambiguous=_ambiguous
+        )
+        report.steps.append(StepResult("note", "done"))
+    except AttioError as exc:
+        report.failed_critical = str(exc)
+        report.steps.append(StepResult("note", "failed", str(exc)))
+    return report
+
+
+async def _notify_slack(
+    routed: RoutedLead, rep: Any, engine: sa.Engine, slack: SlackResource
+) -> StepResult:
+    if not slack.is_configured():
+        return StepResult("slack", "not configured", slack.configuration_problem() or "")
+    if rep is None:
+        return StepResult("slack", "skipped", "no rep to notify")
+    key = f"{routed.lead.key}:slack"
+    channel = rep.slack_channel or DEFAULT_SLACK_CHANNEL
+    text, blocks = new_lead_blocks(routed.lead, rep, routed.decision.reason, routed.person_url)
+
+    async def post() -> Effect:
+        ts = await asyncio.to_thread(slack.post_message_once, channel, text, blocks, marker=key)
+        return Effect(ts, {"channel": channel})
+
+    async def look() -> Effect | None:
+        channel_id = await asyncio.to_thread(slack.channel_id, channel)
+        oldest = time.time() - slack.lookback_seconds
+        ts = await asyncio.to_thread(slack.find_message, channel_id, key, oldest=oldest)
+        return Effect(ts, {"channel": channel}) if ts else None
+
+    try:
+        outcome = await run_once(engine, key, "slack", post, look, is_ambiguous=_ambiguous)
+    except Exception as exc:  # non-critical: reported, never blocks the lead
+        return StepResult("slack", "failed", str(exc))
+    return StepResult("slack", "done" if outcome.status == "done" else "skipped", channel)
+
+
+async def _enroll(
+    routed: RoutedLead, config: RoutingConfig, engine: sa.Engine, outreach: OutreachResource
+) -> StepResult:
+    if not outreach.is_configured():
+        return StepResult("outreach", "not configured", outreach.configuration_problem() or "")
+    sequence = config.pool(routed.decision.pool).outreach_sequence_id
+    if sequence is None:
+        return StepResult("outreach", "skipped", f"pool {routed.decision.pool} has no sequence")
+    lead = routed.lead
+
+    async def enroll() -> Effect:
+        state = await asyncio.to_thread(
+            outreach.enroll_once,
+            lead.email,
+            lead.first_name,
+            lead.last_name,
+            lead.company_name,
+            sequence,
+        )
+        return Effect(str(state), {"sequence": sequence})
+
+    try:
+        # enroll_once finds before it creates, so it is its own look-before-resend.
+        await run_once(engine, f"{lead.key}:outreach", "outreach", enroll, is_ambiguous=_ambiguous)
+    except Exception as exc:  # non-critical: reported, never blocks the lead
+        return StepResult("outreach", "failed", str(exc))
+    return StepResult("outreach", "done", f"sequence {sequence}")

@@ -1,0 +1,302 @@
+"""Slack as a Dagster resource, over slack_sdk's `WebClient` pointed at `SLACK_API_BASE_URL`.
+
+The client carries slack_sdk's `RateLimitErrorRetryHandler` (a 429 waits its `Retry-After`
+seconds) and a connection-error handler that only resends what cannot have arrived: a request
+that never reached Slack, or a read. A post whose answer was lost (a timeout, a reset after it
+was sent, a 5xx, or Slack's own `internal_error`/`fatal_error`/`request_timeout`) is ambiguous.
+`post_message_once` tags each message with a deterministic marker in its message metadata and,
+after an ambiguous failure, looks for the marker in `conversations.history` before posting
+again. Slack's `ok: false` errors surface as `SlackError` with Slack's error code. The token
+never appears in logs or errors.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.error import URLError
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+log = logging.getLogger("revops.slack")
+DEFAULT_BASE_URL = "https://slack.com/api/"
+ENV_VARS = {"token": "SLACK_BOT_TOKEN", "base_url": "SLACK_API_BASE_URL"}
+MARKER_EVENT_TYPE = "revops_effect"
+WRITE_METHODS = ("chat.postMessage",)
+# Slack: "it's possible some aspect of the operation succeeded before the error was raised".
+AMBIGUOUS_ERRORS = {"internal_error", "fatal_error", "request_timeout", "service_unavailable"}
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+
+
+class SlackError(Exception):
+    """A failed Slack call: Slack's `error` code when it answered, else a transport failure.
+
+    `retryable`: sending again is safe and may succeed; `ambiguous`: the post may have been
+    applied although no good answer arrived (look before posting again).
+    """
+
+    def __init__(
+        self,
+        method: str,
+        error: str,
+        *,
+        status_code: int | None = None,
+        retryable: bool = False,
+        ambiguous: bool = False,
+        retry_after_seconds: float | None = None,
+        messages: list[str] | None = None,
+    ) -> None:
+        self.method, self.error, self.status_code = method, error, status_code
+        self.retryable, self.ambiguous = retryable, ambiguous
+        self.retry_after_seconds = retry_after_seconds
+        self.messages = messages or []
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        details = f" {self.messages}" if self.messages else ""
+        if self.status_code is None:
+            return f"Slack {self.method}: {self.error}{details}"
+        return f"Slack {self.method} -> {self.status_code} {self.error}{details}"
+
+
+class SafeConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
+    """slack_sdk's connection-error handler, minus resending a post that may have arrived.
+
+    urllib wraps failures while connecting and sending in `URLError` (nothing reached Slack);
+    a reset or disconnect while waiting for the answer comes bare, and then only reads are
+    resent: a post goes back to `post_message_once`, which looks before posting again.
+    """
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        return isinstance(error, URLError) or not request.url.endswith(WRITE_METHODS)
+
+
+class SlackResource(dg.ConfigurableResource):
+    """Slack Web API with a bot token. Build it with `from_env()`."""
+
+    token: str | None = Field(default=None, repr=False, description="SLACK_BOT_TOKEN.")
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="SLACK_API_BASE_URL.")
+    timeout_seconds: int = Field(default=30, ge=1)
+    rate_limit_retries: int = Field(default=3, ge=0, description="429s waited out per call.")
+    connection_retries: int = Field(default=2, ge=0)
+    max_resends: int = Field(default=2, ge=0, description="Posts after an ambiguous failure.")
+    lookback_seconds: float = Field(
+        default=900.0, gt=0, description="How far before a post its marker is looked for."
+    )
+
+    _client: WebClient | None = PrivateAttr(default=None)
+    _channel_ids: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> SlackResource:
+        """SLACK_BOT_TOKEN through `dg.EnvVar` when set (else the resource is unconfigured and
+        says so); SLACK_API_BASE_URL read now (default https://slack.com/api/)."""
+        values: dict[str, Any] = {}
+        if os.environ.get(ENV_VARS["token"]):
+            values["token"] = dg.EnvVar(ENV_VARS["token"])
+        if os.environ.get(ENV_VARS["base_url"]):
+            values["base_url"] = os.environ[ENV_VARS["base_url"]]
+        return cls(**{**values, **overrides})
+
+    def configuration_problem(self) -> str | None:
+        if not (self.token or "").strip():
+            return "Slack is not configured: set SLACK_BOT_TOKEN (and SLACK_API_BASE_URL)"
+        if not self.base_url.startswith(("http://", "https://")):
+            return "SLACK_API_BASE_URL must be an http(s):// URL"
+        return None
+
+    def is_configured(self) -> bool:
+        return self.configuration_problem() is None
+
+    def client(self) -> WebClient:
+        """The WebClient, with the rate-limit and safe connection-error retry handlers."""
+        if self._client is None:
+            problem = self.configuration_problem()
+            if problem:
+                raise SlackError("(setup)", "not_configured", messages=[problem])
+            handlers: list[RetryHandler] = [
+                SafeConnectionErrorRetryHandler(max_retry_count=self.connection_retries),
+                RateLimitErrorRetryHandler(max_retry_count=self.rate_limit_retries),
+            ]
+            self._client = WebClient(
+                token=(self.token or "").strip(),
+                base_url=self.base_url.rstrip("/") + "/",  # slack_sdk joins method names on
+                timeout=self.timeout_seconds,
+                retry_handlers=handlers,
+            )
+        return self._client
+
+    # --- calls -----------------------------------------------------------------------------
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """One Web API call; a read is retried (bounded) when the failure is transient."""
+        for attempt in range(self.connection_retries + 1):
+            try:
+                return self._call(method, params)
+            except SlackError as exc:
+                if method in WRITE_METHODS or not (exc.retryable or exc.ambiguous):
+                    raise
+                if attempt == self.connection_retries:
+                    raise
+                time.sleep(exc.retry_after_seconds or random.uniform(0, 0.5 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def _call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        write = method in WRITE_METHODS
+        try:
+            if write:
+                response = self.client().api_call(method, json=params)
+            else:
+                response = self.client().api_call(method, http_verb="GET", params=params)
+            return dict(response.data)  # type: ignore[arg-type]
+        except SlackApiError as exc:
+            raise _api_error(method, exc, write) from None
+        except URLError as exc:  # nothing reached Slack (connection refused, DNS, ...)
+            raise SlackError(method, f"connection_error: {exc.reason}", retryable=True) from None
+        except (OSError, http.client.HTTPException) as exc:  # sent, answer lost
+            kind = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+            raise SlackError(method, kind, retryable=not write, ambiguous=write) from None
+
+    def channel_id(self, channel: str) -> str:
+        """An id as is; a name or #name through `conversations.list` (needs channels:read)."""
+        if _CHANNEL_ID.match(channel):
+            return channel
+        name = channel.lstrip("#")
+        if name not in self._channel_ids:
+            self._channel_ids.update(self._all_channels())
+        if name not in self._channel_ids:
+            raise SlackError("conversations.list", "channel_not_found", messages=[channel])
+        return self._channel_ids[name]
+
+    def _all_channels(self) -> dict[str, str]:
+        found, cursor = {}, ""
+        while True:
+            page = self.call(
+                "conversations.list",
+                types="public_channel,private_channel",
+                exclude_archived=True,
+                limit=1000,
+                cursor=cursor,
+            )
+            found |= {c["name"]: c["id"] for c in page.get("channels", [])}
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                return found
+
+    def post_message(
+        self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """`chat.postMessage` once, with no look: the answer (`channel`, `ts`, `message`)."""
+        params = {"channel": channel, "text": text, **extra}
+        if blocks is not None:
+            params["blocks"] = blocks
+        return self.call("chat.postMessage", **params)
+
+    def history(self, channel: str, *, oldest: float) -> Iterator[dict[str, Any]]:
+        """The channel's messages newer than `oldest` (epoch seconds), newest first."""
+        cursor = ""
+        while True:
+            page = self.call(
+                "conversations.history",
+                channel=self.channel_id(channel),
+                oldest=f"{oldest:.6f}",
+                limit=200,
+                include_all_metadata=True,
+                cursor=cursor,
+            )
+            yield from page.get("messages", [])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor or not page.get("has_more"):
+                return
+
+    def find_message(self, channel: str, marker: str, *, oldest: float) -> str | None:
+        """The `ts` of the message carrying `marker` posted after `oldest`, or None."""
+        for message in self.history(channel, oldest=oldest):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("marker") == marker:
+                return str(message["ts"])
+        return None
+
+    def post_message_once(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        marker: str,
+        look_first: bool = False,
+    ) -> str:
+        """Post once under `marker` (a deterministic key, e.g. "<lead key>:notify"); the `ts`.
+
+        After an ambiguous failure the channel's history is searched for the marker before
+        posting again. `look_first` searches before the first post too (a retried step whose
+        ledger says an earlier attempt may have posted).
+        """
+        cid = self.channel_id(channel)
+        since = time.time() - self.lookback_seconds
+        metadata = {"event_type": MARKER_EVENT_TYPE, "event_payload": {"marker": marker}}
+        if look_first and (found := self.find_message(cid, marker, oldest=since)):
+            return found
+        for resend in range(self.max_resends + 1):
+            try:
+                answer = self.post_message(cid, text, blocks, metadata=metadata)
+                return str(answer["ts"])
+            except SlackError as exc:
+                if not (exc.ambiguous or exc.retryable) or resend == self.max_resends:
+                    raise
+                if exc.ambiguous and (found := self.find_message(cid, marker, oldest=since)):
+                    log.info("Slack post %s had arrived (%s); not posting again", marker, exc)
+                    return found
+                log.info("Slack post %s did not arrive (%s); posting again", marker, exc)
+                time.sleep(exc.retry_after_seconds or random.uniform(0, 0.5 * 2**resend))
+        raise AssertionError("unreachable")
+
+
+def _api_error(method: str, exc: SlackApiError, write: bool) -> SlackError:
+    response = exc.response
+    status = response.status_code
+    data = response.data if isinstance(response.data, dict) else {}
+    code = str(data.get("error") or f"http_{status}")
+    messages = list((data.get("response_metadata") or {}).get("messages") or [])
+    if status == 429:
+        header = (response.headers or {}).get("Retry-After") or (response.headers or {}).get(
+            "retry-after"
+        )
+        wait = float(header[0] if isinstance(header, list) else header or 1)
+        return SlackError(
+            method, code, status_code=status, retryable=True, retry_after_seconds=wait
+        )
+    unsure = status >= 500 or code in AMBIGUOUS_ERRORS
+    return SlackError(
+        method,
+        code,
+        status_code=status,
+        retryable=unsure and not write,
+        ambiguous=unsure and write,
+        messages=messages,
+    )
