@@ -128,7 +128,6 @@ class Pool(_Model):
     strategy: Strategy = "round_robin"
     reps: tuple[Email, ...] = Field(min_length=1)
     outreach_sequence_id: int | None = Field(default=None, ge=1)
-    list_slug: str | None = Field(default=None, alias="list")  # the Attio list leads join
 
 
 class Condition(_Model):

@@ -24,6 +24,7 @@ from revops_pipelines.domain.audit import (
 )
 from revops_pipelines.domain.lead_lists import ListMapping
 from revops_pipelines.domain.leads import Lead
+from revops_pipelines.domain.messages import Rep as MessageRep
 from revops_pipelines.domain.messages import new_lead_blocks
 from revops_pipelines.domain.routing import LeadFacts, RoutingConfig, RoutingDecision
 from revops_pipelines.resources.attio.client import AttioClient
@@ -200,7 +201,9 @@ async def _notify_slack(
         return StepResult("slack", "skipped", "no rep to notify")
     key = f"{routed.lead.key}:slack"
     channel = rep.slack_channel or DEFAULT_SLACK_CHANNEL
-    text, blocks = new_lead_blocks(routed.lead, rep, routed.decision.reason, routed.person_url)
+    text, blocks = new_lead_blocks(
+        routed.lead, MessageRep(name=rep.name), routed.decision.reason, routed.person_url
+    )
 
     async def post() -> Effect:
         ts = await asyncio.to_thread(slack.post_message_once, channel, text, blocks, marker=key)

@@ -35,7 +35,7 @@ from revops_pipelines.sandbox.attio.gateway import (
 )
 from revops_pipelines.sandbox.attio.limits import Faults
 
-SLACK_SANDBOX_TOKEN = "xoxb-sandbox-revops-token"
+SLACK_SANDBOX_TOKEN = "sandbox-slack-bot-token"
 DEFAULT_CHANNELS = ("sales-leads", "sales-wins", "revops-alerts")
 REP_CHANNELS = ("leads-alice", "leads-bob", "leads-carol", "leads-dan")
 NOT_A_MEMBER = ("finance-private",)  # exists, but the bot was never invited: not_in_channel

@@ -171,10 +171,10 @@ def test_configuration_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(SlackError) as info:
         absent.post_message_once("sales-leads", "x", marker="m")
     assert info.value.error == "not_configured"
-    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-env")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "bot-token-from-env")
     monkeypatch.setenv("SLACK_API_BASE_URL", "http://127.0.0.1:8712/api/")
     present = SlackResource.from_env().process_config_and_initialize()  # resolves EnvVars
     assert present.base_url == "http://127.0.0.1:8712/api/"
-    assert present.token == "xoxb-from-env"
+    assert present.token == "bot-token-from-env"
     assert present.is_configured()
-    assert "xoxb-from-env" not in repr(present)
+    assert "bot-token-from-env" not in repr(present)

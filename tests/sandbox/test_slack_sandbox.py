@@ -53,7 +53,7 @@ def slack_error(call) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
 def test_auth_errors_are_http_200_with_ok_false(sandbox: SlackSandbox) -> None:
     anonymous = httpx.post(f"{sandbox.url}/api/auth.test")
     assert (anonymous.status_code, anonymous.json()) == (200, {"ok": False, "error": "not_authed"})
-    wrong = WebClient(token="xoxb-wrong", base_url=f"{sandbox.url}/api/", retry_handlers=[])
+    wrong = WebClient(token="wrong-bot-token", base_url=f"{sandbox.url}/api/", retry_handlers=[])
     assert slack_error(wrong.auth_test) == (200, {"ok": False, "error": "invalid_auth"})
 
 
