@@ -42,7 +42,7 @@ def audit_markdown(lead: Lead, steps: list[StepResult], finished_at: datetime) -
         "### Steps",
         "",
     ]
-    marks = {"done": "✅", "skipped": "⏭️", "failed": "❌", "not configured": "➖"}
+    marks = {"done": "✅", "skipped": "⏭️", "failed": "❌", "not configured": "○"}
     for step in steps:
         detail = f": {step.detail}" if step.detail else ""
         lines.append(f"- {marks.get(step.status, '•')} **{step.step}** {step.status}{detail}")

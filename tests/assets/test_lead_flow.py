@@ -58,7 +58,7 @@ def world(side_systems, attio_sandbox, db_url, dagster_instance, monkeypatch):  
     monkeypatch.setenv(store_engine.DATABASE_URL_ENV, db_url)
     slack, slack_url = side_systems["slack"]
     outreach, outreach_url = side_systems["outreach"]
-    enrichment, enrichment_url = side_systems["enrichment"]
+    _, enrichment_url = side_systems["enrichment"]
     resources = {
         "database": RevopsDatabase(url=db_url),
         "slack": SlackResource(token=SLACK_SANDBOX_TOKEN, base_url=f"{slack_url}/api/"),
@@ -158,7 +158,9 @@ def test_a_signed_typeform_submission_becomes_exactly_one_of_everything(world) -
     pid = record_id(lead_person)
     entries = [e for e in attio.entries("inbound_leads") if e["parent_record_id"] == pid]
     tasks = [
-        t for t in attio.tasks() if any(l["target_record_id"] == pid for l in t["linked_records"])
+        t
+        for t in attio.tasks()
+        if any(link["target_record_id"] == pid for link in t["linked_records"])
     ]
     notes = [n for n in attio.notes() if n["parent_record_id"] == pid]
     assert len(entries) == 1 and len(tasks) == 1 and len(notes) == 1
@@ -194,7 +196,7 @@ def test_a_signed_typeform_submission_becomes_exactly_one_of_everything(world) -
             [
                 t
                 for t in attio.tasks()
-                if any(l["target_record_id"] == pid for l in t["linked_records"])
+                if any(link["target_record_id"] == pid for link in t["linked_records"])
             ]
         )
         == 1

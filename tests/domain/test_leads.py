@@ -68,8 +68,18 @@ def test_phone_to_e164_with_its_country() -> None:
 
 
 def test_regions() -> None:
-    assert [region_for_country(c) for c in ("US", "br", "JP", "AU", "DE", "ZA", "AE", None, "ZZZ")] == [
-        "AMER", "AMER", "APAC", "APAC", "EMEA", "EMEA", "EMEA", None, None,
+    assert [
+        region_for_country(c) for c in ("US", "br", "JP", "AU", "DE", "ZA", "AE", None, "ZZZ")
+    ] == [
+        "AMER",
+        "AMER",
+        "APAC",
+        "APAC",
+        "EMEA",
+        "EMEA",
+        "EMEA",
+        None,
+        None,
     ]
 
 
@@ -84,7 +94,11 @@ def submission(**overrides: object) -> Submission:
         "message": "  We need a demo.  ",
         "raw_ref": "webhook_inbox:7",
         "event_id": "evt-7",
-        "answers": {"Phone number": "+1 202 555 0143", "Job title": "Rear Admiral", "Country": "United States"},
+        "answers": {
+            "Phone number": "+1 202 555 0143",
+            "Job title": "Rear Admiral",
+            "Country": "United States",
+        },
     }
     values.update(overrides)
     return Submission(**values)  # type: ignore[arg-type]
@@ -93,7 +107,11 @@ def submission(**overrides: object) -> Submission:
 def test_a_submission_becomes_a_lead() -> None:
     lead = normalize_submission(submission())
     assert lead.key == "typeform:evt-7"
-    assert (lead.email, lead.first_name, lead.last_name) == ("grace@navy.example", "Grace", "Hopper")
+    assert (lead.email, lead.first_name, lead.last_name) == (
+        "grace@navy.example",
+        "Grace",
+        "Hopper",
+    )
     assert lead.company_domain == "navy.example" and lead.company_name == "US Navy"
     assert (lead.phone, lead.country, lead.region) == ("+12025550143", "US", "AMER")
     assert lead.job_title == "Rear Admiral"

@@ -43,7 +43,16 @@ def test_a_crash_after_sending_is_resolved_by_looking(db_url: str) -> None:
         raise ConnectionResetError("the answer was lost")
 
     with pytest.raises(ConnectionResetError):
-        asyncio.run(run_once(engine, "lead-2:note", "note", send_then_die, target.look, is_ambiguous=lambda e: True))
+        asyncio.run(
+            run_once(
+                engine,
+                "lead-2:note",
+                "note",
+                send_then_die,
+                target.look,
+                is_ambiguous=lambda e: True,
+            )
+        )
     assert ledger_row(engine, "lead-2:note")["status"] == "ambiguous"
     again = asyncio.run(run_once(engine, "lead-2:note", "note", target.send, target.look))
     assert again.status == "done" and again.effect.ref == "made-1"
