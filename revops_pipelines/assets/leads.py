@@ -19,9 +19,10 @@ from revops_pipelines.resources.lead_flow import (
     LeadInAttio,
     LeadReport,
     RoutedLead,
-    put_lead_in_attio,
-    route_and_set_owner,
+    put_leads_in_attio,
+    route,
     run_lead_actions,
+    set_owner,
 )
 from revops_pipelines.resources.outreach import OutreachResource
 from revops_pipelines.resources.slack import SlackResource
@@ -110,17 +111,13 @@ async def attio_people(
     """Each lead's company asserted by domain, then the person asserted by email and linked to
     it (asserting twice changes nothing). A lead whose Attio write fails goes back to the inbox."""
     async with attio.client() as client:
-        results = await asyncio.gather(
-            *(put_lead_in_attio(client, lead) for lead in inbound_leads), return_exceptions=True
-        )
+        results = await put_leads_in_attio(client, inbound_leads)
     people: list[LeadInAttio] = []
     failed: list[tuple[str, str]] = []
     for lead, result in zip(inbound_leads, results, strict=True):
         if isinstance(result, AttioError):
             release_for_retry(context, database, lead, str(result))
             failed.append((lead.key, str(result)))
-        elif isinstance(result, BaseException):
-            raise result
         else:
             people.append(result)
     return dg.MaterializeResult(
@@ -145,15 +142,22 @@ async def routed_leads(
     skipping reps out of office or at capacity); `owner` and `routing_reason` set on the person.
     A lead routed before keeps its rep."""
     engine = database.engine()
+    # Turns are taken one lead at a time, in arrival order; the Attio writes then go together.
+    candidates = [route(engine, ROUTING, entry) for entry in attio_people]
+    async with attio.client() as client:
+        written = await asyncio.gather(
+            *(set_owner(client, r) for r in candidates), return_exceptions=True
+        )
     routed: list[RoutedLead] = []
     failed: list[tuple[str, str]] = []
-    async with attio.client() as client:
-        for entry in attio_people:
-            try:
-                routed.append(await route_and_set_owner(client, engine, ROUTING, entry))
-            except AttioError as exc:
-                release_for_retry(context, database, entry.lead, str(exc))
-                failed.append((entry.lead.key, str(exc)))
+    for candidate, outcome in zip(candidates, written, strict=True):
+        if isinstance(outcome, AttioError):
+            release_for_retry(context, database, candidate.lead, str(outcome))
+            failed.append((candidate.lead.key, str(outcome)))
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            routed.append(candidate)
     by_rule = Counter(r.decision.rule for r in routed)
     by_rep = Counter(r.decision.rep_email or "(unassigned)" for r in routed)
     return dg.MaterializeResult(

@@ -71,18 +71,37 @@ def _ambiguous(exc: BaseException) -> bool:
     return bool(getattr(exc, "ambiguous", False)) or isinstance(exc, TimeoutError | ConnectionError)
 
 
-async def put_lead_in_attio(client: AttioClient, lead: Lead) -> LeadInAttio:
-    company = await assert_company(client, lead)
-    person = await assert_person(client, lead, company.record_id)
-    return LeadInAttio(lead, company, record_id(person), person.get("web_url"))
+async def put_leads_in_attio(
+    client: AttioClient, leads: list[Lead]
+) -> list[LeadInAttio | AttioError]:
+    """Each distinct company once (leads of one company share its assert), then each person.
+    A lead's entry is its records, or the Attio error that stopped it."""
+    first_of_domain: dict[str | None, Lead] = {}
+    for lead in leads:
+        first_of_domain.setdefault(lead.company_domain, lead)
+    domains = [d for d in first_of_domain if d is not None]
+    found = await asyncio.gather(
+        *(assert_company(client, first_of_domain[d]) for d in domains), return_exceptions=True
+    )
+    companies: dict[str | None, Any] = dict(zip(domains, found, strict=True))
+
+    async def one(lead: Lead) -> LeadInAttio | AttioError:
+        company = companies.get(lead.company_domain) or await assert_company(client, lead)
+        if isinstance(company, BaseException):
+            if isinstance(company, AttioError):
+                return company
+            raise company
+        try:
+            person = await assert_person(client, lead, company.record_id)
+        except AttioError as exc:
+            return exc
+        return LeadInAttio(lead, company, record_id(person), person.get("web_url"))
+
+    return list(await asyncio.gather(*(one(lead) for lead in leads)))
 
 
-async def route_and_set_owner(
-    client: AttioClient,
-    engine: sa.Engine,
-    config: RoutingConfig,
-    entry: LeadInAttio,
-) -> RoutedLead:
+def route(engine: sa.Engine, config: RoutingConfig, entry: LeadInAttio) -> RoutedLead:
+    """The lead's rep by the rules (a lead routed before keeps its rep)."""
     lead, company = entry.lead, entry.company
     employees = company.employee_count
     facts = LeadFacts(
@@ -95,11 +114,12 @@ async def route_and_set_owner(
         source=lead.source,
     )
     today = lead.submitted_at.astimezone(UTC).date()
-    # The store serializes turn-taking; it is a short transaction, kept off the event loop.
-    assignment = await asyncio.to_thread(route_lead, engine, lead.key, facts, config, today)
-    decision = assignment.decision
-    await client.records.update("people", entry.person_id, decision.person_values())
-    return RoutedLead(lead, entry.person_id, entry.person_url, decision)
+    assignment = route_lead(engine, lead.key, facts, config, today)
+    return RoutedLead(lead, entry.person_id, entry.person_url, assignment.decision)
+
+
+async def set_owner(client: AttioClient, routed: RoutedLead) -> None:
+    await client.records.update("people", routed.person_id, routed.decision.person_values())
 
 
 async def run_lead_actions(

@@ -262,3 +262,27 @@ def test_ten_percent_faults_everywhere_still_give_exactly_one_of_each(world) -> 
     assert len(world["outreach"].sequence_states()) == len(emails)
     channels = ("sales-leads", "leads-alice", "leads-bob", "leads-carol", "leads-dan")
     assert sum(len(world["slack"].messages(c)) for c in channels) == len(deliveries)
+
+
+def test_a_lead_stopped_mid_way_resumes_without_repeating_done_steps(world) -> None:  # type: ignore[no-untyped-def]
+    delivery = typeform_delivery(SECRET, random.Random(21))
+    assert deliver(world, delivery.body, delivery.headers) in (200, 202)
+    attio = world["attio"]
+    # Every note write fails: the lead stops at its last step, after list, task, Slack, Outreach.
+    attio.faults.configure({"rate": 1.0, "kinds": ["500"], "methods": ["POST"], "path": "notes$", "seed": 1})
+    try:
+        [stopped] = run_sensor_batches(world)
+    finally:
+        attio.faults.clear()
+    assert stopped.success  # the run finishes; the lead goes back to the inbox
+    assert inbox.count_by_status(world["engine"], ["typeform"])["pending"] == 1
+    assert len(attio.tasks()) == 1 and len(attio.notes()) == 0
+    resumed = run_backlog(world)
+    assert resumed.success
+    assert inbox.count_by_status(world["engine"], ["typeform"])["done"] == 1
+    assert len(attio.tasks()) == 1 and len(attio.notes()) == 1
+    assert len(world["outreach"].sequence_states()) == 1
+    channels = ("sales-leads", "leads-alice", "leads-bob", "leads-carol", "leads-dan")
+    assert sum(len(world["slack"].messages(c)) for c in channels) == 1
+    steps = resumed.asset_materializations_for_node("lead_follow_ups")[0].metadata["steps"].value
+    assert steps.get("note:done") == 1 and steps.get("task:done") == 1
