@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 import httpx
@@ -70,6 +71,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def _wait_for_leads(engine: Any, timeout: float) -> dict[str, int]:
+    """Wait for the inbox sensor's runs to take every pending form row (it ticks every 30 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = inbox.count_by_status(engine, ["typeform", "tally"])
+        if counts["pending"] + counts["processing"] == 0 or time.monotonic() > deadline:
+            return counts
+        time.sleep(3)
 
 
 def _send_sample_forms(receiver_url: str, count: int) -> list[int]:
@@ -146,8 +157,16 @@ def demo(
             attio_companies = stack.apps["attio"].stats()["records"].get("companies", 0)  # type: ignore[attr-defined]
             outcome = "succeeded" if launch.returncode == 0 else f"failed:\n{launch.stderr[-2000:]}"
             click.echo(f"sync run {outcome}; the Attio sandbox holds {attio_companies} companies")
-            counts = inbox.count_by_status(store_engine.get_engine(url), list(SOURCES))
-            click.echo(f"webhook inbox: {counts} (form_inbox_sensor turns pending rows into runs)")
+            counts = _wait_for_leads(store_engine.get_engine(url), timeout=180)
+            click.echo(f"webhook inbox: {counts}")
+            stats = {name: app.stats() for name, app in stack.apps.items()}  # type: ignore[attr-defined]
+            people = stats["attio"]["records"].get("people", 0)
+            click.echo(
+                f"Attio sandbox: {people} people, {stats['attio']['tasks']} tasks, "
+                f"{stats['attio']['notes']} notes; Outreach: "
+                f"{stats['outreach']['resources'].get('sequenceStates', 0)} enrollments; Slack: "
+                f"{sum(stats['slack']['messages'].values())} messages"
+            )
             if exit_when_ready:
                 if launch.returncode != 0:
                     raise click.ClickException("the demo's first sync failed")
