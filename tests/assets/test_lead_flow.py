@@ -58,7 +58,7 @@ def world(side_systems, attio_sandbox, db_url, dagster_instance, monkeypatch):  
     monkeypatch.setenv(store_engine.DATABASE_URL_ENV, db_url)
     slack, slack_url = side_systems["slack"]
     outreach, outreach_url = side_systems["outreach"]
-    _, enrichment_url = side_systems["enrichment"]
+    enrichment, enrichment_url = side_systems["enrichment"]
     resources = {
         "database": RevopsDatabase(url=db_url),
         "slack": SlackResource(token=SLACK_SANDBOX_TOKEN, base_url=f"{slack_url}/api/"),
@@ -75,6 +75,7 @@ def world(side_systems, attio_sandbox, db_url, dagster_instance, monkeypatch):  
             "attio": attio_sandbox,
             "slack": slack,
             "outreach": outreach,
+            "enrichment": enrichment,
             "resources": resources,
             "receiver": receiver.url,
             "instance": dagster_instance,
@@ -240,7 +241,7 @@ def test_ten_percent_faults_everywhere_still_give_exactly_one_of_each(world) -> 
                 break
             run_backlog(world)
     finally:
-        for name in ("attio", "slack", "outreach"):
+        for name in ("attio", "slack", "outreach", "enrichment"):
             world[name].faults.clear()
     assert inbox.count_by_status(world["engine"], ["typeform"])["pending"] == 0
     injected = sum(
@@ -269,7 +270,9 @@ def test_a_lead_stopped_mid_way_resumes_without_repeating_done_steps(world) -> N
     assert deliver(world, delivery.body, delivery.headers) in (200, 202)
     attio = world["attio"]
     # Every note write fails: the lead stops at its last step, after list, task, Slack, Outreach.
-    attio.faults.configure({"rate": 1.0, "kinds": ["500"], "methods": ["POST"], "path": "notes$", "seed": 1})
+    attio.faults.configure(
+        {"rate": 1.0, "kinds": ["500"], "methods": ["POST"], "path": "notes$", "seed": 1}
+    )
     try:
         [stopped] = run_sensor_batches(world)
     finally:

@@ -30,20 +30,7 @@ class ListsAPI:
         entry_values: dict[str, Any] | None = None,
     ) -> Entry:
         """Put the record on the list once (idempotent: updates the parent's entry if present)."""
-        body = await self._t.request(
-            "PUT",
-            f"lists/{quote(list_, safe='')}/entries",
-            json={
-                "data": {
-                    "parent_record_id": parent_record_id,
-                    "parent_object": parent_object,
-                    "entry_values": entry_values or {},
-                }
-            },
-            kind="write",
-            idempotent=True,
-        )
-        return body["data"]
+        return await self._write_entry("PUT", list_, parent_object, parent_record_id, entry_values)
 
     async def add_entry(
         self,
@@ -57,20 +44,9 @@ class ListsAPI:
         After an ambiguous failure the list is searched for an entry of this parent first."""
 
         async def send() -> Entry:
-            body = await self._t.request(
-                "POST",
-                f"lists/{quote(list_, safe='')}/entries",
-                json={
-                    "data": {
-                        "parent_record_id": parent_record_id,
-                        "parent_object": parent_object,
-                        "entry_values": entry_values or {},
-                    }
-                },
-                kind="write",
-                idempotent=False,
+            return await self._write_entry(
+                "POST", list_, parent_object, parent_record_id, entry_values
             )
-            return body["data"]
 
         async def look() -> Entry | None:
             async for entry in self.query_entries(list_):
@@ -79,6 +55,30 @@ class ListsAPI:
             return None
 
         return await send_once(send, look, what=f"entry on {list_}")
+
+    async def _write_entry(
+        self,
+        method: str,
+        list_: str,
+        parent_object: str,
+        parent_record_id: str,
+        entry_values: dict[str, Any] | None,
+    ) -> Entry:
+        """PUT asserts by parent (idempotent); POST adds another entry (not idempotent)."""
+        body = await self._t.request(
+            method,
+            f"lists/{quote(list_, safe='')}/entries",
+            json={
+                "data": {
+                    "parent_record_id": parent_record_id,
+                    "parent_object": parent_object,
+                    "entry_values": entry_values or {},
+                }
+            },
+            kind="write",
+            idempotent=method == "PUT",
+        )
+        return body["data"]
 
     def query_entries(
         self, list_: str, *, filter: dict[str, Any] | None = None, page_size: int = 500
