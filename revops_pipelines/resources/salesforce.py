@@ -14,16 +14,11 @@ Secrets (token, password, security token) are never logged, put in errors, or sh
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import os
-import re
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlparse
 
 import dagster as dg
@@ -33,172 +28,33 @@ from pydantic import Field, PrivateAttr
 from simple_salesforce import Salesforce
 from simple_salesforce import exceptions as sf_exc
 from simple_salesforce.login import SalesforceLogin
-from simple_salesforce.util import exception_handler
 
 from revops_pipelines.domain.soql import (
     count_query,
-    format_salesforce_datetime,
     parse_salesforce_datetime,
     window_clause,
     window_query,
 )
-
-T = TypeVar("T")
-ENV_VARS = {
-    "instance_url": "SALESFORCE_INSTANCE_URL",
-    "access_token": "SALESFORCE_ACCESS_TOKEN",
-    "username": "SALESFORCE_USERNAME",
-    "password": "SALESFORCE_PASSWORD",
-    "security_token": "SALESFORCE_SECURITY_TOKEN",
-    "domain": "SALESFORCE_DOMAIN",
-}
-_LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
-_TRANSIENT_STATUS = {429, 500, 502, 503, 504}
-
-
-class SalesforceError(Exception):
-    """Base of the errors this resource raises."""
-
-
-class SalesforceNotConfigured(SalesforceError):
-    """Credentials are absent or incomplete; the integration should be skipped, not crash."""
+from revops_pipelines.resources.salesforce_bulk import BulkReads
+from revops_pipelines.resources.salesforce_http import (  # noqa: F401  (re-exported)
+    ENV_VARS,
+    ApiUsage,
+    SalesforceApiError,
+    SalesforceAuthenticationError,
+    SalesforceError,
+    SalesforceNotConfigured,
+    SalesforceRequestLimitExceeded,
+    SalesforceUnknownField,
+    T,
+    _error_details,
+    _Session,
+    _State,
+    is_transient,
+    parse_limit_info,
+)
 
 
-class SalesforceAuthenticationError(SalesforceError):
-    """The login was refused."""
-
-
-class SalesforceUnknownField(SalesforceError):
-    def __init__(self, sobject: str, unknown: list[str], suggestions: dict[str, str]) -> None:
-        hints = "".join(
-            f" (did you mean '{suggestions[n]}'?)" if n in suggestions else "" for n in unknown[:1]
-        )
-        names = ", ".join(f"'{n}'" for n in unknown)
-        super().__init__(f"{sobject} has no field {names}{hints}; check the field mapping")
-        self.sobject, self.unknown = sobject, unknown
-
-
-class SalesforceApiError(SalesforceError):
-    """A request Salesforce refused for a reason of its own (validation, bad query, ...)."""
-
-    def __init__(
-        self, status: int | None, error_code: str, message: str, fields: list[str]
-    ) -> None:
-        super().__init__(f"{error_code}: {message}".strip())
-        self.status, self.error_code, self.message, self.fields = (
-            status,
-            error_code,
-            message,
-            fields,
-        )
-
-
-@dataclass(frozen=True)
-class ApiUsage:
-    used: int
-    total: int
-
-    @property
-    def limit(self) -> int:
-        """The daily allowance (`total`, as simple-salesforce calls it)."""
-        return self.total
-
-    @property
-    def percent(self) -> float:
-        return 100.0 * self.used / self.total if self.total else 100.0
-
-
-class SalesforceRequestLimitExceeded(SalesforceError):
-    """The org's daily API limit (or this resource's share of it) is spent. Stop the run cleanly;
-    the next run resumes. `resume_from` is the SystemModstamp of the last record handed out, if
-    any: reading again from there (inclusive) loses nothing."""
-
-    def __init__(
-        self, message: str, api_usage: ApiUsage | None, resume_from: datetime | None = None
-    ) -> None:
-        super().__init__(message)
-        self.api_usage, self.resume_from = api_usage, resume_from
-
-
-def parse_limit_info(header: str | None) -> ApiUsage | None:
-    match = _LIMIT_INFO.search(header or "")
-    return ApiUsage(int(match.group(1)), int(match.group(2))) if match else None
-
-
-def _error_details(exc: sf_exc.SalesforceError) -> tuple[str, str, list[str]]:
-    content = exc.content
-    if isinstance(content, list) and content and isinstance(content[0], dict):
-        first = content[0]
-        return (
-            str(first.get("errorCode", "")),
-            str(first.get("message", "")),
-            list(first.get("fields") or []),
-        )
-    return "", str(content)[:500], []
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Worth another attempt: 5xx/429, dropped or timed-out connections, row locks, and the
-    concurrent-request limit (unlike the daily total, it clears by itself)."""
-    if isinstance(exc, requests.exceptions.SSLError):
-        return False
-    if isinstance(
-        exc, requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError
-    ):
-        return True
-    if isinstance(exc, sf_exc.SalesforceAuthenticationFailed):
-        return isinstance(exc.code, int) and exc.code in _TRANSIENT_STATUS
-    if isinstance(exc, sf_exc.SalesforceError):
-        code, message, _ = _error_details(exc)
-        if exc.status in _TRANSIENT_STATUS and not (
-            exc.status == 429 and "TotalRequests" in message
-        ):
-            return True
-        if code == "UNABLE_TO_LOCK_ROW":
-            return True
-        return code == "REQUEST_LIMIT_EXCEEDED" and "Concurrent" in message
-    return False
-
-
-class _Session(requests.Session):
-    """A session that trusts the configured CA bundle even when REQUESTS_CA_BUNDLE points
-    elsewhere, applies a default timeout, and records `Sforce-Limit-Info`."""
-
-    def __init__(
-        self, ca_bundle: str | None, timeout: float, on_usage: Callable[[ApiUsage], None]
-    ) -> None:
-        super().__init__()
-        self._ca_bundle, self._timeout = ca_bundle, timeout
-        self.hooks["response"].append(lambda response, *a, **k: self._usage(response, on_usage))
-
-    @staticmethod
-    def _usage(response: requests.Response, on_usage: Callable[[ApiUsage], None]) -> None:
-        usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
-        if usage is not None:
-            on_usage(usage)
-        if response.status_code >= 300:
-            # An error's response lives on in the raised exception's traceback; read it now and
-            # give its connection back to the pool rather than hold it until garbage collection.
-            _ = response.content
-            response.close()
-
-    def request(
-        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
-    ) -> requests.Response:  # type: ignore[override]
-        if self._ca_bundle and kwargs.get("verify") is None:
-            kwargs["verify"] = self._ca_bundle
-        kwargs.setdefault("timeout", self._timeout)
-        return super().request(method, url, *args, **kwargs)
-
-
-class _State:
-    def __init__(self) -> None:
-        self.client: Salesforce | None = None
-        self.usage: ApiUsage | None = None
-        self.describes: dict[str, dict[str, dict[str, Any]]] = {}
-
-
-class SalesforceResource(dg.ConfigurableResource):
+class SalesforceResource(BulkReads, dg.ConfigurableResource):
     """Salesforce REST (and Bulk API 2.0) for the sync. Build it with `from_env()`."""
 
     instance_url: str | None = Field(default=None, description="SALESFORCE_INSTANCE_URL (https).")
@@ -512,65 +368,6 @@ class SalesforceResource(dg.ConfigurableResource):
                 lambda sf, u=next_url: sf.query_more(u, identifier_is_url=True, headers=headers),
             )
 
-    def _bulk_request(
-        self, sf: Salesforce, method: str, path: str, **kwargs: Any
-    ) -> requests.Response:
-        headers = {"Authorization": f"Bearer {sf.session_id}", "Content-Type": "application/json"}
-        headers["Accept"] = kwargs.pop("accept", "application/json")
-        response = sf.session.request(method, sf.bulk2_url + path, headers=headers, **kwargs)
-        if response.status_code >= 300:
-            exception_handler(response, "bulk2")
-        return response
-
-    def _bulk_create(self, query: str, include_deleted: bool) -> dict[str, Any]:
-        body = {
-            "operation": "queryAll" if include_deleted else "query",
-            "query": query,
-            "contentType": "CSV",
-            "columnDelimiter": "COMMA",
-            "lineEnding": "LF",
-        }
-        return self._call(
-            "bulk job", lambda sf: self._bulk_request(sf, "POST", "query", json=body).json()
-        )
-
-    def _bulk_pages(self, job: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
-        """Poll a Bulk API 2.0 query job until JobComplete, then page its CSV by Sforce-Locator."""
-        deadline = time.monotonic() + self.bulk_timeout_seconds
-        while job["state"] not in {"JobComplete", "Failed", "Aborted"}:
-            if time.monotonic() > deadline:
-                raise SalesforceApiError(
-                    None, "TIMEOUT", f"Bulk job {job['id']} still {job['state']}", []
-                )
-            time.sleep(self.bulk_poll_seconds)
-            path = f"query/{job['id']}"
-            job = self._call(
-                "bulk poll", lambda sf, p=path: self._bulk_request(sf, "GET", p).json()
-            )
-        if job["state"] != "JobComplete":
-            raise SalesforceApiError(
-                None, job["state"].upper(), str(job.get("errorMessage", "")), []
-            )
-        types = {name: spec["type"] for name, spec in self.describe_fields("Account").items()}
-        locator = ""
-        while True:
-            params = {"maxRecords": 50_000, **({"locator": locator} if locator else {})}
-            response = self._call(
-                "bulk results",
-                lambda sf, p=params: self._bulk_request(
-                    sf, "GET", f"query/{job['id']}/results", params=p, accept="text/csv"
-                ),
-            )
-            rows = csv.DictReader(io.StringIO(response.content.decode("utf-8")))
-            yield [
-                {k: _from_csv(v, types.get(k, "string")) for k, v in row.items()} for row in rows
-            ]
-            locator = response.headers.get("Sforce-Locator", "null")
-            if not locator or locator == "null":
-                return
-
-    # ---- writes -------------------------------------------------------------------------------
-
     def update_account(self, account_id: str, fields: Mapping[str, Any]) -> None:
         """PATCH an Account. Validation failures raise SalesforceApiError with Salesforce's
         errorCode, message and field names, for the caller to record as a rejected row."""
@@ -578,18 +375,3 @@ class SalesforceResource(dg.ConfigurableResource):
             raise ValueError("update_account needs at least one field")
         data = dict(fields)
         self._call(f"update Account {account_id}", lambda sf: sf.Account.update(account_id, data))
-
-
-def _from_csv(value: str | None, kind: str) -> Any:
-    """A Bulk CSV cell as the REST API would give it (empty cells are nulls)."""
-    if value is None or value == "":
-        return None
-    if kind == "boolean":
-        return value.lower() == "true"
-    if kind == "int":
-        return int(value)
-    if kind in {"double", "currency", "percent"}:
-        return float(value)
-    if kind == "datetime":
-        return format_salesforce_datetime(parse_salesforce_datetime(value))
-    return value
