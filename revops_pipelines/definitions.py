@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from revops_pipelines.assets import leads, salesforce_sync
+from revops_pipelines.assets import leads, salesforce_sync, usage
 from revops_pipelines.jobs import SYNC_JOBS
 from revops_pipelines.resources import resource_defs
 from revops_pipelines.schedules import SCHEDULES
+from revops_pipelines.sensors import alerts
 from revops_pipelines.sensors import inbox as inbox_flow
 
 defs = dg.Definitions.merge(
@@ -15,6 +16,10 @@ defs = dg.Definitions.merge(
     inbox_flow.defs,
     dg.Definitions(assets=leads.LEAD_ASSETS),
     dg.Definitions(
-        assets=salesforce_sync.sync_assets, jobs=list(SYNC_JOBS), schedules=list(SCHEDULES)
+        assets=alerts.with_sync_freshness(salesforce_sync.sync_assets),
+        jobs=list(SYNC_JOBS),
+        schedules=list(SCHEDULES),
     ),
+    usage.defs,
+    alerts.defs,
 )

@@ -1,11 +1,13 @@
 """Attio webhook events: the Attio flow's edge, claimed from the webhook inbox per run.
 
-Dispatching to handlers (deal won, two-way field sync) comes later; this flow already claims the
-Attio rows, parses every element of each delivery's `events[]`, deduplicates them into one list and,
-at the very end of the job, marks the rows done. Rows stay in the inbox for good.
+The flow claims the Attio rows, parses every element of each delivery's `events[]`,
+deduplicates them, routes each event type to its handler (`resources/attio_event_handlers.py`:
+deal notifications, id-map upkeep on merges and deletions) and, at the very end of the job,
+marks the rows done. Rows stay in the inbox for good. The two-way field sync comes later.
 """
 
 from collections import Counter
+from typing import Any
 
 import dagster as dg
 
@@ -18,6 +20,7 @@ from revops_pipelines.assets.forms import (
     md_table,
     settle_run_batch,
 )
+from revops_pipelines.config import config_path, load_model
 from revops_pipelines.domain.attio_events import (
     AttioEvent,
     AttioEventParseError,
@@ -25,21 +28,35 @@ from revops_pipelines.domain.attio_events import (
     dedupe_events,
     parse_delivery,
 )
+from revops_pipelines.domain.deal_messages import DealNotificationConfig
+from revops_pipelines.resources.attio import AttioResource
+from revops_pipelines.resources.attio_event_handlers import AttioEventHandlers, HandlingReport
 from revops_pipelines.resources.database import RevopsDatabase
+from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.store import inbox
 
 ATTIO_SOURCES = ("attio",)
+DEALS_CONFIG = load_model(config_path("deals.yaml"), DealNotificationConfig)
 
 
-@dg.asset(deps=[WEBHOOK_INBOX], group_name="attio_events", kinds={"python"})
-def attio_events(
-    context: dg.AssetExecutionContext, config: InboxBatchConfig, database: RevopsDatabase
+@dg.asset(
+    deps=[WEBHOOK_INBOX], group_name="attio_events", kinds={"attio", "slack"}, pool="attio_api"
+)
+async def attio_events(
+    context: dg.AssetExecutionContext,
+    config: InboxBatchConfig,
+    database: RevopsDatabase,
+    attio: AttioResource,
+    slack: SlackResource,
 ) -> dg.MaterializeResult:
     """Attio webhook events claimed from the inbox for this run, parsed from every delivery's
-    `events[]` and deduplicated: per-attribute `record.updated` events and redeliveries of one
-    change become one normalized event listing the changed attributes, actors and inbox rows.
+    `events[]`, deduplicated (per-attribute `record.updated` events and redeliveries of one
+    change become one normalized event listing the changed attributes, actors and inbox rows)
+    and handled: each type through the dispatch table to its handler; unknown types are
+    counted and skipped. Deal notifications follow `config/deals.yaml`.
 
     Deliveries that cannot be parsed are quarantined with the reason (listed in the metadata).
+    A failed deal notification fails the run after every other event was handled.
     """
     engine = database.engine()
     rows = claim_for_run(context, engine, ATTIO_SOURCES, config)
@@ -53,6 +70,14 @@ def attio_events(
             quarantined.append((row.id, row.event_id, str(exc)))
     normalized: list[NormalizedEvent] = dedupe_events(events)
     by_type = Counter(e.event_type for e in normalized)
+    async with attio.client() as client:
+        handlers = AttioEventHandlers(client, engine, slack, DEALS_CONFIG, log=context.log)
+        report = await handlers.handle(normalized)
+    if report.errors:
+        raise dg.Failure(
+            f"{len(report.errors)} Attio event(s) failed: " + "; ".join(report.errors),
+            metadata=_handling_metadata(report),
+        )
     return dg.MaterializeResult(
         value=normalized,
         metadata={
@@ -67,8 +92,29 @@ def attio_events(
             "quarantined_rows": dg.MetadataValue.md(
                 md_table(["inbox id", "event id", "reason"], quarantined)
             ),
+            **_handling_metadata(report),
         },
     )
+
+
+def _handling_metadata(report: HandlingReport) -> dict[str, Any]:
+    return {
+        "handled": sum(report.handled.values()),
+        "handled_by_handler": dg.MetadataValue.md(
+            md_table(["handler", "events"], sorted(report.handled.items()))
+        ),
+        "skipped_unknown": sum(report.skipped_unknown.values()),
+        "skipped_unknown_types": dg.MetadataValue.md(
+            md_table(["event type", "count"], sorted(report.skipped_unknown.items()))
+        ),
+        "records_fetched": report.records_fetched,
+        "notifications_sent": report.notifications_sent,
+        "notifications": dg.MetadataValue.md(
+            md_table(["deal", "kind", "status", "detail"], report.notifications)
+        ),
+        "id_map_repointed": report.id_map_repointed,
+        "id_map_forgotten": report.id_map_forgotten,
+    }
 
 
 @dg.asset(deps=[attio_events], group_name="attio_events", kinds={"python"})

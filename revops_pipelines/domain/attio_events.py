@@ -172,3 +172,127 @@ def dedupe_events(events: Iterable[AttioEvent]) -> list[NormalizedEvent]:
         )
         for key, e in merged.items()
     ]
+
+
+# --- routing -------------------------------------------------------------------------------
+# Event type -> the name of its handler (`resources/attio_event_handlers.py`). One small table:
+# a type that is not here is recorded and skipped, never an error.
+RECORD_CREATED, RECORD_UPDATED = "record_created", "record_updated"
+RECORD_DELETED, RECORD_MERGED = "record_deleted", "record_merged"
+LIST_ENTRY, NOTE, TASK = "list_entry", "note", "task"
+DISPATCH: Mapping[str, str] = {
+    "record.created": RECORD_CREATED,
+    "record.updated": RECORD_UPDATED,
+    "record.deleted": RECORD_DELETED,
+    "record.merged": RECORD_MERGED,
+    "list-entry.created": LIST_ENTRY,
+    "list-entry.updated": LIST_ENTRY,
+    "list-entry.deleted": LIST_ENTRY,
+    "note.created": NOTE,
+    "note.updated": NOTE,
+    "note-content.updated": NOTE,
+    "note.deleted": NOTE,
+    "task.created": TASK,
+    "task.updated": TASK,
+    "task.deleted": TASK,
+}
+# Record events whose handlers read the record as it is now (one fetch per record per batch).
+FETCHING_TYPES = ("record.created", "record.updated")
+
+
+def handler_for(event_type: str) -> str | None:
+    """The handler name of an event type; None for a type this project does not handle."""
+    return DISPATCH.get(event_type)
+
+
+@dataclass(frozen=True)
+class RoutedEvents:
+    """A batch's events grouped by handler name (arrival order kept), and the unknown ones."""
+
+    by_handler: dict[str, list[NormalizedEvent]]
+    unknown: list[NormalizedEvent]
+
+    def events(self, handler: str) -> list[NormalizedEvent]:
+        return self.by_handler.get(handler, [])
+
+
+def route_events(events: Iterable[NormalizedEvent]) -> RoutedEvents:
+    by_handler: dict[str, list[NormalizedEvent]] = {}
+    unknown: list[NormalizedEvent] = []
+    for event in events:
+        handler = handler_for(event.event_type)
+        if handler is None:
+            unknown.append(event)
+        else:
+            by_handler.setdefault(handler, []).append(event)
+    return RoutedEvents(by_handler, unknown)
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    """Everything a batch says about one record: the one fetch its created/updated events need."""
+
+    object_id: str
+    record_id: str
+    event_types: tuple[str, ...]  # e.g. ("record.created", "record.updated"), arrival order
+    attribute_ids: tuple[str, ...]  # changed attributes over every update in the batch
+
+    @property
+    def created(self) -> bool:
+        return "record.created" in self.event_types
+
+
+def records_to_fetch(
+    events: Iterable[NormalizedEvent], *, object_ids: Iterable[str] | None = None
+) -> list[RecordChange]:
+    """One `RecordChange` per (object, record) with a created or updated event, first-seen order.
+
+    The per-attribute `record.updated` burst, its system echo and a `record.created` of the same
+    record collapse into one entry, so the handler fetches the current record once per batch.
+    `object_ids` limits the result to objects some handler cares about (e.g. deals).
+    """
+    wanted = set(object_ids) if object_ids is not None else None
+    changes: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for event in events:
+        if event.event_type not in FETCHING_TYPES:
+            continue
+        object_id, record_id = event.object_id, event.record_id
+        if not object_id or not record_id or (wanted is not None and object_id not in wanted):
+            continue
+        entry = changes.setdefault((object_id, record_id), {"types": [], "attributes": []})
+        if event.event_type not in entry["types"]:
+            entry["types"].append(event.event_type)
+        for attribute in event.attribute_ids:
+            if attribute not in entry["attributes"]:
+                entry["attributes"].append(attribute)
+    return [
+        RecordChange(obj, rec, tuple(e["types"]), tuple(e["attributes"]))
+        for (obj, rec), e in changes.items()
+    ]
+
+
+def merge_repoints(events: Iterable[NormalizedEvent]) -> list[tuple[str, str]]:
+    """(original record id, surviving record id) for each `record.merged` event, in order.
+
+    Both semantics give the same answer: since 2026 a merge makes a new record and fires one
+    event per original, each with the new record in `id.record_id` and an original in
+    `duplicate_record_id`; before, the duplicate was folded into `id.record_id` and deleted.
+    Either way, whatever pointed at `duplicate_record_id` must now point at `id.record_id`.
+    """
+    pairs: list[tuple[str, str]] = []
+    for event in events:
+        duplicate, surviving = event.extra.get("duplicate_record_id"), event.record_id
+        if event.event_type != "record.merged" or not isinstance(duplicate, str) or not surviving:
+            continue
+        if duplicate != surviving and (duplicate, surviving) not in pairs:
+            pairs.append((duplicate, surviving))
+    return pairs
+
+
+def deleted_record_ids(events: Iterable[NormalizedEvent]) -> list[str]:
+    """The record ids of `record.deleted` events, in order, each once."""
+    ids: list[str] = []
+    for event in events:
+        if event.event_type == "record.deleted" and event.record_id and event.record_id not in ids:
+            ids.append(event.record_id)
+    return ids

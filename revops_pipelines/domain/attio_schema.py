@@ -93,6 +93,16 @@ EXPECTED_ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec("people", "region", "Region", "text"),
     AttributeSpec("people", "owner", "Owner", "actor-reference"),
     AttributeSpec("people", "routing_reason", "Routing reason", "text"),
+    *(
+        AttributeSpec(obj, slug, title, type_)
+        for obj in ("companies", "people")
+        for slug, title, type_ in (
+            ("last_seen_at", "Last seen", "timestamp"),
+            ("active_days_7", "Active days (7 d)", "number"),
+            ("active_days_30", "Active days (30 d)", "number"),
+            ("top_events", "Top events", "text"),
+        )
+    ),
     AttributeSpec("deals", "name", "Deal name", "text", standard=True),
     AttributeSpec("deals", "stage", "Deal stage", "status", standard=True),
     AttributeSpec("deals", "value", "Deal value", "currency", standard=True),

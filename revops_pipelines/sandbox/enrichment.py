@@ -11,29 +11,21 @@ sandbox's; `lookups()` and `stats()` count what reached the API.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import math
 import re
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.applications import Starlette
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
-from revops_pipelines.sandbox.attio import admin
-from revops_pipelines.sandbox.attio.gateway import (
-    Stats,
-    drop_connection,
-    send_json,
-    still_connected_after,
-)
-from revops_pipelines.sandbox.attio.limits import Faults, RateLimiter
+from revops_pipelines.sandbox.attio.gateway import send_json
+from revops_pipelines.sandbox.attio.limits import RateLimiter
+from revops_pipelines.sandbox.front import SandboxFront, authorization
 
 ENRICHMENT_SANDBOX_KEY = "sk_sandbox_enrichment"
 FIND_PATH = "/v2/companies/find"
@@ -65,6 +57,7 @@ ERRORS = {
     500: ("internal_error", "Something went wrong on our end."),
     503: ("service_unavailable", "The service is temporarily unavailable."),
 }
+# rate: requests/s per key (None = off); latency_ms; pending_lookups: 202s before a pending 200.
 CONFIG_KEYS = ("rate", "latency_ms", "pending_lookups")
 
 
@@ -110,8 +103,11 @@ def company_payload(
     }  # fmt: skip
 
 
-class EnrichmentSandbox:
+class EnrichmentSandbox(SandboxFront):
     """Companies by domain, some queued at first, behind keys, a rate limit and faults."""
+
+    CONFIG_KEYS = CONFIG_KEYS
+    INT_KEYS = frozenset({"pending_lookups"})
 
     def __init__(
         self,
@@ -121,30 +117,21 @@ class EnrichmentSandbox:
         rate: float | None = 10.0,
         latency_ms: float = 0.0,
     ) -> None:
-        self.lock = threading.RLock()
+        super().__init__()
         self.api_keys = frozenset(api_keys)
         self._seed_pending = frozenset(pending_domains)
         self.limiter = RateLimiter(None, rate)
-        self.faults, self._stats = Faults(), Stats()
         self.latency_ms, self.pending_lookups = float(latency_ms), int(pending_lookups)
         self.reset()
-        self._admin = Starlette(routes=admin.ROUTES)
-        self._admin.state.sandbox = self
-        self.app: ASGIApp = self  # the sandbox is its own ASGI app (see __call__)
 
     # --- configuration and accessors -------------------------------------------------------
     def configure(self, **changes: Any) -> dict[str, Any]:
         """Change rate (requests/s per key, None = off), latency_ms or pending_lookups."""
-        unknown = set(changes) - set(CONFIG_KEYS)
-        if unknown:
-            raise ValueError(f"unknown sandbox settings {sorted(unknown)}; use {list(CONFIG_KEYS)}")
+        self._check_keys(changes)
         if "rate" in changes:
             self.limiter.configure("read", changes["rate"])
         for key in ("latency_ms", "pending_lookups"):
-            value = changes.get(key, getattr(self, key))
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ValueError(f"{key} must be a non-negative number")
-            setattr(self, key, float(value) if key == "latency_ms" else int(value))
+            self._set(key, changes.get(key, getattr(self, key)))
         return self.config()
 
     def config(self) -> dict[str, Any]:
@@ -154,15 +141,12 @@ class EnrichmentSandbox:
             "pending_lookups": self.pending_lookups,
         }
 
-    def reset(self) -> None:
-        """The seeded companies, nothing looked up yet, empty windows, stats and faults."""
-        with self.lock:
-            self.companies = {row[0]: company_payload(*row) for row in SEED_COMPANIES}
-            self.pending = set(self._seed_pending)
-            self._lookups: Counter[str] = Counter()
+    def _reset_state(self) -> None:
+        """The seeded companies, nothing looked up yet, empty windows."""
+        self.companies = {row[0]: company_payload(*row) for row in SEED_COMPANIES}
+        self.pending = set(self._seed_pending)
+        self._lookups: Counter[str] = Counter()
         self.limiter.reset()
-        self._stats.reset()
-        self.faults.clear()
 
     def add_company(self, domain: str, name: str, *, pending: bool = False, **fields: Any) -> None:
         """Add (or replace) a company; `fields` override the payload's top-level keys."""
@@ -180,47 +164,20 @@ class EnrichmentSandbox:
     def stats(self) -> dict[str, Any]:
         return {**self._stats.snapshot(), "lookups": self.lookups()}
 
-    # --- the ASGI app ----------------------------------------------------------------------
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/_sandbox/"):
-            await self._admin(scope, receive, send)
-            return
-        self._stats.bump("requests", f"{scope['method']} {scope['path']}")
-        if self.latency_ms:
-            await asyncio.sleep(self.latency_ms / 1000)
-        fault = self.faults.pick(scope["method"], scope["path"])
-        if fault:
-            self._stats.bump("faults", fault)
-        if fault in ("500", "503"):
-            await send_json(send, int(fault or 0), _error(int(fault or 0)))
-            return
-        if fault == "drop_before_apply":
-            await drop_connection(send)
-            return
-        held: list[Message] = []
+    # --- the API (the front's admin routes, latency and faults are around it) ---------------
+    async def _send_fault(self, send: Send, status: int, headers: dict[str, str]) -> None:
+        await send_json(send, status, _error(status))
 
-        async def capture(message: Message) -> None:
-            if fault:
-                held.append(message)
-            else:
-                await send(message)
-
+    async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
         status, body, headers = self._answer(scope)
-        await send_json(capture, status, body, headers)
-        if fault == "drop_after_apply":
-            await drop_connection(send)
-        elif fault == "timeout_after_apply" and await still_connected_after(
-            receive, self.faults.timeout_seconds
-        ):
-            for message in held:
-                await send(message)
+        await send_json(send, status, body, headers)
 
     def _answer(self, scope: Scope) -> tuple[int, Any, dict[str, str]]:
         if scope["path"] != FIND_PATH:
             return 404, {"error": {"type": "not_found", "message": "Unknown endpoint."}}, {}
         if scope["method"] != "GET":
             return 405, {"error": {"type": "method_not_allowed", "message": "Use GET."}}, {}
-        key = _api_key(dict(scope["headers"]).get(b"authorization", b"").decode("latin-1"))
+        key = _api_key(authorization(scope))
         if key not in self.api_keys:
             return 401, _error(401), {"WWW-Authenticate": 'Bearer realm="enrichment"'}
         free_at = self.limiter.acquire(key, "read")

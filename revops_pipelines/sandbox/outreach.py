@@ -12,12 +12,10 @@ every answer carries `X-RateLimit-*` headers, and past the budget the answer is 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import math
 import re
-import threading
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -27,11 +25,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
-from revops_pipelines.sandbox.attio import admin
-from revops_pipelines.sandbox.attio.gateway import Stats, drop_connection, still_connected_after
-from revops_pipelines.sandbox.attio.limits import Faults
+from revops_pipelines.sandbox.front import SandboxFront, authorization
 
 OUTREACH_SANDBOX_TOKEN = "sandbox-outreach-token"
 JSON_API = "application/vnd.api+json"
@@ -45,6 +41,7 @@ TYPES = {"prospects": "prospect", "sequences": "sequence", "mailboxes": "mailbox
     "sequenceStates": "sequenceState"
 }  # collection -> JSON:API type
 KINDS = tuple(TYPES)
+# hourly_limit: requests per window and token; window_seconds; latency_ms: added to each call.
 CONFIG_KEYS = ("hourly_limit", "window_seconds", "latency_ms")
 
 
@@ -75,8 +72,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-class OutreachSandbox:
+class OutreachSandbox(SandboxFront):
     """An Outreach org: one token budget, seeded sequences and mailboxes, faults."""
+
+    CONFIG_KEYS = CONFIG_KEYS
+    INT_KEYS = frozenset({"hourly_limit"})
 
     def __init__(
         self,
@@ -85,9 +85,8 @@ class OutreachSandbox:
         window_seconds: float = 3600.0,
         latency_ms: float = 0.0,
     ) -> None:
-        self.lock = threading.RLock()
+        super().__init__()
         self.tokens = frozenset(tokens)
-        self.faults, self._stats = Faults(), Stats()
         self.hourly_limit, self.window_seconds, self.latency_ms = 10_000, 3600.0, 0.0
         self.configure(
             hourly_limit=hourly_limit, window_seconds=window_seconds, latency_ms=latency_ms
@@ -96,37 +95,17 @@ class OutreachSandbox:
         routes = [Route(f"/api/v2/{k}", self._collection, methods=["GET", "POST"]) for k in KINDS]
         routes += [Route(f"/api/v2/{k}/{{id:int}}", self._member) for k in KINDS]
         self._api = Starlette(routes=routes, exception_handlers={Exception: _internal})
-        self._admin = Starlette(routes=admin.ROUTES)
-        self._admin.state.sandbox = self
-        self.app: ASGIApp = self  # the sandbox is its own ASGI app (see __call__)
 
-    # --- configuration and accessors -------------------------------------------------------
-    def configure(self, **changes: Any) -> dict[str, Any]:
-        """Change hourly_limit (requests per window and token), window_seconds or latency_ms."""
-        unknown = set(changes) - set(CONFIG_KEYS)
-        if unknown:
-            raise ValueError(f"unknown sandbox settings {sorted(unknown)}; use {list(CONFIG_KEYS)}")
-        for key, value in changes.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ValueError(f"{key} must be a non-negative number")
-            setattr(self, key, int(value) if key == "hourly_limit" else float(value))
-        return self.config()
-
-    def config(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in CONFIG_KEYS}
-
-    def reset(self) -> None:
-        """Seeded sequences and mailboxes, no prospects or states, fresh budgets, no faults."""
-        with self.lock:
-            self.store: dict[str, dict[int, dict[str, Any]]] = {kind: {} for kind in KINDS}
-            for i, name in enumerate((*SEQUENCES, *DISABLED_SEQUENCES), start=1):
-                shape = {"sequenceType": "interval", "shareType": "shared"}
-                self._add("sequences", {"name": name, "enabled": name in SEQUENCES, **shape}, id_=i)
-            for i, email in enumerate(MAILBOXES, start=1):
-                self._add("mailboxes", {"email": email, "userId": i}, id_=i)
-            self._used: dict[str, tuple[int, int]] = {}  # token -> (window number, requests)
-        self._stats.reset()
-        self.faults.clear()
+    # --- state and accessors ---------------------------------------------------------------
+    def _reset_state(self) -> None:
+        """Seeded sequences and mailboxes, no prospects or states, fresh budgets."""
+        self.store: dict[str, dict[int, dict[str, Any]]] = {kind: {} for kind in KINDS}
+        for i, name in enumerate((*SEQUENCES, *DISABLED_SEQUENCES), start=1):
+            shape = {"sequenceType": "interval", "shareType": "shared"}
+            self._add("sequences", {"name": name, "enabled": name in SEQUENCES, **shape}, id_=i)
+        for i, email in enumerate(MAILBOXES, start=1):
+            self._add("mailboxes", {"email": email, "userId": i}, id_=i)
+        self._used: dict[str, tuple[int, int]] = {}  # token -> (window number, requests)
 
     def _add(self, kind: str, attrs: dict[str, Any], rels: Any = None, id_: int = 0) -> Any:
         new_id = id_ or max(self.store[kind], default=0) + 1
@@ -162,16 +141,12 @@ class OutreachSandbox:
             counts = {kind: len(table) for kind, table in self.store.items()}
         return {**self._stats.snapshot(), "resources": counts}
 
-    # --- the ASGI front: auth, budget, latency and faults ----------------------------------
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/_sandbox/"):
-            await self._admin(scope, receive, send)
-            return
-        template = re.sub(r"/\d+$", "/{id}", scope["path"])
-        self._stats.bump("requests", f"{scope['method']} {template}")
-        if self.latency_ms:
-            await asyncio.sleep(self.latency_ms / 1000)
-        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+    # --- before the front's faults: auth and budget ----------------------------------------
+    def _route(self, path: str) -> str:
+        return re.sub(r"/\d+$", "/{id}", path)
+
+    async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
+        header = authorization(scope)
         token = header.removeprefix("Bearer ").strip()
         if not header.startswith("Bearer ") or token not in self.tokens:
             await _send(send, ApiError(401, "unauthorizedOauthToken", "Invalid OAuth token."))
@@ -182,35 +157,11 @@ class OutreachSandbox:
             error = ApiError(429, "rateLimitExceeded", "You have exceeded your rate limit.")
             await _send(send, error, limit_headers | {"Retry-After": str(retry_after)})
             return
-        fault = self.faults.pick(scope["method"], scope["path"])
-        if fault:
-            self._stats.bump("faults", fault)
-        if fault in ("500", "503"):
-            error = ApiError(int(fault or 0), "serverError", "The server encountered an error.")
-            await _send(send, error, limit_headers)
-            return
-        if fault == "drop_before_apply":
-            await drop_connection(send)
-            return
-        held: list[Message] = []
+        await self._inject_faults(scope, receive, send, limit_headers)
 
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                extra = [(k.lower().encode(), v.encode()) for k, v in limit_headers.items()]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            if fault:
-                held.append(message)
-            else:
-                await send(message)
-
-        await self._api(scope, receive, capture)
-        if fault == "drop_after_apply":
-            await drop_connection(send)
-        elif fault == "timeout_after_apply" and await still_connected_after(
-            receive, self.faults.timeout_seconds
-        ):
-            for message in held:
-                await send(message)
+    async def _send_fault(self, send: Send, status: int, headers: dict[str, str]) -> None:
+        error = ApiError(status, "serverError", "The server encountered an error.")
+        await _send(send, error, headers)
 
     def _spend(self, token: str) -> tuple[dict[str, str], int | None]:
         """Count one request against the token's window; the headers, and a wait when over."""

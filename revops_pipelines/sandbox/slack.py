@@ -10,30 +10,21 @@ authenticated, limited or faulted. Accessors are safe to call while uvicorn serv
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
 import math
-import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from revops_pipelines.domain.messages import block_kit_errors
-from revops_pipelines.sandbox.attio import admin
-from revops_pipelines.sandbox.attio.gateway import (
-    Stats,
-    drop_connection,
-    send_json,
-    still_connected_after,
-)
-from revops_pipelines.sandbox.attio.limits import Faults
+from revops_pipelines.sandbox.attio.gateway import send_json
+from revops_pipelines.sandbox.front import SandboxFront
 
 SLACK_SANDBOX_TOKEN = "sandbox-slack-bot-token"
 DEFAULT_CHANNELS = ("sales-leads", "sales-wins", "revops-alerts")
@@ -50,6 +41,7 @@ FAULT_BODIES = {
     "500": {"ok": False, "error": "internal_error"},
     "503": {"ok": False, "error": "service_unavailable"},
 }
+# channel_rate: messages/s per channel; burst: the bucket's size; latency_ms: added to each call.
 CONFIG_KEYS = ("channel_rate", "burst", "latency_ms")
 
 
@@ -76,8 +68,12 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("1", "true")
 
 
-class SlackSandbox:
+class SlackSandbox(SandboxFront):
     """A Slack workspace with seeded channels, bot tokens and per-channel post limits."""
+
+    CONFIG_KEYS = CONFIG_KEYS
+    INT_KEYS = frozenset({"burst"})
+    POSITIVE_KEYS = frozenset({"channel_rate", "burst"})
 
     def __init__(
         self,
@@ -87,44 +83,21 @@ class SlackSandbox:
         burst: int = 1,
         latency_ms: float = 0.0,
     ) -> None:
-        self.lock = threading.RLock()
+        super().__init__()
         self.tokens = frozenset(tokens)
         self._seed_channels = tuple(channels)
-        self.faults, self._stats = Faults(), Stats()
         self.channel_rate, self.burst, self.latency_ms = 1.0, 1, 0.0
         self.configure(channel_rate=channel_rate, burst=burst, latency_ms=latency_ms)
         self.reset()
-        self._admin = Starlette(routes=admin.ROUTES)
-        self._admin.state.sandbox = self
-        self.app: ASGIApp = self  # the sandbox is its own ASGI app (see __call__)
 
-    # --- configuration and accessors -------------------------------------------------------
-    def configure(self, **changes: Any) -> dict[str, Any]:
-        """Change channel_rate (messages/s per channel), burst or latency_ms while serving."""
-        unknown = set(changes) - set(CONFIG_KEYS)
-        if unknown:
-            raise ValueError(f"unknown sandbox settings {sorted(unknown)}; use {list(CONFIG_KEYS)}")
-        for key, value in changes.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ValueError(f"{key} must be a non-negative number")
-            if key != "latency_ms" and value <= 0:
-                raise ValueError(f"{key} must be positive")
-            setattr(self, key, int(value) if key == "burst" else float(value))
-        return self.config()
-
-    def config(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in CONFIG_KEYS}
-
-    def reset(self) -> None:
-        """The seeded channels with no messages; empty buckets, stats and faults."""
-        with self.lock:
-            self.channels: dict[str, dict[str, Any]] = {}
-            for name in (*self._seed_channels, *NOT_A_MEMBER, *ARCHIVED):
-                self.add_channel(name, member=name not in NOT_A_MEMBER, archived=name in ARCHIVED)
-            self._buckets: dict[str, tuple[float, float]] = {}
-            self._last_ts = 0.0
-        self._stats.reset()
-        self.faults.clear()
+    # --- state and accessors ---------------------------------------------------------------
+    def _reset_state(self) -> None:
+        """The seeded channels with no messages; empty buckets."""
+        self.channels: dict[str, dict[str, Any]] = {}
+        for name in (*self._seed_channels, *NOT_A_MEMBER, *ARCHIVED):
+            self.add_channel(name, member=name not in NOT_A_MEMBER, archived=name in ARCHIVED)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._last_ts = 0.0
 
     def add_channel(self, name: str, *, member: bool = True, archived: bool = False) -> str:
         cid = channel_id(name)
@@ -151,39 +124,9 @@ class SlackSandbox:
             posted = {c["name"]: len(c["messages"]) for c in self.channels.values()}
         return {**self._stats.snapshot(), "messages": {k: n for k, n in posted.items() if n}}
 
-    # --- the ASGI front: latency and faults ------------------------------------------------
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/_sandbox/"):
-            await self._admin(scope, receive, send)
-            return
-        self._stats.bump("requests", f"{scope['method']} {scope['path']}")
-        if self.latency_ms:
-            await asyncio.sleep(self.latency_ms / 1000)
-        fault = self.faults.pick(scope["method"], scope["path"])
-        if fault:
-            self._stats.bump("faults", fault)
-        if fault in FAULT_BODIES:
-            await send_json(send, int(fault or 0), FAULT_BODIES[fault or ""])
-            return
-        if fault == "drop_before_apply":
-            await drop_connection(send)
-            return
-        held: list[Message] = []
-
-        async def capture(message: Message) -> None:
-            if fault:
-                held.append(message)
-            else:
-                await send(message)
-
-        await self._api(scope, receive, capture)
-        if fault == "drop_after_apply":
-            await drop_connection(send)
-        elif fault == "timeout_after_apply" and await still_connected_after(
-            receive, self.faults.timeout_seconds
-        ):
-            for message in held:
-                await send(message)
+    # --- the API under /api/ (the front's admin routes, latency and faults are around it) -----
+    async def _send_fault(self, send: Send, status: int, headers: dict[str, str]) -> None:
+        await send_json(send, status, FAULT_BODIES[str(status)])
 
     async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)

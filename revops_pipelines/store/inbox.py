@@ -10,14 +10,54 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from revops_pipelines.store.tables import INBOX_STATUSES, webhook_inbox
+from revops_pipelines.store.inbox_queries import (
+    InboxRow,
+    PendingRef,
+    _row,
+    _sources,
+    claimed_ids,
+    count_by_status,
+    get_rows,
+    pending_after,
+    pending_idle,
+    rows_with_status,
+)
+from revops_pipelines.store.tables import webhook_inbox
+
+__all__ = [  # the read-only queries and their row shapes are re-exported from inbox_queries
+    "DEFAULT_MAX_ATTEMPTS",
+    "MAX_ERROR_CHARS",
+    "InboxRow",
+    "NewEvent",
+    "PendingRef",
+    "ReleaseResult",
+    "StoreOutcome",
+    "StoreResult",
+    "body_event_id",
+    "charge_unclaimed_attempt",
+    "claim_batch",
+    "claimed_ids",
+    "count_by_status",
+    "get_rows",
+    "mark_done",
+    "mark_quarantined",
+    "pending_after",
+    "pending_idle",
+    "release",
+    "release_claimed_by",
+    "release_stale",
+    "requeue",
+    "rows_with_status",
+    "store_event",
+    "store_events",
+]
 
 DEFAULT_MAX_ATTEMPTS = 5
 MAX_ERROR_CHARS = 2000
@@ -29,36 +69,6 @@ _t = webhook_inbox
 class StoreResult:
     outcome: StoreOutcome
     id: int | None  # the new row's id; None for a duplicate
-
-
-@dataclass(frozen=True)
-class InboxRow:
-    id: int
-    source: str
-    event_id: str
-    received_at: datetime
-    headers: dict[str, str]
-    body: bytes
-    status: str
-    attempts: int
-    last_error: str | None
-    claimed_by: str | None
-    claimed_at: datetime | None
-    processed_at: datetime | None
-
-    @property
-    def ref(self) -> str:
-        """A stable reference to the raw delivery (`webhook_inbox:<id>`)."""
-        return f"webhook_inbox:{self.id}"
-
-
-@dataclass(frozen=True)
-class PendingRef:
-    """The few columns a sensor needs to plan a batch."""
-
-    id: int
-    source: str
-    attempts: int
 
 
 @dataclass(frozen=True)
@@ -74,19 +84,8 @@ def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
 
-def _sources(sources: str | Iterable[str]) -> list[str]:
-    return [sources] if isinstance(sources, str) else list(sources)
-
-
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
-
-
-def _row(mapping: Mapping[str, Any]) -> InboxRow:
-    values = {f.name: mapping[f.name] for f in fields(InboxRow)}
-    return InboxRow(
-        **{**values, "headers": dict(values["headers"] or {}), "body": bytes(values["body"])}
-    )
 
 
 def body_event_id(body: bytes) -> str:
@@ -338,91 +337,3 @@ def requeue(engine: sa.Engine, ids: Iterable[int], *, now: datetime | None = Non
     )
     with engine.begin() as conn:
         return conn.execute(stmt).rowcount
-
-
-def pending_after(
-    engine: sa.Engine, sources: str | Iterable[str], *, after_id: int, limit: int
-) -> list[PendingRef]:
-    """Pending rows with an id above `after_id` (a sensor cursor), oldest first."""
-    stmt = (
-        sa.select(_t.c.id, _t.c.source, _t.c.attempts)
-        .where(_t.c.status == "pending", _t.c.source.in_(_sources(sources)), _t.c.id > after_id)
-        .order_by(_t.c.id)
-        .limit(limit)
-    )
-    with engine.connect() as conn:
-        return [PendingRef(*r) for r in conn.execute(stmt)]
-
-
-def pending_idle(
-    engine: sa.Engine,
-    sources: str | Iterable[str],
-    *,
-    up_to_id: int,
-    idle_since: datetime,
-    limit: int,
-) -> list[PendingRef]:
-    """Pending rows at or below `up_to_id` untouched since `idle_since`: released for a retry,
-    or never claimed by the run requested for them."""
-    stmt = (
-        sa.select(_t.c.id, _t.c.source, _t.c.attempts)
-        .where(
-            _t.c.status == "pending",
-            _t.c.source.in_(_sources(sources)),
-            _t.c.id <= up_to_id,
-            _t.c.updated_at < idle_since,
-        )
-        .order_by(_t.c.id)
-        .limit(limit)
-    )
-    with engine.connect() as conn:
-        return [PendingRef(*r) for r in conn.execute(stmt)]
-
-
-def get_rows(engine: sa.Engine, ids: Iterable[int]) -> list[InboxRow]:
-    with engine.connect() as conn:
-        result = conn.execute(sa.select(_t).where(_t.c.id.in_(list(ids))).order_by(_t.c.id))
-        return [_row(r._mapping) for r in result]
-
-
-def rows_with_status(
-    engine: sa.Engine,
-    status: str,
-    *,
-    sources: str | Iterable[str] | None = None,
-    claimed_by: str | None = None,
-    limit: int = 100,
-) -> list[InboxRow]:
-    """Rows in one status (newest first), e.g. the failed rows an operator should look at."""
-    stmt = sa.select(_t).where(_t.c.status == status)
-    if sources is not None:
-        stmt = stmt.where(_t.c.source.in_(_sources(sources)))
-    if claimed_by is not None:
-        stmt = stmt.where(_t.c.claimed_by == claimed_by)
-    with engine.connect() as conn:
-        result = conn.execute(stmt.order_by(_t.c.id.desc()).limit(limit))
-        return [_row(r._mapping) for r in result]
-
-
-def claimed_ids(engine: sa.Engine, claimed_by: str) -> list[int]:
-    """Ids still `processing` under `claimed_by`."""
-    stmt = (
-        sa.select(_t.c.id)
-        .where(_t.c.claimed_by == claimed_by, _t.c.status == "processing")
-        .order_by(_t.c.id)
-    )
-    with engine.connect() as conn:
-        return list(conn.execute(stmt).scalars())
-
-
-def count_by_status(
-    engine: sa.Engine, sources: str | Sequence[str] | None = None
-) -> dict[str, int]:
-    """Row counts per status (every status present, zero when empty)."""
-    stmt = sa.select(_t.c.status, sa.func.count()).group_by(_t.c.status)
-    if sources is not None:
-        stmt = stmt.where(_t.c.source.in_(_sources(sources)))
-    counts = dict.fromkeys(INBOX_STATUSES, 0)
-    with engine.connect() as conn:
-        counts.update({status: n for status, n in conn.execute(stmt)})
-    return counts

@@ -166,3 +166,30 @@ def record_outcomes(
         ],
         keys=("system", "external_object", "external_id"),
     )
+
+
+def repoint_record_ids(connection: sa.Connection, pairs: Sequence[tuple[str, str]]) -> int:
+    """Point id-map rows at the surviving record of each Attio merge, in order (so a chain of
+    merges in one batch ends at the last survivor); the number of rows moved."""
+    moved = 0
+    now = datetime.now(UTC)
+    for original, surviving in pairs:
+        result = connection.execute(
+            id_map.update()
+            .where(id_map.c.attio_record_id == original)
+            .values(attio_record_id=surviving, updated_at=now)
+        )
+        moved += result.rowcount or 0
+    return moved
+
+
+def forget_record_ids(connection: sa.Connection, record_ids: Sequence[str]) -> int:
+    """Drop the id-map rows of records deleted in Attio; the number of rows dropped.
+
+    A sync that writes the row again then finds or creates the record afresh instead of
+    updating one that is gone."""
+    dropped = 0
+    for chunk in _chunks(sorted(set(record_ids))):
+        result = connection.execute(id_map.delete().where(id_map.c.attio_record_id.in_(chunk)))
+        dropped += result.rowcount or 0
+    return dropped

@@ -66,6 +66,7 @@ webhook_inbox = sa.Table(
     sa.UniqueConstraint("source", "event_id"),
     sa.CheckConstraint(sa.column("status").in_(INBOX_STATUSES), name="status"),
     sa.Index(None, "status", "source", "id"),
+    sa.Index(None, "source", "received_at"),  # the product-usage rollup reads a source by day
 )
 
 id_map = sa.Table(
@@ -168,4 +169,19 @@ enrichment_cache = sa.Table(
     sa.Column("fetched_at", UtcDateTime(), nullable=False),
     sa.Column("expires_at", UtcDateTime(), nullable=False),
     sa.CheckConstraint(sa.column("status").in_(ENRICHMENT_STATUSES), name="status"),
+)
+
+# Product usage (flow D): what was last written to each Attio record, so an unchanged rollup is
+# not written again, and an older partition never overwrites a newer one.
+usage_state = sa.Table(
+    "usage_state",
+    metadata,
+    sa.Column("object", sa.String(16), primary_key=True),
+    sa.Column("record_key", sa.String(320), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime(), nullable=False),
+    sa.Column("attio_record_id", sa.String(64)),
+    sa.Column("last_run_id", sa.String(64)),
+    sa.Column("written_at", UtcDateTime(), nullable=False),
 )

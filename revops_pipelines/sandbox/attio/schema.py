@@ -209,6 +209,14 @@ class _Builder:
         self.attr(parent, "created_by", "Created by", "actor-reference", writable=False)
 
 
+def _usage_attributes(b: _Builder, parent: Container) -> None:
+    """The product-usage rollup's attributes (the same on people and companies)."""
+    b.attr(parent, "last_seen_at", "Last seen", "timestamp", is_system=False)
+    b.attr(parent, "active_days_7", "Active days (7 d)", "number", is_system=False)
+    b.attr(parent, "active_days_30", "Active days (30 d)", "number", is_system=False)
+    b.attr(parent, "top_events", "Top events", "text", is_system=False)
+
+
 def build_schema(kind: SchemaKind, ids: IdSource, clock: Clock) -> Schema:
     if kind not in ("full", "standard"):
         raise ValueError(f"unknown Attio sandbox schema {kind!r}; use 'full' or 'standard'")
@@ -242,6 +250,7 @@ def build_schema(kind: SchemaKind, ids: IdSource, clock: Clock) -> Schema:
             is_system=False,
             currency="USD",
         )
+        _usage_attributes(b, companies)
     b.closing(companies)
 
     b.attr(people, "name", "Name", "personal-name")
@@ -263,6 +272,7 @@ def build_schema(kind: SchemaKind, ids: IdSource, clock: Clock) -> Schema:
             b.attr(people, slug, title, "text", is_system=False)
         b.attr(people, "owner", "Owner", "actor-reference", is_system=False)
         b.attr(people, "routing_reason", "Routing reason", "text", is_system=False)
+        _usage_attributes(b, people)
     b.closing(people)
 
     b.attr(deals, "name", "Deal name", "text")

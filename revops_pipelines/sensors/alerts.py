@@ -1,0 +1,134 @@
+"""Alerts and freshness: a Slack message per failed run, and freshness policies on the sync.
+
+`slack_run_failure_sensor` watches every job of the code location and posts one message per
+failed run to `SLACK_ALERTS_CHANNEL` (default `#revops-alerts`) through `SlackResource`, whose
+`SLACK_API_BASE_URL` can point at a test double. The message carries the run id as its marker:
+before posting, the channel's recent history is searched for it (when the bot may read it), so a
+re-evaluated tick does not post twice. The sensor is RUNNING by default only when
+`SLACK_BOT_TOKEN` is set at load time; without a token it is STOPPED, and if started anyway it
+logs why it posts nothing.
+
+Freshness: `attio_companies` and `mapped_companies` are synced by the hourly incremental schedule
+(plus the weekly full sync). `warn_window=3h` flags three missed hourly runs in a row;
+`fail_window=26h` means a whole day without a successful sync, with two hours of slack for a
+long backfill or a slow daily run. The policies are applied here to the sync's asset
+definitions (`AssetsDefinition.map_asset_specs`; `Definitions.map_resolved_asset_specs` is still a
+preview API in 1.13), so `assets/salesforce_sync.py` is unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import dagster as dg
+
+from revops_pipelines.resources.slack import ENV_VARS, SlackError, SlackResource
+
+CHANNEL_ENV = "SLACK_ALERTS_CHANNEL"
+DEFAULT_CHANNEL = "#revops-alerts"
+WEBSERVER_URL_ENV = "DAGSTER_WEBSERVER_URL"
+MAX_ERROR_CHARS = 1500
+
+SYNC_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=26), warn_window=timedelta(hours=3)
+)
+FRESH_ASSETS = ("mapped_companies", "attio_companies")
+
+
+def alerts_channel() -> str:
+    return os.environ.get(CHANNEL_ENV) or DEFAULT_CHANNEL
+
+
+def failure_message(
+    run: dg.DagsterRun, error: str | None, webserver_url: str | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """(fallback text, Block Kit blocks) for a failed run."""
+    partition = run.tags.get("dagster/partition")
+    what = run.job_name + (f" [{partition}]" if partition else "")
+    text = f"Dagster run failed: {what} ({run.run_id[:8]})"
+    detail = (error or "no error message").strip()
+    if len(detail) > MAX_ERROR_CHARS:
+        detail = detail[: MAX_ERROR_CHARS - 1] + "…"
+    fields = [
+        {"type": "mrkdwn", "text": f"*Job:*\n{run.job_name}"},
+        {"type": "mrkdwn", "text": f"*Run:*\n`{run.run_id}`"},
+    ]
+    if partition:
+        fields.append({"type": "mrkdwn", "text": f"*Partition:*\n{partition}"})
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Dagster run failed"}},
+        {"type": "section", "fields": fields},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"```{detail}```"}},
+    ]
+    if webserver_url:
+        url = f"{webserver_url.rstrip('/')}/runs/{run.run_id}"
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Open the run"},
+                        "url": url,
+                    }
+                ],
+            }
+        )
+    return text, blocks
+
+
+def post_failure_alert(slack: SlackResource, run: dg.DagsterRun, error: str | None) -> str | None:
+    """Post the alert for `run` once (marker = run id); the message `ts`, or None if Slack is
+    not configured."""
+    if not slack.is_configured():
+        return None
+    channel = alerts_channel()
+    marker = f"run-failure:{run.run_id}"
+    try:  # a re-evaluated tick finds its own message; a bot without history scope just posts
+        found = slack.find_message(
+            slack.channel_id(channel), marker, oldest=time.time() - slack.lookback_seconds
+        )
+    except SlackError:
+        found = None
+    if found:
+        return found
+    text, blocks = failure_message(run, error, os.environ.get(WEBSERVER_URL_ENV))
+    return slack.post_message_once(channel, text, blocks, marker=marker)
+
+
+def _default_status() -> dg.DefaultSensorStatus:
+    token = os.environ.get(ENV_VARS["token"], "").strip()
+    return dg.DefaultSensorStatus.RUNNING if token else dg.DefaultSensorStatus.STOPPED
+
+
+@dg.run_failure_sensor(
+    name="slack_run_failure_sensor",
+    description="Posts one Slack message per failed run to SLACK_ALERTS_CHANNEL.",
+    default_status=_default_status(),
+)
+def slack_run_failure_sensor(context: dg.RunFailureSensorContext, slack: SlackResource) -> None:
+    run = context.dagster_run
+    error = context.failure_event.message
+    ts = post_failure_alert(slack, run, error)
+    if ts is None:
+        context.log.info(f"no Slack alert for run {run.run_id}: {slack.configuration_problem()}")
+    else:
+        context.log.info(f"Slack alert for run {run.run_id} in {alerts_channel()} (ts {ts})")
+
+
+def with_sync_freshness(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    """The sync's asset definitions, with `SYNC_FRESHNESS` on mapped and Attio companies."""
+
+    def apply(spec: dg.AssetSpec) -> dg.AssetSpec:
+        if spec.key.to_user_string() not in FRESH_ASSETS:
+            return spec
+        return dg.apply_freshness_policy(spec, SYNC_FRESHNESS)
+
+    return [a.map_asset_specs(apply) for a in assets]
+
+
+defs = dg.Definitions(sensors=[slack_run_failure_sensor])

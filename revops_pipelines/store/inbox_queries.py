@@ -1,0 +1,146 @@
+"""Read-only queries over the webhook inbox: counts, pending rows for the sensors, rows by id or
+status. The claiming and settling writes are in `store/inbox.py`, which re-exports all of these
+(call them as `inbox.<name>`); the row shape `InboxRow` lives here as both sides return it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from revops_pipelines.store.tables import INBOX_STATUSES, webhook_inbox
+
+_t = webhook_inbox
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    id: int
+    source: str
+    event_id: str
+    received_at: datetime
+    headers: dict[str, str]
+    body: bytes
+    status: str
+    attempts: int
+    last_error: str | None
+    claimed_by: str | None
+    claimed_at: datetime | None
+    processed_at: datetime | None
+
+    @property
+    def ref(self) -> str:
+        """A stable reference to the raw delivery (`webhook_inbox:<id>`)."""
+        return f"webhook_inbox:{self.id}"
+
+
+@dataclass(frozen=True)
+class PendingRef:
+    """The few columns a sensor needs to plan a batch."""
+
+    id: int
+    source: str
+    attempts: int
+
+
+def _sources(sources: str | Iterable[str]) -> list[str]:
+    return [sources] if isinstance(sources, str) else list(sources)
+
+
+def _row(mapping: Mapping[str, Any]) -> InboxRow:
+    values = {f.name: mapping[f.name] for f in fields(InboxRow)}
+    return InboxRow(
+        **{**values, "headers": dict(values["headers"] or {}), "body": bytes(values["body"])}
+    )
+
+
+def pending_after(
+    engine: sa.Engine, sources: str | Iterable[str], *, after_id: int, limit: int
+) -> list[PendingRef]:
+    """Pending rows with an id above `after_id` (a sensor cursor), oldest first."""
+    stmt = (
+        sa.select(_t.c.id, _t.c.source, _t.c.attempts)
+        .where(_t.c.status == "pending", _t.c.source.in_(_sources(sources)), _t.c.id > after_id)
+        .order_by(_t.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [PendingRef(*r) for r in conn.execute(stmt)]
+
+
+def pending_idle(
+    engine: sa.Engine,
+    sources: str | Iterable[str],
+    *,
+    up_to_id: int,
+    idle_since: datetime,
+    limit: int,
+) -> list[PendingRef]:
+    """Pending rows at or below `up_to_id` untouched since `idle_since`: released for a retry,
+    or never claimed by the run requested for them."""
+    stmt = (
+        sa.select(_t.c.id, _t.c.source, _t.c.attempts)
+        .where(
+            _t.c.status == "pending",
+            _t.c.source.in_(_sources(sources)),
+            _t.c.id <= up_to_id,
+            _t.c.updated_at < idle_since,
+        )
+        .order_by(_t.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [PendingRef(*r) for r in conn.execute(stmt)]
+
+
+def get_rows(engine: sa.Engine, ids: Iterable[int]) -> list[InboxRow]:
+    with engine.connect() as conn:
+        result = conn.execute(sa.select(_t).where(_t.c.id.in_(list(ids))).order_by(_t.c.id))
+        return [_row(r._mapping) for r in result]
+
+
+def rows_with_status(
+    engine: sa.Engine,
+    status: str,
+    *,
+    sources: str | Iterable[str] | None = None,
+    claimed_by: str | None = None,
+    limit: int = 100,
+) -> list[InboxRow]:
+    """Rows in one status (newest first), e.g. the failed rows an operator should look at."""
+    stmt = sa.select(_t).where(_t.c.status == status)
+    if sources is not None:
+        stmt = stmt.where(_t.c.source.in_(_sources(sources)))
+    if claimed_by is not None:
+        stmt = stmt.where(_t.c.claimed_by == claimed_by)
+    with engine.connect() as conn:
+        result = conn.execute(stmt.order_by(_t.c.id.desc()).limit(limit))
+        return [_row(r._mapping) for r in result]
+
+
+def claimed_ids(engine: sa.Engine, claimed_by: str) -> list[int]:
+    """Ids still `processing` under `claimed_by`."""
+    stmt = (
+        sa.select(_t.c.id)
+        .where(_t.c.claimed_by == claimed_by, _t.c.status == "processing")
+        .order_by(_t.c.id)
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(stmt).scalars())
+
+
+def count_by_status(
+    engine: sa.Engine, sources: str | Sequence[str] | None = None
+) -> dict[str, int]:
+    """Row counts per status (every status present, zero when empty)."""
+    stmt = sa.select(_t.c.status, sa.func.count()).group_by(_t.c.status)
+    if sources is not None:
+        stmt = stmt.where(_t.c.source.in_(_sources(sources)))
+    counts = dict.fromkeys(INBOX_STATUSES, 0)
+    with engine.connect() as conn:
+        counts.update({status: n for status, n in conn.execute(stmt)})
+    return counts
