@@ -65,20 +65,16 @@ class ListsAPI:
         entry_values: dict[str, Any] | None,
     ) -> Entry:
         """PUT asserts by parent (idempotent); POST adds another entry (not idempotent)."""
-        body = await self._t.request(
+        return await self._t.write_data(
             method,
             f"lists/{quote(list_, safe='')}/entries",
-            json={
-                "data": {
-                    "parent_record_id": parent_record_id,
-                    "parent_object": parent_object,
-                    "entry_values": entry_values or {},
-                }
+            {
+                "parent_record_id": parent_record_id,
+                "parent_object": parent_object,
+                "entry_values": entry_values or {},
             },
-            kind="write",
             idempotent=method == "PUT",
         )
-        return body["data"]
 
     def query_entries(
         self, list_: str, *, filter: dict[str, Any] | None = None, page_size: int = 500
@@ -119,22 +115,14 @@ class NotesAPI:
         an ambiguous failure has to be resolved: give each effect a title of its own."""
 
         async def send() -> Note:
-            body = await self._t.request(
-                "POST",
-                "notes",
-                json={
-                    "data": {
-                        "parent_object": parent_object,
-                        "parent_record_id": parent_record_id,
-                        "title": title,
-                        "format": format,
-                        "content": content,
-                    }
-                },
-                kind="write",
-                idempotent=False,
-            )
-            return body["data"]
+            data = {
+                "parent_object": parent_object,
+                "parent_record_id": parent_record_id,
+                "title": title,
+                "format": format,
+                "content": content,
+            }
+            return await self._t.write_data("POST", "notes", data, idempotent=False)
 
         async def look() -> Note | None:
             async for note in self.list(
@@ -179,23 +167,15 @@ class TasksAPI:
         failure the tasks linked to the first linked record are searched for the same content."""
 
         async def send() -> Task:
-            body = await self._t.request(
-                "POST",
-                "tasks",
-                json={
-                    "data": {
-                        "content": content,
-                        "format": "plaintext",
-                        "deadline_at": deadline_at,
-                        "is_completed": is_completed,
-                        "linked_records": linked_records,
-                        "assignees": assignees,
-                    }
-                },
-                kind="write",
-                idempotent=False,
-            )
-            return body["data"]
+            data = {
+                "content": content,
+                "format": "plaintext",
+                "deadline_at": deadline_at,
+                "is_completed": is_completed,
+                "linked_records": linked_records,
+                "assignees": assignees,
+            }
+            return await self._t.write_data("POST", "tasks", data, idempotent=False)
 
         async def look() -> Task | None:
             first = linked_records[0]

@@ -29,15 +29,13 @@ class RecordsAPI:
 
         Attio appends to the matching multiselect and overwrites every other multiselect.
         """
-        body = await self._t.request(
+        return await self._t.write_data(
             "PUT",
             _object_path(object_),
+            {"values": values},
             params={"matching_attribute": matching_attribute},
-            json={"data": {"values": values}},
-            kind="write",
             idempotent=True,
         )
-        return body["data"]
 
     async def create(
         self, object_: str, values: dict[str, Any], *, identity: dict[str, Any] | None = None
@@ -48,14 +46,9 @@ class RecordsAPI:
         failure is raised to the caller."""
 
         async def send() -> Record:
-            body = await self._t.request(
-                "POST",
-                _object_path(object_),
-                json={"data": {"values": values}},
-                kind="write",
-                idempotent=False,
+            return await self._t.write_data(
+                "POST", _object_path(object_), {"values": values}, idempotent=False
             )
-            return body["data"]
 
         async def look() -> Record | None:
             assert identity is not None
@@ -83,14 +76,12 @@ class RecordsAPI:
         self, object_: str, record_id: str, values: dict[str, Any], *, overwrite: bool = False
     ) -> Record:
         """PATCH (prepends to multiselects) or, with `overwrite`, PUT (replaces them)."""
-        body = await self._t.request(
+        return await self._t.write_data(
             "PUT" if overwrite else "PATCH",
             f"{_object_path(object_)}/{record_id}",
-            json={"data": {"values": values}},
-            kind="write",
+            {"values": values},
             idempotent=True,
         )
-        return body["data"]
 
     async def delete(self, object_: str, record_id: str) -> bool:
         """Delete a record; False when it was already gone."""

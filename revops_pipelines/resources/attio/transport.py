@@ -94,6 +94,21 @@ class AttioTransport:
             raise
         raise AssertionError("unreachable: the retry loop returns or raises")
 
+    async def write_data(
+        self,
+        method: str,
+        path: str,
+        data: Any,
+        *,
+        idempotent: bool,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """Send `{"data": data}` (Attio's write envelope) and return the answer's `data`."""
+        body = await self.request(
+            method, path, params=params, json={"data": data}, kind="write", idempotent=idempotent
+        )
+        return body["data"]
+
     async def delete(self, path: str) -> bool:
         """DELETE `path`; False when it was already gone (a retried delete finds 404)."""
         try:

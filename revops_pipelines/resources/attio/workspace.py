@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -54,57 +55,55 @@ class WorkspaceAPI:
         )
         return body["data"]
 
+    async def _create_or_find(
+        self,
+        path: str,
+        data: dict[str, Any],
+        existing: Callable[[], Awaitable[list[dict[str, Any]]]],
+        same: Callable[[dict[str, Any]], bool],
+        taken: Callable[[AttioError], bool],
+    ) -> dict[str, Any]:
+        """Create; when Attio says it exists already, or the answer was lost, return the one
+        that is there (so set-up can run again, and a retried create is harmless)."""
+        try:
+            return await self._t.write_data("POST", path, data, idempotent=False)
+        except AttioError as exc:
+            if not (taken(exc) or exc.ambiguous):
+                raise
+            for item in await existing():
+                if same(item):
+                    return item
+            raise
+
     async def create_attribute(
         self, target: Target, identifier: str, spec: dict[str, Any]
     ) -> dict[str, Any]:
-        """Create an attribute; an existing slug (409 `slug_conflict`) returns the existing one,
-        which also makes a retried create after a dropped answer harmless."""
-        try:
-            body = await self._t.request(
-                "POST",
-                f"{target}/{quote(identifier, safe='')}/attributes",
-                json={"data": spec},
-                kind="write",
-                idempotent=False,
-            )
-            return body["data"]
-        except AttioError as exc:
-            if exc.code != "slug_conflict" and not exc.ambiguous:
-                raise
-            for attribute in await self.attributes(target, identifier):
-                if attribute.get("api_slug") == spec.get("api_slug"):
-                    return attribute
-            raise
+        return await self._create_or_find(
+            f"{target}/{quote(identifier, safe='')}/attributes",
+            spec,
+            lambda: self.attributes(target, identifier),
+            lambda item: item.get("api_slug") == spec.get("api_slug"),
+            lambda exc: exc.code == "slug_conflict",
+        )
 
     async def create_select_option(
         self, target: Target, identifier: str, attribute: str, title: str
     ) -> dict[str, Any]:
-        path = (
-            f"{target}/{quote(identifier, safe='')}/attributes/{quote(attribute, safe='')}/options"
+        return await self._create_or_find(
+            f"{target}/{quote(identifier, safe='')}/attributes/{quote(attribute, safe='')}/options",
+            {"title": title},
+            lambda: self.select_options(target, identifier, attribute),
+            lambda item: item.get("title") == title,
+            # Attio's code for a duplicate option title is not documented (UNCONFIRMED):
+            # any 400/409 is checked against what exists before it is raised.
+            lambda exc: exc.status_code in (400, 409),
         )
-        try:
-            body = await self._t.request(
-                "POST", path, json={"data": {"title": title}}, kind="write", idempotent=False
-            )
-            return body["data"]
-        except AttioError as exc:
-            if exc.status_code not in (400, 409, None) and not exc.ambiguous:
-                raise
-            for option in await self.select_options(target, identifier, attribute):
-                if option.get("title") == title:
-                    return option
-            raise
 
     async def create_list(self, spec: dict[str, Any]) -> dict[str, Any]:
-        try:
-            body = await self._t.request(
-                "POST", "lists", json={"data": spec}, kind="write", idempotent=False
-            )
-            return body["data"]
-        except AttioError as exc:
-            if exc.code != "slug_conflict" and not exc.ambiguous:
-                raise
-            for list_ in await self.lists():
-                if list_.get("api_slug") == spec.get("api_slug"):
-                    return list_
-            raise
+        return await self._create_or_find(
+            "lists",
+            spec,
+            self.lists,
+            lambda item: item.get("api_slug") == spec.get("api_slug"),
+            lambda exc: exc.code == "slug_conflict",
+        )
