@@ -262,18 +262,24 @@ class SlackResource(dg.ConfigurableResource):
         metadata = {"event_type": MARKER_EVENT_TYPE, "event_payload": {"marker": marker}}
         if look_first and (found := self.find_message(cid, marker, oldest=since)):
             return found
-        for resend in range(self.max_resends + 1):
+        resends = 0
+        # A 429 was not applied and waits out its Retry-After: it does not spend a resend,
+        # which is kept for failures that may have posted; the attempt cap still bounds it.
+        for attempt in range(self.max_resends + 2 * self.rate_limit_retries + 1):
             try:
                 answer = self.post_message(cid, text, blocks, metadata=metadata)
                 return str(answer["ts"])
             except SlackError as exc:
-                if not (exc.ambiguous or exc.retryable) or resend == self.max_resends:
+                rate_limited = exc.status_code == 429
+                resends += 0 if rate_limited else 1
+                if not (exc.ambiguous or exc.retryable) or resends > self.max_resends:
                     raise
                 if exc.ambiguous and (found := self.find_message(cid, marker, oldest=since)):
                     log.info("Slack post %s had arrived (%s); not posting again", marker, exc)
                     return found
                 log.info("Slack post %s did not arrive (%s); posting again", marker, exc)
-                time.sleep(exc.retry_after_seconds or random.uniform(0, 0.5 * 2**resend))
+                time.sleep(exc.retry_after_seconds or random.uniform(0, 0.5 * 2**attempt))
+        raise SlackError("chat.postMessage", "ratelimited", status_code=429, retryable=True)
         raise AssertionError("unreachable")
 
 

@@ -28,7 +28,7 @@ from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox
 from revops_pipelines.sensors.inbox import form_inbox_sensor
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
-from revops_pipelines.store.tables import webhook_inbox
+from revops_pipelines.store.tables import effect_ledger, webhook_inbox
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
 
@@ -263,7 +263,13 @@ def test_ten_percent_faults_everywhere_still_give_exactly_one_of_each(world) -> 
     assert len(attio.tasks()) == len(deliveries)
     assert len(world["outreach"].sequence_states()) == len(emails)
     channels = ("sales-leads", "leads-alice", "leads-bob", "leads-carol", "leads-dan")
-    assert sum(len(world["slack"].messages(c)) for c in channels) == len(deliveries)
+    with world["engine"].connect() as connection:
+        slack_rows = connection.execute(
+            sa.select(effect_ledger).where(effect_ledger.c.step == "slack")
+        ).mappings().all()
+    assert sum(len(world["slack"].messages(c)) for c in channels) == len(deliveries), [
+        (r["status"], r["attempts"], r["last_error"]) for r in slack_rows
+    ]
 
 
 def test_a_lead_stopped_mid_way_resumes_without_repeating_done_steps(world) -> None:  # type: ignore[no-untyped-def]
