@@ -264,9 +264,11 @@ def test_ten_percent_faults_everywhere_still_give_exactly_one_of_each(world) -> 
     assert len(world["outreach"].sequence_states()) == len(emails)
     channels = ("sales-leads", "leads-alice", "leads-bob", "leads-carol", "leads-dan")
     with world["engine"].connect() as connection:
-        slack_rows = connection.execute(
-            sa.select(effect_ledger).where(effect_ledger.c.step == "slack")
-        ).mappings().all()
+        slack_rows = (
+            connection.execute(sa.select(effect_ledger).where(effect_ledger.c.step == "slack"))
+            .mappings()
+            .all()
+        )
     assert sum(len(world["slack"].messages(c)) for c in channels) == len(deliveries), [
         (r["status"], r["attempts"], r["last_error"]) for r in slack_rows
     ]
