@@ -190,6 +190,11 @@ async def lead_follow_ups(
     the rep due the next business day in the rep's time zone, a Slack message, the Outreach
     sequence of the pool, and an audit note listing every step."""
     engine = database.engine()
+    # A lead on its last inbox attempt finishes even if Slack or Outreach still fails.
+    attempts = {
+        row.id: row.attempts
+        for row in inbox.get_rows(engine, [inbox_id(r.lead) for r in routed_leads])
+    }
     async with attio.client() as client:
         reports: list[LeadReport] = await asyncio.gather(
             *(
@@ -201,13 +206,17 @@ async def lead_follow_ups(
                     lists=LISTS,
                     slack=slack,
                     outreach=outreach,
+                    last_attempt=attempts.get(inbox_id(r.lead), 0) + 1
+                    >= inbox.DEFAULT_MAX_ATTEMPTS,
                 )
                 for r in routed_leads
             )
         )
     for report in reports:
-        if report.failed_critical:
-            release_for_retry(context, database, report.lead, report.failed_critical)
+        if report.failed_critical or report.retry_later:
+            release_for_retry(
+                context, database, report.lead, report.failed_critical or report.retry_later or ""
+            )
     statuses = Counter((s.step, s.status) for r in reports for s in r.steps)
     rows = [
         (r.lead.email, s.step, s.status, s.detail)
@@ -218,8 +227,8 @@ async def lead_follow_ups(
     return dg.MaterializeResult(
         metadata={
             "leads": len(reports),
-            "completed": sum(1 for r in reports if not r.failed_critical),
-            "back_to_inbox": sum(1 for r in reports if r.failed_critical),
+            "completed": sum(1 for r in reports if not (r.failed_critical or r.retry_later)),
+            "back_to_inbox": sum(1 for r in reports if r.failed_critical or r.retry_later),
             "steps": dg.MetadataValue.json(
                 {f"{step}:{status}": n for (step, status), n in sorted(statuses.items())}
             ),

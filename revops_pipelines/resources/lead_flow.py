@@ -65,6 +65,7 @@ class LeadReport:
     lead: Lead
     steps: list[StepResult] = field(default_factory=list)
     failed_critical: str | None = None
+    retry_later: str | None = None  # a non-critical step failed; try it again next run
 
 
 def _ambiguous(exc: BaseException) -> bool:
@@ -131,6 +132,7 @@ async def run_lead_actions(
     lists: ListMapping,
     slack: SlackResource,
     outreach: OutreachResource,
+    last_attempt: bool = True,
 ) -> LeadReport:
     """List entry, task, Slack, Outreach, then the audit note, each through the ledger."""
     lead, report = routed.lead, LeadReport(routed.lead)
@@ -186,6 +188,13 @@ async def run_lead_actions(
 
     report.steps.append(await _notify_slack(routed, rep, engine, slack))
     report.steps.append(await _enroll(routed, config, engine, outreach))
+    failed = [s for s in report.steps if s.status == "failed"]
+    if failed and not last_attempt:
+        # The lead's records are in Attio; only the notification or sequence is missing. The
+        # inbox hands the lead back and the next run redoes just that step (the ledger skips
+        # the rest); the audit note waits, so it tells the final story once.
+        report.retry_later = "; ".join(f"{s.step}: {s.detail}" for s in failed)
+        return report
 
     async def write_note() -> Effect:
         body = audit_markdown(lead, report.steps, datetime.now(UTC))
