@@ -41,6 +41,19 @@ def inbox_id(lead: Lead) -> int:
     return int(lead.raw_ref.rsplit(":", 1)[1])
 
 
+def settle_refused_lead(
+    context: dg.AssetExecutionContext, database: RevopsDatabase, lead: Lead, exc: AttioError
+) -> None:
+    """A lead Attio refuses for good (a 4xx validation error) is quarantined with Attio's own
+    message, since retrying cannot help; anything transient goes back for another run."""
+    if exc.retryable or exc.ambiguous or exc.status_code is None or exc.status_code >= 500:
+        release_for_retry(context, database, lead, str(exc))
+        return
+    reason = f"Attio refused the lead: {exc}"
+    inbox.mark_quarantined(database.engine(), inbox_id(lead), reason, claimed_by=context.run.run_id)
+    context.log.warning(f"lead {lead.key} quarantined: {reason}")
+
+
 def release_for_retry(
     context: dg.AssetExecutionContext, database: RevopsDatabase, lead: Lead, error: str
 ) -> None:
@@ -116,7 +129,7 @@ async def attio_people(
     failed: list[tuple[str, str]] = []
     for lead, result in zip(inbound_leads, results, strict=True):
         if isinstance(result, AttioError):
-            release_for_retry(context, database, lead, str(result))
+            settle_refused_lead(context, database, lead, result)
             failed.append((lead.key, str(result)))
         else:
             people.append(result)
@@ -152,7 +165,7 @@ async def routed_leads(
     failed: list[tuple[str, str]] = []
     for candidate, outcome in zip(candidates, written, strict=True):
         if isinstance(outcome, AttioError):
-            release_for_retry(context, database, candidate.lead, str(outcome))
+            settle_refused_lead(context, database, candidate.lead, outcome)
             failed.append((candidate.lead.key, str(outcome)))
         elif isinstance(outcome, BaseException):
             raise outcome

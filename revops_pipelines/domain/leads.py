@@ -58,10 +58,16 @@ class Lead:
 
 
 def normalize_email(raw: str) -> str:
-    """Trimmed, lowercased, syntax-checked (no DNS lookups: a run must not depend on them)."""
+    """Trimmed, lowercased, syntax-checked (no DNS lookups: a run must not depend on them).
+
+    Internationalized local parts (SMTPUTF8) are refused: CRMs and sequencers validate email
+    addresses strictly, and whether Attio takes them is UNCONFIRMED, so the lead is quarantined
+    with a clear reason instead of failing later in every downstream system."""
     text = (raw or "").strip().lower()
     try:
-        return validate_email(text, check_deliverability=False).normalized.lower()
+        return validate_email(
+            text, check_deliverability=False, allow_smtputf8=False
+        ).normalized.lower()
     except EmailNotValidError as exc:
         raise LeadRejected(f"invalid email {text!r}: {exc}") from exc
 

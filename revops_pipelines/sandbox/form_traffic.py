@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import random
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from revops_pipelines.webhooks.sources import sign_tally, sign_typeform
+
+
+def _ascii(text: str) -> str:
+    """ "Núñez" -> "nunez": email local parts stay ASCII, as most mail systems need."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return folded.lower().replace(" ", "")
+
 
 FIRST = ("Ada", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Guido", "Sophie", "José", "Ngozi")
 LAST = (
@@ -41,7 +49,7 @@ class Delivery:
 
 def typeform_delivery(secret: str, rng: random.Random) -> Delivery:
     first, last = rng.choice(FIRST), rng.choice(LAST)
-    email = f"{first.lower()}.{last.split()[-1].lower()}@{rng.choice(COMPANIES)}"
+    email = f"{_ascii(first)}.{_ascii(last.split()[-1])}@{rng.choice(COMPANIES)}"
     body = {
         "event_id": uuid.UUID(int=rng.getrandbits(128)).hex[:10],
         "event_type": "form_response",
@@ -92,7 +100,7 @@ def typeform_delivery(secret: str, rng: random.Random) -> Delivery:
 
 def tally_delivery(secret: str, rng: random.Random) -> Delivery:
     first, last = rng.choice(FIRST), rng.choice(LAST)
-    email = f"{first[0].lower()}{last.split()[-1].lower()}@{rng.choice(COMPANIES)}"
+    email = f"{_ascii(first[0])}{_ascii(last.split()[-1])}@{rng.choice(COMPANIES)}"
     body = {
         "eventId": str(uuid.UUID(int=rng.getrandbits(128))),
         "eventType": "FORM_RESPONSE",

@@ -41,7 +41,7 @@ def test_parse_name(raw: str | None, first: str | None, last: str | None) -> Non
 
 def test_email_is_trimmed_lowercased_and_validated() -> None:
     assert normalize_email("  Ada.Lovelace@Example.COM ") == "ada.lovelace@example.com"
-    for bad in ("not-an-email", "a@b", "a@@b.com", "", "a b@c.com"):
+    for bad in ("not-an-email", "a@b", "a@@b.com", "", "a b@c.com", "josé.núñez@example.com"):
         with pytest.raises(LeadRejected, match="invalid email"):
             normalize_email(bad)
 
