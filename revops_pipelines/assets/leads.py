@@ -37,8 +37,9 @@ lead_retry = dg.RetryPolicy(
 )
 
 
-def inbox_id(lead: Lead) -> int:
-    return int(lead.raw_ref.rsplit(":", 1)[1])
+def inbox_id(item: Lead | Submission) -> int:
+    """The inbox row behind a submission or lead (its `raw_ref` is `webhook_inbox:<id>`)."""
+    return int(item.raw_ref.rsplit(":", 1)[1])
 
 
 def settle_refused_lead(
@@ -78,8 +79,9 @@ def inbound_leads(
         try:
             leads.append(normalize_submission(submission))
         except LeadRejected as exc:
-            row = int(submission.raw_ref.rsplit(":", 1)[1])
-            inbox.mark_quarantined(database.engine(), row, str(exc), claimed_by=context.run.run_id)
+            inbox.mark_quarantined(
+                database.engine(), inbox_id(submission), str(exc), claimed_by=context.run.run_id
+            )
             quarantined.append((submission.raw_ref, str(exc)))
     enriched: Counter[str] = Counter()
     if enrichment.is_configured():
