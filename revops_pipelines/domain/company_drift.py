@@ -11,7 +11,8 @@ from revops_pipelines.domain.field_mapping import FieldMapping
 Record = dict[str, Any]
 
 
-def _read(record: Record, rule_target: str, transform: str) -> Any:
+def read_attribute(record: Record, rule_target: str, transform: str) -> Any:
+    """An attribute's current value in the form the mapping writes (a select's title, ...)."""
     if transform == "domain":
         return sorted(v.get("domain") for v in active_values(record, rule_target))
     if transform == "select":
@@ -38,7 +39,7 @@ def differences(record: Record, values: dict[str, Any], mapping: FieldMapping) -
     changed = []
     for rule in mapping.fields:
         want = _expected(values, rule.target, rule.transform)
-        have = _read(record, rule.target, rule.transform)
+        have = read_attribute(record, rule.target, rule.transform)
         if isinstance(want, int | float) and isinstance(have, int | float):
             if abs(float(want) - float(have)) > 1e-6:
                 changed.append(rule.target)

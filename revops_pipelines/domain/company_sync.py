@@ -24,6 +24,7 @@ from revops_pipelines.domain.company_mapping import (
     attio_values,
 )
 from revops_pipelines.domain.field_mapping import FieldMapping
+from revops_pipelines.domain.two_way import baseline_values, keep_attio_edits
 
 Operation = Literal["upsert", "clear", "delete", "reject", "conflict", "skip"]
 WRITES: frozenset[str] = frozenset({"upsert", "clear", "delete"})
@@ -41,6 +42,7 @@ class CompanyAction:
     domain: str | None = None
     record_id: str | None = None
     values: dict[str, Any] | None = None
+    two_way: dict[str, Any] | None = None  # the two-way values both sides agree on once written
 
 
 @dataclass
@@ -88,6 +90,11 @@ def plan_company_sync(
     previous = state.set_index("source_id").reindex(rows[SOURCE_ID])
     prev_hash = previous["row_hash"].to_numpy(dtype=object)
     prev_status = previous["status"].to_numpy(dtype=object)
+    prev_two_way = (
+        previous["two_way_values"].to_numpy(dtype=object)
+        if "two_way_values" in previous
+        else np.full(len(rows), None, dtype=object)
+    )
     known = pd.notna(prev_status)
 
     rejected = rows[REJECT_REASON].notna().to_numpy()
@@ -138,11 +145,16 @@ def plan_company_sync(
                 reason = f"retry {prev_status[i]}"
             else:
                 reason = rewrite.get(source_id, "rewrite")
-            values = attio_values(
-                {k: _clean(v) for k, v in row.items()}, mapping, clear_missing=bool(known[i])
-            )
+            clean = {k: _clean(v) for k, v in row.items()}
+            values = attio_values(clean, mapping, clear_missing=bool(known[i]))
+            baseline = prev_two_way[i] if isinstance(prev_two_way[i], dict) else None
+            values = keep_attio_edits(values, clean, baseline, mapping)
+            # A field left out equals the baseline already, so the baseline is Salesforce's value.
+            agreed = baseline_values(clean, mapping)
             plan.actions.append(
-                CompanyAction(source_id, "upsert", reason, row_hash, domain, record_id, values)
+                CompanyAction(
+                    source_id, "upsert", reason, row_hash, domain, record_id, values, agreed
+                )
             )
     return plan
 

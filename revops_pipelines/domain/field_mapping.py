@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Transform = Literal["text", "domain", "select", "integer", "number", "currency", "country"]
 OnDeleted = Literal["nothing", "clear", "delete"]
+# Who wins a two-way field changed on both sides since they last agreed.
+ConflictWinner = Literal["latest", "attio", "salesforce"]
 TWO_WAY_TRANSFORMS = {"text", "select", "integer", "number", "currency"}
 
 
@@ -59,6 +61,11 @@ class FieldMapping(BaseModel):
     )
     on_deleted: OnDeleted = "nothing"
     max_rejected_share: float = Field(default=0.05, ge=0, le=1)
+    conflict_winner: ConflictWinner = Field(
+        default="latest",
+        description="Two-way fields changed on both sides: the later write wins (latest), or "
+        "always attio, or always salesforce. Every such conflict is recorded in sync_conflicts.",
+    )
 
     @field_validator("country_aliases")
     @classmethod

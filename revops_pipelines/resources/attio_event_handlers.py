@@ -10,6 +10,9 @@ dispatch table (`domain.attio_events.DISPATCH`).
   `stage` attribute); a deal whose current stage is won (or a new deal at or above the configured
   value) is announced in the wins channel and documented by a note on the deal, both through
   the effect ledger under the deal transition's key, so redeliveries and retried runs do nothing.
+- The same record events of synced companies go to the two-way write-back
+  (`resources/two_way_sync.py`) when Salesforce is configured: Attio's changes to two-way fields
+  are written back to the account, conflicts are recorded, our own echoes change nothing.
 - `list-entry.*`, `note.*`, `task.*`: acknowledged; no action yet.
 A deal whose notification fails does not stop the others; the batch then fails at the end, so
 its inbox rows go back for a retry in which the finished effects are skipped by the ledger.
@@ -53,6 +56,7 @@ from revops_pipelines.domain.deal_messages import (
 from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.errors import AttioError
 from revops_pipelines.resources.slack import SlackResource
+from revops_pipelines.resources.two_way_sync import TwoWayWriteBack
 from revops_pipelines.store.ledger import Effect, run_once
 from revops_pipelines.store.sync_records import forget_record_ids, repoint_record_ids
 
@@ -94,9 +98,11 @@ class AttioEventHandlers:
         slack: SlackResource,
         config: DealNotificationConfig,
         log: Any = None,
+        write_back: TwoWayWriteBack | None = None,
     ) -> None:
         self.client, self.engine, self.slack, self.config = client, engine, slack, config
         self.log = log
+        self.write_back = write_back
         self.report = HandlingReport()
         self._companies: dict[str, str | None] = {}
         self._members: dict[str, str] | None = None
@@ -139,9 +145,17 @@ class AttioEventHandlers:
             )
 
     async def record_changed(self, events: list[NormalizedEvent]) -> None:
-        deals_object, stage_attribute = await self._deal_schema()
+        objects = {
+            o.get("api_slug"): o["id"]["object_id"] for o in await self.client.workspace.objects()
+        }
+        if self.write_back is not None:
+            await self.write_back.companies_changed(events, objects.get("companies"))
+        await self._deals_changed(events, objects.get(DEALS))
+
+    async def _deals_changed(self, events: list[NormalizedEvent], deals_object: str | None) -> None:
         if deals_object is None:
             return
+        stage_attribute = await self._stage_attribute()
         for change in records_to_fetch(events, object_ids=[deals_object]):
             if not change.created and not _touches(change, stage_attribute):
                 continue
@@ -152,14 +166,10 @@ class AttioEventHandlers:
                 self.report.notifications.append((change.record_id, "?", "failed", str(exc)))
 
     # --- deals ---------------------------------------------------------------------------
-    async def _deal_schema(self) -> tuple[str | None, str | None]:
-        objects = await self.client.workspace.objects()
-        deals = next((o for o in objects if o.get("api_slug") == DEALS), None)
-        if deals is None:
-            return None, None
+    async def _stage_attribute(self) -> str | None:
         attributes = await self.client.workspace.attributes("objects", DEALS)
         stage = next((a for a in attributes if a.get("api_slug") == "stage"), None)
-        return deals["id"]["object_id"], (stage["id"]["attribute_id"] if stage else None)
+        return stage["id"]["attribute_id"] if stage else None
 
     async def _deal_changed(self, change: RecordChange) -> None:
         try:

@@ -28,6 +28,7 @@ class SyncOutcome:
     record_id: str | None = None
     message: str | None = None
     payload: dict[str, Any] | None = None
+    two_way: dict[str, Any] | None = None  # the two-way values both sides now agree on
 
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -36,14 +37,22 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
 
 
 def upsert(
-    connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], keys: Sequence[str]
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    keys: Sequence[str],
+    *,
+    keep_when_null: Sequence[str] = (),
 ) -> None:
-    """Insert rows, or update the ones whose `keys` exist, on SQLite and PostgreSQL alike."""
+    """Insert rows, or update the ones whose `keys` exist, on SQLite and PostgreSQL alike.
+    A column in `keep_when_null` keeps its stored value where the new row has none."""
     if not rows:
         return
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table)
     updates = {c: statement.excluded[c] for c in rows[0] if c not in keys and c != "created_at"}
+    for column in keep_when_null:
+        updates[column] = sa.func.coalesce(statement.excluded[column], table.c[column])
     connection.execute(
         statement.on_conflict_do_update(index_elements=list(keys), set_=updates), rows
     )
@@ -53,7 +62,7 @@ def load_state(
     connection: sa.Connection, sync_name: str, source_ids: Iterable[str]
 ) -> pd.DataFrame:
     ids = sorted(set(source_ids))
-    columns = ["source_id", "row_hash", "status", "attio_record_id", "match_key"]
+    columns = ["source_id", "row_hash", "status", "attio_record_id", "match_key", "two_way_values"]
     frames = []
     for chunk in _chunks(ids):
         query = sa.select(*(sync_state.c[c] for c in columns)).where(
@@ -143,10 +152,12 @@ def record_outcomes(
                 "attio_record_id": o.record_id,
                 "last_run_id": run_id,
                 "synced_at": now,
+                "two_way_values": o.two_way if o.status == "ok" else None,
             }
             for o in outcomes
         ],
         keys=("sync_name", "source_id"),
+        keep_when_null=("two_way_values",),
     )
     upsert(
         connection,

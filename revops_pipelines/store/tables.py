@@ -96,6 +96,9 @@ sync_state = sa.Table(
     sa.Column("source_modified_at", UtcDateTime()),
     sa.Column("last_run_id", sa.String(64)),
     sa.Column("synced_at", UtcDateTime(), nullable=False),
+    # The two-way fields' values both sides last agreed on (Attio's form), the baseline that
+    # tells which side changed a field since.
+    sa.Column("two_way_values", sa.JSON),
     sa.Index(None, "sync_name", "match_key"),
 )
 
@@ -184,4 +187,31 @@ usage_state = sa.Table(
     sa.Column("attio_record_id", sa.String(64)),
     sa.Column("last_run_id", sa.String(64)),
     sa.Column("written_at", UtcDateTime(), nullable=False),
+)
+
+CONFLICT_WINNERS = ("attio", "salesforce")
+
+# A two-way field changed on both sides since they last agreed: what each side held, and who won.
+# `key` makes recording the same conflict twice (a redelivered event, a retried run) a no-op.
+sync_conflicts = sa.Table(
+    "sync_conflicts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(64), nullable=False, unique=True),
+    sa.Column("sync_name", sa.String(64), nullable=False),
+    sa.Column("source_id", sa.String(255), nullable=False),
+    sa.Column("attio_record_id", sa.String(64), nullable=False),
+    sa.Column("attribute", sa.String(64), nullable=False),
+    sa.Column("source_field", sa.String(255), nullable=False),
+    sa.Column("base_value", sa.JSON),
+    sa.Column("attio_value", sa.JSON),
+    sa.Column("salesforce_value", sa.JSON),
+    sa.Column("attio_changed_at", UtcDateTime()),
+    sa.Column("salesforce_changed_at", UtcDateTime()),
+    sa.Column("winner", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("detected_at", UtcDateTime(), nullable=False),
+    sa.CheckConstraint(sa.column("winner").in_(CONFLICT_WINNERS), name="winner"),
+    sa.Index(None, "source_id"),
 )

@@ -94,6 +94,7 @@ async def _apply(client: AttioClient, action: CompanyAction) -> SyncOutcome:
                 action.domain,
                 rid,
                 payload=action.values,
+                two_way=action.two_way,
             )
         assert action.record_id is not None
         if action.operation == "delete":

@@ -23,6 +23,7 @@ from revops_pipelines.sandbox.attio.http import endpoint_not_found
 from revops_pipelines.sandbox.attio.limits import Faults, RateLimiter
 from revops_pipelines.sandbox.attio.schema import SchemaKind
 from revops_pipelines.sandbox.attio.state import Workspace
+from revops_pipelines.sandbox.attio.writes import Writer
 
 _TOKEN_NAMESPACE = uuid.UUID("0b8a3f0e-6a43-4c1e-9d3c-5f1f7c2a9e10")
 CONFIG_KEYS = ("write_rate", "read_rate", "latency_ms", "auto_create_company_from_email")
@@ -184,6 +185,32 @@ class AttioSandbox:
                 }
                 for t in ws.tasks.values()
             ]
+
+    def webhook_events(self, since: int = 0) -> list[dict[str, Any]]:
+        """The webhook events record writes have caused since position `since`, in order, in
+        Attio's delivery shape (`{"event_type", "id", "actor"}`), to deliver to a receiver."""
+        with self.lock:
+            return [dict(e) for e in self.workspace.events[since:]]
+
+    def edit_as_member(
+        self, object_slug: str, record_id: str, values: dict[str, Any], member_id: str
+    ) -> dict[str, Any]:
+        """Change a record as a person in Attio's app would (actor `workspace-member`): the
+        values are validated like an API write, and the events it causes are logged."""
+        with self.lock:
+            ws = self.workspace
+            obj = ws.get_object(object_slug)
+            item = ws.items[obj.id].get(record_id)
+            if item is None:
+                raise KeyError(f"no {object_slug} record {record_id}")
+            writer = Writer(
+                ws,
+                "",
+                auto_company=False,
+                actor={"type": "workspace-member", "id": member_id},
+            )
+            writer.update(obj, item, writer.prepare(obj, values, ["data", "values"]), "put")
+            return ws.record_shape(obj, item)
 
     def members(self) -> list[dict[str, Any]]:
         with self.lock:

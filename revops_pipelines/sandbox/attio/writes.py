@@ -19,9 +19,16 @@ Prepared = dict[str, list[V.Payload]]
 
 
 class Writer:
-    def __init__(self, ws: Workspace, token_id: str, *, auto_company: bool) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        token_id: str,
+        *,
+        auto_company: bool,
+        actor: dict[str, str | None] | None = None,
+    ) -> None:
         self.ws = ws
-        self.actor: dict[str, str | None] = {"type": "api-token", "id": token_id}
+        self.actor: dict[str, str | None] = actor or {"type": "api-token", "id": token_id}
         self.auto_company = auto_company
 
     # --- validation -----------------------------------------------------------------------
@@ -144,9 +151,35 @@ class Writer:
         item.values = new
         if is_new:
             self.ws.items[c.id][item.id] = item
+        if isinstance(c, ObjectDef):
+            self._log_events(c, item, old, new, is_new)
         for aid, attr in c.attributes.items():
             if attr.relationship_id and (old.get(aid) or new.get(aid)):
                 self._sync_inverse(attr, item, old.get(aid, []), new.get(aid, []))
+
+    def _log_events(
+        self, obj: ObjectDef, item: Item, old: Prepared, new: Prepared, is_new: bool
+    ) -> None:
+        """What Attio's webhooks would send: `record.created`, or one `record.updated` per
+        attribute whose values changed (a value written again unchanged sends nothing)."""
+        ids = {"workspace_id": self.ws.workspace_id, "object_id": obj.id, "record_id": item.id}
+        actor = dict(self.actor)
+        if is_new:
+            self.ws.events.append({"event_type": "record.created", "id": ids, "actor": actor})
+            return
+
+        def bare(stored: list[V.Payload]) -> list[V.Payload]:
+            return [self._bare(s) for s in stored]
+
+        for aid in [*new, *(a for a in old if a not in new)]:
+            if bare(old.get(aid, [])) != bare(new.get(aid, [])):
+                self.ws.events.append(
+                    {
+                        "event_type": "record.updated",
+                        "id": {**ids, "attribute_id": aid},
+                        "actor": actor,
+                    }
+                )
 
     def _link_company(self, people: ObjectDef, new: Prepared) -> None:
         """Attio links a new person to the company of their email's domain, creating it."""
