@@ -180,8 +180,8 @@ def record_outcomes(
 
 
 def repoint_record_ids(connection: sa.Connection, pairs: Sequence[tuple[str, str]]) -> int:
-    """Point id-map rows at the surviving record of each Attio merge, in order (so a chain of
-    merges in one batch ends at the last survivor); the number of rows moved."""
+    """Point id-map and sync-state rows at the surviving record of each Attio merge, in order
+    (so a chain of merges in one batch ends at the last survivor); the id-map rows moved."""
     moved = 0
     now = datetime.now(UTC)
     for original, surviving in pairs:
@@ -191,6 +191,12 @@ def repoint_record_ids(connection: sa.Connection, pairs: Sequence[tuple[str, str
             .values(attio_record_id=surviving, updated_at=now)
         )
         moved += result.rowcount or 0
+        # The sync state names the record too (the two-way write-back finds accounts by it).
+        connection.execute(
+            sync_state.update()
+            .where(sync_state.c.attio_record_id == original)
+            .values(attio_record_id=surviving)
+        )
     return moved
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from revops_pipelines.definitions import defs
 from revops_pipelines.resources.attio import AttioResource
+from revops_pipelines.resources.company_sync import SYNC_NAME
 from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.sandbox.server import serve_in_thread
@@ -26,7 +27,7 @@ from revops_pipelines.sensors.inbox import attio_inbox_sensor, release_run_batch
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
 from revops_pipelines.store.sync_records import load_record_ids, upsert
-from revops_pipelines.store.tables import id_map, webhook_inbox
+from revops_pipelines.store.tables import id_map, sync_state, webhook_inbox
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
 from revops_pipelines.webhooks.sources import sign_attio
@@ -319,6 +320,20 @@ def test_merges_repoint_and_deletions_drop_id_map_rows_and_unknown_types_are_ski
     ids["deals"] = ids["companies"]  # these events are about companies
     engine = world["engine"]
     _seed_id_map(engine, {"001A": "rec-a", "001B": "rec-b", "001C": "rec-c", "001D": "rec-d"})
+    with engine.begin() as connection:
+        connection.execute(
+            sync_state.insert(),
+            [
+                {
+                    "sync_name": SYNC_NAME,
+                    "source_id": account,
+                    "status": "ok",
+                    "attio_record_id": record,
+                    "synced_at": datetime.now(UTC),
+                }
+                for account, record in (("001A", "rec-a"), ("001D", "rec-d"))
+            ],
+        )
     merged_a = event(ids, "record.merged", "rec-new", duplicate_record_id="rec-a")
     merged_b = event(ids, "record.merged", "rec-new", duplicate_record_id="rec-b")
     for extra in (merged_a, merged_b):
@@ -347,3 +362,7 @@ def test_merges_repoint_and_deletions_drop_id_map_rows_and_unknown_types_are_ski
             connection, "salesforce", "Account", ["001A", "001B", "001C", "001D"]
         )
     assert found == {"001A": "rec-new", "001B": "rec-new", "001D": "rec-d"}
+    with engine.connect() as connection:
+        query = sa.select(sync_state.c.source_id, sync_state.c.attio_record_id)
+        state = {source: record for source, record in connection.execute(query)}
+    assert state == {"001A": "rec-new", "001D": "rec-d"}
