@@ -31,6 +31,7 @@ from revops_pipelines.domain.attio_events import (
 from revops_pipelines.domain.deal_messages import DealNotificationConfig
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.attio_event_handlers import AttioEventHandlers, HandlingReport
+from revops_pipelines.resources.breaker import breaker_states
 from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.store import inbox
@@ -92,6 +93,7 @@ async def attio_events(
             "quarantined_rows": dg.MetadataValue.md(
                 md_table(["inbox id", "event id", "reason"], quarantined)
             ),
+            "circuit_breakers": dg.MetadataValue.json(breaker_states(attio, slack)),
             **_handling_metadata(report),
         },
     )

@@ -13,6 +13,7 @@ from revops_pipelines.domain.leads import Lead, LeadRejected, normalize_submissi
 from revops_pipelines.domain.routing import RoutingConfig
 from revops_pipelines.domain.submissions import Submission
 from revops_pipelines.resources.attio import AttioError, AttioResource
+from revops_pipelines.resources.breaker import breaker_states
 from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.enrichment import EnrichmentResource
 from revops_pipelines.resources.lead_flow import (
@@ -109,6 +110,7 @@ def inbound_leads(
             "enrichment": dg.MetadataValue.json(
                 dict(enriched) or {"skipped": "not configured or no domains"}
             ),
+            "circuit_breakers": dg.MetadataValue.json(breaker_states(enrichment)),
             "quarantined_rows": dg.MetadataValue.md(
                 md_table(["raw delivery", "reason"], quarantined)
             ),
@@ -248,6 +250,7 @@ async def lead_follow_ups(
                 {f"{step}:{status}": n for (step, status), n in sorted(statuses.items())}
             ),
             "not_done": dg.MetadataValue.md(md_table(["lead", "step", "status", "detail"], rows)),
+            "circuit_breakers": dg.MetadataValue.json(breaker_states(attio, slack, outreach)),
         }
     )
 

@@ -20,6 +20,7 @@ from revops_pipelines.domain.company_mapping import (
 )
 from revops_pipelines.domain.field_mapping import FieldMapping
 from revops_pipelines.resources.attio import AttioResource
+from revops_pipelines.resources.breaker import breaker_states
 from revops_pipelines.resources.company_sync import MappingMismatch, run_company_sync
 from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.salesforce import (
@@ -107,6 +108,7 @@ def salesforce_accounts(
             "deleted": int(frame["IsDeleted"].astype(str).str.lower().eq("true").sum()),
             "window": f"[{start.isoformat()}, {window.end.isoformat()})",
             "api_usage": f"{usage.used}/{usage.limit}" if usage else "unknown",
+            "circuit_breakers": dg.MetadataValue.json(breaker_states(salesforce)),
         },
     )
 
@@ -196,7 +198,9 @@ async def attio_companies(
         )
     except MappingMismatch as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
-    yield dg.MaterializeResult(metadata=company_sync_report(result, dry_run=config.dry_run))
+    report = company_sync_report(result, dry_run=config.dry_run)
+    report["circuit_breakers"] = dg.MetadataValue.json(breaker_states(attio))
+    yield dg.MaterializeResult(metadata=report)
     yield dg.AssetCheckResult(
         check_name="shared_domains_reported",
         passed=result.unreported_conflicts == 0,

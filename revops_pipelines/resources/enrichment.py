@@ -25,6 +25,7 @@ import tenacity
 from pydantic import Field, PrivateAttr
 
 from revops_pipelines.resources.attio.retry import retry_after_seconds
+from revops_pipelines.resources.breaker import BreakerGuard, CircuitOpenError, is_transient_status
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store.tables import enrichment_cache
 
@@ -84,9 +85,12 @@ class EnrichmentResult:
 
 
 class _Failed(Exception):
-    def __init__(self, reason: str, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, retryable: bool, retry_after: float | None = None, *, outage: bool
+    ) -> None:
         super().__init__(reason)
         self.reason, self.retryable, self.retry_after = reason, retryable, retry_after
+        self.outage = outage  # no answer, 408 or 5xx: counts toward opening the breaker
 
 
 def normalize_domain(domain: str) -> str:
@@ -94,7 +98,7 @@ def normalize_domain(domain: str) -> str:
     return text.removeprefix("www.")
 
 
-class EnrichmentResource(dg.ConfigurableResource):
+class EnrichmentResource(BreakerGuard, dg.ConfigurableResource):
     """A Clearbit-format company API (`GET /v2/companies/find?domain=`). Build with `from_env()`."""
 
     api_key: str | None = Field(default=None, repr=False, description="ENRICHMENT_API_KEY.")
@@ -131,6 +135,9 @@ class EnrichmentResource(dg.ConfigurableResource):
     def is_configured(self) -> bool:
         return self.configuration_problem() is None
 
+    def breaker_identity(self) -> tuple[str, str, str]:
+        return "Enrichment", self.base_url, (self.api_key or "").strip()
+
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self.close()
 
@@ -152,10 +159,12 @@ class EnrichmentResource(dg.ConfigurableResource):
         if cached is not None:
             return cached
         try:
-            result = self._lookup(domain)
-        except _Failed as exc:
-            log.warning("enrichment of %s failed: %s", domain, exc.reason)
-            return EnrichmentResult(domain, "error", error=exc.reason)
+            # The breaker counts whole lookups (retries included); open, it answers at once.
+            with self.circuit_breaker().calling():
+                result = self._lookup(domain)
+        except (_Failed, CircuitOpenError) as exc:
+            log.warning("enrichment of %s failed: %s", domain, exc)
+            return EnrichmentResult(domain, "error", error=str(exc))
         self._store(result)
         return result
 
@@ -197,13 +206,15 @@ class EnrichmentResource(dg.ConfigurableResource):
         try:
             response = self._client().get(FIND_PATH, params={"domain": domain})
         except httpx.HTTPError as exc:
-            raise _Failed(f"{type(exc).__name__} reaching the enrichment API", True) from exc
+            reason = f"{type(exc).__name__} reaching the enrichment API"
+            raise _Failed(reason, True, outage=True) from exc
         status = response.status_code
         if status == 200:
             try:
                 payload = response.json()
             except ValueError:
-                raise _Failed("the enrichment API answered 200 with no JSON", True) from None
+                reason = "the enrichment API answered 200 with no JSON"
+                raise _Failed(reason, True, outage=False) from None
             company = CompanyProfile.from_payload(domain, payload)
             return EnrichmentResult(domain, "found", company=company, payload=payload)
         if status == 202:
@@ -216,7 +227,7 @@ class EnrichmentResource(dg.ConfigurableResource):
         reason = f"HTTP {status} {_error_type(response)}".strip()
         if status in (401, 403):
             reason += " (check ENRICHMENT_API_KEY)"
-        raise _Failed(reason, status in _TRANSIENT, wait)
+        raise _Failed(reason, status in _TRANSIENT, wait, outage=is_transient_status(status))
 
     # --- the cache -------------------------------------------------------------------------
     def _ttl(self, status: Status) -> timedelta:

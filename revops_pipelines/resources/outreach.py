@@ -23,6 +23,7 @@ import tenacity
 from pydantic import Field, PrivateAttr
 
 from revops_pipelines.resources.attio.retry import retry_after_seconds
+from revops_pipelines.resources.breaker import BreakerGuard, is_transient_status
 
 log = logging.getLogger("revops.outreach")
 DEFAULT_BASE_URL = "https://api.outreach.io/api/v2"
@@ -55,6 +56,9 @@ class OutreachError(Exception):
         self.method, self.path, self.status_code, self.errors = method, path, status_code, errors
         self.retryable, self.ambiguous = retryable, ambiguous
         self.retry_after_seconds = retry_after_seconds
+        # Outreach looks unwell (no answer, 408/5xx): counts toward opening its breaker.
+        no_answer = status_code is None and bool(errors) and errors[0].get("id") == "transportError"
+        self.outage = no_answer or is_transient_status(status_code)
         super().__init__(str(self))
 
     @property
@@ -67,7 +71,7 @@ class OutreachError(Exception):
         return f"Outreach {self.method} {self.path} -> {status}: {self.detail}"
 
 
-class OutreachResource(dg.ConfigurableResource):
+class OutreachResource(BreakerGuard, dg.ConfigurableResource):
     """Outreach API v2 with an OAuth access token. Build it with `from_env()`."""
 
     access_token: str | None = Field(default=None, repr=False, description="OUTREACH_ACCESS_TOKEN")
@@ -103,6 +107,9 @@ class OutreachResource(dg.ConfigurableResource):
 
     def is_configured(self) -> bool:
         return self.configuration_problem() is None
+
+    def breaker_identity(self) -> tuple[str, str, str]:
+        return "Outreach", self.base_url, (self.access_token or "").strip()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self.close()
@@ -148,9 +155,11 @@ class OutreachResource(dg.ConfigurableResource):
             stop=tenacity.stop_after_attempt(self.max_attempts) | too_long,
             reraise=True,
         )
-        for attempt in retrying:
-            with attempt:
-                return self._send(method, path, **kwargs)
+        # The breaker counts the whole call, retries included: a blip never trips it.
+        with self.circuit_breaker().calling():
+            for attempt in retrying:
+                with attempt:
+                    return self._send(method, path, **kwargs)
         raise AssertionError("unreachable: the retry loop returns or raises")
 
     def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from revops_pipelines.resources.salesforce_http import (  # noqa: F401  (re-expo
     ApiUsage,
     SalesforceApiError,
     SalesforceAuthenticationError,
+    SalesforceBreaker,
     SalesforceError,
     SalesforceNotConfigured,
     SalesforceRequestLimitExceeded,
@@ -54,7 +55,7 @@ from revops_pipelines.resources.salesforce_http import (  # noqa: F401  (re-expo
 )
 
 
-class SalesforceResource(BulkReads, dg.ConfigurableResource):
+class SalesforceResource(BulkReads, SalesforceBreaker, dg.ConfigurableResource):
     """Salesforce REST (and Bulk API 2.0) for the sync. Build it with `from_env()`."""
 
     instance_url: str | None = Field(default=None, description="SALESFORCE_INSTANCE_URL (https).")
@@ -179,7 +180,7 @@ class SalesforceResource(BulkReads, dg.ConfigurableResource):
                 session=session,
             )
         try:
-            session_id, instance = self._retrying("login")(
+            session_id, instance = self.guarded(self._retrying("login"))(
                 lambda: SalesforceLogin(
                     username=self.username,
                     password=self.password,
@@ -235,7 +236,7 @@ class SalesforceResource(BulkReads, dg.ConfigurableResource):
             self._check_budget()
             client = self.client()
             try:
-                return self._retrying(what)(fn, client)
+                return self.guarded(self._retrying(what))(fn, client)
             except sf_exc.SalesforceExpiredSession:
                 if relogin and not self.access_token:
                     self._state.client = None  # the password session expired: log in again

@@ -12,6 +12,8 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce import exceptions as sf_exc
 
+from revops_pipelines.resources.breaker import BreakerGuard
+
 T = TypeVar("T")
 ENV_VARS = {
     "instance_url": "SALESFORCE_INSTANCE_URL",
@@ -158,6 +160,16 @@ class _Session(requests.Session):
             kwargs["verify"] = self._ca_bundle
         kwargs.setdefault("timeout", self._timeout)
         return super().request(method, url, *args, **kwargs)
+
+
+class SalesforceBreaker(BreakerGuard):
+    """The resource's breaker, shared per org URL and token (or user). The resource runs each
+    retry loop (`_retrying`) through `guarded`, so whole calls count, not single attempts."""
+
+    def breaker_identity(self) -> tuple[str, str, str]:
+        url = getattr(self, "instance_url", None) or getattr(self, "login_url")()  # noqa: B009
+        credential = getattr(self, "access_token", None) or getattr(self, "username", None)
+        return "Salesforce", str(url), credential or ""
 
 
 class _State:

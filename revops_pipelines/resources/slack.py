@@ -35,6 +35,8 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from revops_pipelines.resources.breaker import BreakerGuard, is_transient_status
+
 log = logging.getLogger("revops.slack")
 DEFAULT_BASE_URL = "https://slack.com/api/"
 ENV_VARS = {"token": "SLACK_BOT_TOKEN", "base_url": "SLACK_API_BASE_URL"}
@@ -67,6 +69,10 @@ class SlackError(Exception):
         self.retryable, self.ambiguous = retryable, ambiguous
         self.retry_after_seconds = retry_after_seconds
         self.messages = messages or []
+        # Slack looks unwell (no answer, 408/5xx, or its own internal errors): counts toward
+        # opening its breaker; a 429 or a refusal (channel_not_found, ...) does not.
+        unwell = is_transient_status(status_code) or error in AMBIGUOUS_ERRORS
+        self.outage = (retryable or ambiguous) if status_code is None else unwell
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -97,7 +103,7 @@ class SafeConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
         return isinstance(error, URLError) or not request.url.endswith(WRITE_METHODS)
 
 
-class SlackResource(dg.ConfigurableResource):
+class SlackResource(BreakerGuard, dg.ConfigurableResource):
     """Slack Web API with a bot token. Build it with `from_env()`."""
 
     token: str | None = Field(default=None, repr=False, description="SLACK_BOT_TOKEN.")
@@ -134,6 +140,9 @@ class SlackResource(dg.ConfigurableResource):
     def is_configured(self) -> bool:
         return self.configuration_problem() is None
 
+    def breaker_identity(self) -> tuple[str, str, str]:
+        return "Slack", self.base_url, (self.token or "").strip()
+
     def client(self) -> WebClient:
         """The WebClient, with the rate-limit and safe connection-error retry handlers."""
         if self._client is None:
@@ -154,16 +163,18 @@ class SlackResource(dg.ConfigurableResource):
 
     # --- calls -----------------------------------------------------------------------------
     def call(self, method: str, **params: Any) -> dict[str, Any]:
-        """One Web API call; a read is retried (bounded) when the failure is transient."""
-        for attempt in range(self.connection_retries + 1):
-            try:
-                return self._call(method, params)
-            except SlackError as exc:
-                if method in WRITE_METHODS or not (exc.retryable or exc.ambiguous):
-                    raise
-                if attempt == self.connection_retries:
-                    raise
-                time.sleep(exc.retry_after_seconds or random.uniform(0, 0.5 * 2**attempt))
+        """One Web API call; a read is retried (bounded) when the failure is transient. The
+        breaker counts the whole call (its retries and slack_sdk's), not each attempt."""
+        with self.circuit_breaker().calling():
+            for attempt in range(self.connection_retries + 1):
+                try:
+                    return self._call(method, params)
+                except SlackError as exc:
+                    if method in WRITE_METHODS or not (exc.retryable or exc.ambiguous):
+                        raise
+                    if attempt == self.connection_retries:
+                        raise
+                    time.sleep(exc.retry_after_seconds or random.uniform(0, 0.5 * 2**attempt))
         raise AssertionError("unreachable")
 
     def _call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from revops_pipelines.resources.attio.records import RecordsAPI
 from revops_pipelines.resources.attio.retry import RetrySettings
 from revops_pipelines.resources.attio.transport import DEFAULT_BASE_URL, AttioTransport
 from revops_pipelines.resources.attio.workspace import WorkspaceAPI
+from revops_pipelines.resources.breaker import breaker_for
 
 
 class AttioClient:
@@ -54,6 +55,7 @@ class AttioClient:
             retry=retry or RetrySettings(),
             timeout_seconds=timeout_seconds,
             max_concurrency=max_concurrency,
+            breaker=breaker_for("Attio", base_url, api_key),
             http_transport=http_transport,
         )
         return cls(transport)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from revops_pipelines.resources.breaker import is_transient_status
+
 
 class AttioConfigError(RuntimeError):
     """The client is not configured (for example ATTIO_API_KEY is empty)."""
@@ -60,6 +62,13 @@ class AttioError(Exception):
     @property
     def is_rate_limit(self) -> bool:
         return self.status_code == 429
+
+    @property
+    def outage(self) -> bool:
+        """Attio looks unwell (no answer, 408 or 5xx): counts toward opening its breaker."""
+        if self.status_code is None:
+            return self.type == "transport_error"
+        return is_transient_status(self.status_code)
 
 
 def _describe_validation_error(error: dict[str, Any]) -> str:

@@ -12,11 +12,12 @@ from pydantic import Field
 from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.retry import RetrySettings
 from revops_pipelines.resources.attio.transport import DEFAULT_BASE_URL
+from revops_pipelines.resources.breaker import BreakerGuard
 
 BASE_URL_ENV = "ATTIO_BASE_URL"
 
 
-class AttioResource(dg.ConfigurableResource):
+class AttioResource(BreakerGuard, dg.ConfigurableResource):
     """Attio CRM over its REST API v2, within the documented rate budgets.
 
     Build it from the environment: `AttioResource(api_key=dg.EnvVar("ATTIO_API_KEY"))`.
@@ -38,6 +39,9 @@ class AttioResource(dg.ConfigurableResource):
 
     def resolved_base_url(self) -> str:
         return self.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+
+    def breaker_identity(self) -> tuple[str, str, str]:
+        return "Attio", self.resolved_base_url(), self.api_key
 
     @asynccontextmanager
     async def client(self) -> AsyncIterator[AttioClient]:

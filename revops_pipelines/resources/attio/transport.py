@@ -12,6 +12,7 @@ import httpx
 from revops_pipelines.resources.attio.errors import AttioConfigError, AttioError
 from revops_pipelines.resources.attio.limiter import AttioBudget
 from revops_pipelines.resources.attio.retry import RetrySettings, retry_after_seconds, retrying
+from revops_pipelines.resources.breaker import ApiBreaker
 
 log = logging.getLogger("revops.attio")
 
@@ -44,6 +45,7 @@ class AttioTransport:
         retry: RetrySettings,
         timeout_seconds: float,
         max_concurrency: int,
+        breaker: ApiBreaker,
         http_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not api_key or not api_key.strip():
@@ -52,6 +54,7 @@ class AttioTransport:
             )
         self._budget = budget
         self._retry = retry
+        self.breaker = breaker
         self._in_flight = asyncio.Semaphore(max_concurrency)
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
@@ -78,14 +81,22 @@ class AttioTransport:
         params: dict[str, Any] | None = None,
         json: Any = None,
     ) -> Any:
-        """Send one logical call and return the decoded JSON body of the successful answer."""
+        """Send one logical call and return the decoded JSON body of the successful answer.
+
+        The breaker counts whole calls, not attempts: tenacity's retries absorb the blips (a
+        10% fault rate never trips it), so an open breaker means `fail_max` calls in a row
+        exhausted their retries. A retry inside a call admitted before the breaker opened
+        stops at `check()` instead of sending again.
+        """
         loop = retrying(self._retry)
         try:
-            async for attempt in loop:
-                with attempt:
-                    if attempt.retry_state.attempt_number > 1:
-                        self.retries += 1
-                    return await self._send_once(method, path, kind, idempotent, params, json)
+            with self.breaker.calling():
+                async for attempt in loop:
+                    with attempt:
+                        if attempt.retry_state.attempt_number > 1:
+                            self.breaker.check()
+                            self.retries += 1
+                        return await self._send_once(method, path, kind, idempotent, params, json)
         except AttioError as exc:
             exc.attempts = int(loop.statistics.get("attempt_number", 1))
             exc.waited_seconds = float(loop.statistics.get("idle_for", 0.0))
