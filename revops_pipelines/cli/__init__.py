@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from revops_pipelines.cli.attio import attio
+from revops_pipelines.cli.config import config
 from revops_pipelines.cli.db import db
 from revops_pipelines.cli.demo import demo
 from revops_pipelines.cli.routing import routing
@@ -19,6 +20,7 @@ def app() -> None:
 
 
 app.add_command(attio)
+app.add_command(config)
 app.add_command(db)
 app.add_command(demo)
 app.add_command(routing)

@@ -18,11 +18,10 @@ bad one). Around it, this module decides:
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -31,6 +30,8 @@ import dagster as dg
 import httpx
 import pybreaker
 import requests
+
+from revops_pipelines.settings import load_settings
 
 # Under Dagster's builtin logger, so state changes show in the run's own log as well.
 log = dg.get_dagster_logger("revops.breaker")
@@ -56,17 +57,14 @@ class BreakerSettings:
             raise ValueError(f"{RESET_SECONDS_ENV} must be above 0, got {self.reset_timeout}")
 
 
-def breaker_settings(environ: Mapping[str, str] | None = None) -> BreakerSettings:
-    """The breaker thresholds: `REVOPS_BREAKER_FAIL_MAX` (default 5 exhausted calls in a row)
-    and `REVOPS_BREAKER_RESET_SECONDS` (default 30). The seam for settings profiles: replace
-    this function, and every breaker created afterwards uses what it returns."""
-    env = os.environ if environ is None else environ
-    try:
-        fail_max = int(env.get(FAIL_MAX_ENV) or DEFAULT_FAIL_MAX)
-        reset = float(env.get(RESET_SECONDS_ENV) or DEFAULT_RESET_SECONDS)
-    except ValueError as exc:
-        raise ValueError(f"{FAIL_MAX_ENV} / {RESET_SECONDS_ENV}: {exc}") from None
-    return BreakerSettings(fail_max=fail_max, reset_timeout=reset)
+def breaker_settings() -> BreakerSettings:
+    """The breaker thresholds of the `REVOPS_ENV` profile, overridden by
+    `REVOPS_BREAKER_FAIL_MAX` (exhausted calls in a row) and `REVOPS_BREAKER_RESET_SECONDS`;
+    every breaker created afterwards uses them."""
+    settings = load_settings()
+    return BreakerSettings(
+        fail_max=settings.breaker_fail_max, reset_timeout=settings.breaker_reset_seconds
+    )
 
 
 class CircuitOpenError(RuntimeError):

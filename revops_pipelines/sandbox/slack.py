@@ -27,7 +27,13 @@ from revops_pipelines.sandbox.attio.gateway import send_json
 from revops_pipelines.sandbox.front import SandboxFront
 
 SLACK_SANDBOX_TOKEN = "sandbox-slack-bot-token"
-DEFAULT_CHANNELS = ("sales-leads", "sales-wins", "revops-alerts")
+DEFAULT_CHANNELS = (
+    "sales-leads",
+    "sales-wins",
+    "revops-alerts",
+    "revops-staging-alerts",
+    "revops-dev-alerts",
+)
 REP_CHANNELS = ("leads-alice", "leads-bob", "leads-carol", "leads-dan")
 NOT_A_MEMBER = ("finance-private",)  # exists, but the bot was never invited: not_in_channel
 ARCHIVED = ("old-leads",)  # archived: is_archived

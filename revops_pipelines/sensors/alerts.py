@@ -1,7 +1,8 @@
 """Alerts and freshness: a Slack message per failed run, and freshness policies on the sync.
 
 `slack_run_failure_sensor` watches every job of the code location and posts one message per
-failed run to `SLACK_ALERTS_CHANNEL` (default `#revops-alerts`) through `SlackResource`, whose
+failed run to `SLACK_ALERTS_CHANNEL` (default: the `REVOPS_ENV` profile's channel) through
+`SlackResource`, whose
 `SLACK_API_BASE_URL` can point at a test double. The message carries the run id as its marker:
 before posting, the channel's recent history is searched for it (when the bot may read it), so a
 re-evaluated tick does not post twice. The sensor is RUNNING by default only when
@@ -27,9 +28,9 @@ from typing import Any
 import dagster as dg
 
 from revops_pipelines.resources.slack import ENV_VARS, SlackError, SlackResource
+from revops_pipelines.settings import load_settings
 
 CHANNEL_ENV = "SLACK_ALERTS_CHANNEL"
-DEFAULT_CHANNEL = "#revops-alerts"
 WEBSERVER_URL_ENV = "DAGSTER_WEBSERVER_URL"
 MAX_ERROR_CHARS = 1500
 
@@ -40,7 +41,8 @@ FRESH_ASSETS = ("mapped_companies", "attio_companies")
 
 
 def alerts_channel() -> str:
-    return os.environ.get(CHANNEL_ENV) or DEFAULT_CHANNEL
+    """The environment profile's alert channel, or SLACK_ALERTS_CHANNEL when set."""
+    return load_settings().alerts_channel
 
 
 def failure_message(

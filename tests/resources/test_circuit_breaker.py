@@ -145,14 +145,24 @@ def test_which_failures_count_toward_opening(error: BaseException, counts: bool)
     assert counts_toward_opening(error) is counts
 
 
-def test_thresholds_come_from_the_environment_through_one_function() -> None:
-    assert breaker_settings({}) == BreakerSettings(fail_max=5, reset_timeout=30.0)
-    env = {"REVOPS_BREAKER_FAIL_MAX": "7", "REVOPS_BREAKER_RESET_SECONDS": "2.5"}
-    assert breaker_settings(env) == BreakerSettings(fail_max=7, reset_timeout=2.5)
-    with pytest.raises(ValueError, match="REVOPS_BREAKER_FAIL_MAX"):
-        breaker_settings({"REVOPS_BREAKER_FAIL_MAX": "0"})
-    with pytest.raises(ValueError, match="REVOPS_BREAKER_RESET_SECONDS"):
-        breaker_settings({"REVOPS_BREAKER_RESET_SECONDS": "soon"})
+def test_thresholds_come_from_the_profile_and_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("REVOPS_ENV", "REVOPS_BREAKER_FAIL_MAX", "REVOPS_BREAKER_RESET_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    assert breaker_settings() == BreakerSettings(fail_max=5, reset_timeout=10.0)
+    monkeypatch.setenv("REVOPS_ENV", "production")
+    assert breaker_settings() == BreakerSettings(fail_max=5, reset_timeout=60.0)
+    monkeypatch.setenv("REVOPS_BREAKER_FAIL_MAX", "7")
+    monkeypatch.setenv("REVOPS_BREAKER_RESET_SECONDS", "2.5")
+    assert breaker_settings() == BreakerSettings(fail_max=7, reset_timeout=2.5)
+    monkeypatch.setenv("REVOPS_BREAKER_FAIL_MAX", "0")
+    with pytest.raises(ValueError, match="REVOPS_BREAKER_FAIL_MAX='0'"):
+        breaker_settings()
+    monkeypatch.setenv("REVOPS_BREAKER_FAIL_MAX", "5")
+    monkeypatch.setenv("REVOPS_BREAKER_RESET_SECONDS", "soon")
+    with pytest.raises(ValueError, match="REVOPS_BREAKER_RESET_SECONDS='soon'"):
+        breaker_settings()
 
 
 def test_the_environment_reaches_a_new_breaker(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -34,6 +34,7 @@ def sandbox(served: tuple[SlackSandbox, str]) -> SlackSandbox:
 @pytest.fixture
 def slack(sandbox: SlackSandbox, monkeypatch: pytest.MonkeyPatch) -> SlackResource:
     monkeypatch.delenv(alerts.CHANNEL_ENV, raising=False)
+    monkeypatch.setenv("REVOPS_ENV", "production")  # whose profile alerts #revops-alerts
     return SlackResource(token=SLACK_SANDBOX_TOKEN, base_url=f"{sandbox.url}/api/")
 
 
