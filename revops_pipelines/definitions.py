@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from revops_pipelines.assets import leads, salesforce_sync, usage
+from revops_pipelines.dagster_logs import LOGGER_DEFS
 from revops_pipelines.jobs import SYNC_JOBS
 from revops_pipelines.resources import resource_defs
 from revops_pipelines.schedules import SCHEDULES
@@ -22,4 +23,5 @@ defs = dg.Definitions.merge(
     ),
     usage.defs,
     alerts.defs,
+    dg.Definitions(loggers=LOGGER_DEFS),  # `console` (default) and opt-in `json`: dagster_logs.py
 )

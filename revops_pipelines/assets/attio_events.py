@@ -6,6 +6,7 @@ deal notifications, id-map upkeep on merges and deletions) and, at the very end 
 marks the rows done. Rows stay in the inbox for good. The two-way field sync comes later.
 """
 
+import logging
 from collections import Counter
 from typing import Any
 
@@ -29,6 +30,7 @@ from revops_pipelines.domain.attio_events import (
     parse_delivery,
 )
 from revops_pipelines.domain.deal_messages import DealNotificationConfig
+from revops_pipelines.logs import log_fields
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.attio_event_handlers import AttioEventHandlers, HandlingReport
 from revops_pipelines.resources.breaker import breaker_states
@@ -69,6 +71,15 @@ async def attio_events(
         except AttioEventParseError as exc:
             inbox.mark_quarantined(engine, row.id, str(exc), claimed_by=context.run.run_id)
             quarantined.append((row.id, row.event_id, str(exc)))
+            log_fields(
+                context.log,
+                logging.WARNING,
+                f"inbox row {row.id} quarantined: {exc}",
+                inbox_id=row.id,
+                event_id=row.event_id,
+                source=row.source,
+                outcome="quarantined",
+            )
     normalized: list[NormalizedEvent] = dedupe_events(events)
     by_type = Counter(e.event_type for e in normalized)
     async with attio.client() as client:

@@ -6,6 +6,7 @@ go back to pending through `inbox_run_failure_sensor`. The inbox helpers here ar
 Attio flow.
 """
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 
@@ -19,6 +20,7 @@ from revops_pipelines.domain.submissions import (
     SubmissionParseError,
     parse_submission,
 )
+from revops_pipelines.logs import log_fields
 from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.store import inbox
 from revops_pipelines.store.inbox import InboxRow
@@ -54,7 +56,12 @@ def claim_for_run(
     ids = config.inbox_ids or None
     limit = max(len(config.inbox_ids), 1) if ids else config.limit
     rows = inbox.claim_batch(engine, sources, limit=limit, claimed_by=context.run.run_id, ids=ids)
-    context.log.info(f"claimed {len(rows)} inbox rows: {[r.id for r in rows]}")
+    log_fields(
+        context.log,
+        logging.INFO,
+        f"claimed {len(rows)} inbox rows: {[r.id for r in rows]}",
+        inbox_ids=[r.id for r in rows],
+    )
     return rows
 
 
@@ -148,6 +155,15 @@ def form_submissions(
         except SubmissionParseError as exc:
             inbox.mark_quarantined(engine, row.id, str(exc), claimed_by=context.run.run_id)
             quarantined.append((row.id, row.source, row.event_id, str(exc)))
+            log_fields(
+                context.log,
+                logging.WARNING,
+                f"inbox row {row.id} quarantined: {exc}",
+                inbox_id=row.id,
+                event_id=row.event_id,
+                source=row.source,
+                outcome="quarantined",
+            )
     by_source = Counter(s.source for s in submissions)
     return dg.MaterializeResult(
         value=submissions,

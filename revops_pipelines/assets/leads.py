@@ -2,6 +2,7 @@
 
 import asyncio
 import dataclasses
+import logging
 from collections import Counter
 
 import dagster as dg
@@ -12,6 +13,7 @@ from revops_pipelines.domain.lead_lists import ListMapping
 from revops_pipelines.domain.leads import Lead, LeadRejected, normalize_submission
 from revops_pipelines.domain.routing import RoutingConfig
 from revops_pipelines.domain.submissions import Submission
+from revops_pipelines.logs import log_fields
 from revops_pipelines.resources.attio import AttioError, AttioResource
 from revops_pipelines.resources.breaker import breaker_states
 from revops_pipelines.resources.database import RevopsDatabase
@@ -53,7 +55,13 @@ def settle_refused_lead(
         return
     reason = f"Attio refused the lead: {exc}"
     inbox.mark_quarantined(database.engine(), inbox_id(lead), reason, claimed_by=context.run.run_id)
-    context.log.warning(f"lead {lead.key} quarantined: {reason}")
+    log_fields(
+        context.log,
+        logging.WARNING,
+        f"lead {lead.key} quarantined: {reason}",
+        inbox_id=inbox_id(lead),
+        outcome="quarantined",
+    )
 
 
 def release_for_retry(
@@ -61,7 +69,13 @@ def release_for_retry(
 ) -> None:
     """Hand a lead's inbox row back (attempts + 1) so a later run tries it again."""
     inbox.release(database.engine(), [inbox_id(lead)], error, claimed_by=context.run.run_id)
-    context.log.warning(f"lead {lead.key} goes back to the inbox: {error}")
+    log_fields(
+        context.log,
+        logging.WARNING,
+        f"lead {lead.key} goes back to the inbox: {error}",
+        inbox_id=inbox_id(lead),
+        outcome="released",
+    )
 
 
 @dg.asset(group_name=GROUP, kinds={"python"})
@@ -84,6 +98,13 @@ def inbound_leads(
                 database.engine(), inbox_id(submission), str(exc), claimed_by=context.run.run_id
             )
             quarantined.append((submission.raw_ref, str(exc)))
+            log_fields(
+                context.log,
+                logging.WARNING,
+                f"submission quarantined: {exc}",
+                inbox_id=inbox_id(submission),
+                outcome="quarantined",
+            )
     enriched: Counter[str] = Counter()
     if enrichment.is_configured():
         for index, lead in enumerate(leads):

@@ -26,17 +26,25 @@ def webhooks() -> None:
 )
 @click.option("--log-level", default="info", show_default=True)
 def serve(host: str, port: int, max_body_bytes: int | None, log_level: str) -> None:
-    """Serve POST /webhooks/{typeform,tally,attio,segment} and GET /healthz."""
+    """Serve POST /webhooks/{typeform,tally,attio,segment}, GET /healthz and GET /metrics.
+
+    Logs are JSON lines or human lines as the environment's `log_format` says (REVOPS_ENV's
+    profile, or REVOPS_LOG_FORMAT), with secrets masked."""
     import uvicorn
 
+    from revops_pipelines.settings import SettingsError, load_settings
     from revops_pipelines.webhooks.app import create_app
-    from revops_pipelines.webhooks.logs import configure_json_logging
+    from revops_pipelines.webhooks.logs import configure_logging
 
     settings = ReceiverSettings.from_env(max_body_bytes=max_body_bytes)
     if not settings.mounted:
         names = ", ".join(s.secret_env for s in SOURCES.values())
         raise click.ClickException(f"no webhook secret is set ({names}): nothing to receive")
-    configure_json_logging(log_level)
+    try:
+        log_format = load_settings().log_format
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    configure_logging(log_format, log_level)
     app = create_app(settings)  # migrates the store and logs refused sources
     uvicorn.run(
         app,

@@ -144,3 +144,23 @@ def count_by_status(
     with engine.connect() as conn:
         counts.update({status: n for status, n in conn.execute(stmt)})
     return counts
+
+
+@dataclass(frozen=True)
+class InboxDepth:
+    """What a monitoring scrape reads: rows per status, and when the oldest pending row arrived."""
+
+    by_status: dict[str, int]
+    oldest_pending_received_at: datetime | None
+
+
+def inbox_depth(engine: sa.Engine) -> InboxDepth:
+    """Row counts per status (every status, zero when empty) and the oldest pending arrival, in
+    one connection (the status index serves both)."""
+    counts = dict.fromkeys(INBOX_STATUSES, 0)
+    oldest = sa.select(sa.func.min(_t.c.received_at)).where(_t.c.status == "pending")
+    with engine.connect() as conn:
+        by_status = sa.select(_t.c.status, sa.func.count()).group_by(_t.c.status)
+        counts.update({status: n for status, n in conn.execute(by_status)})
+        received_at = conn.execute(oldest).scalar_one_or_none()
+    return InboxDepth(counts, received_at)

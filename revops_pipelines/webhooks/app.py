@@ -6,7 +6,7 @@ see `writer.py`; each is answered after its commit), and an answer: 202 stored, 
 400 malformed JSON, 401 missing or bad signature, 404 unknown source, 413 too large, 503 source
 not configured or store unavailable (both make the sender retry later). Nothing is written unless
 the answer is 202.
-`GET /healthz` checks the database.
+`GET /healthz` checks the database; `GET /metrics` serves Prometheus metrics (`metrics.py`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from revops_pipelines.logs import register_secrets
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store.inbox import NewEvent
 from revops_pipelines.webhooks.logs import log_event
+from revops_pipelines.webhooks.metrics import ReceiverMetrics
 from revops_pipelines.webhooks.settings import ReceiverSettings
 from revops_pipelines.webhooks.sources import SOURCES, Source
 from revops_pipelines.webhooks.writer import BatchWriter
@@ -64,6 +66,8 @@ def create_app(settings: ReceiverSettings) -> Starlette:
     engine = store_engine.get_engine(settings.database_url)
     writer = BatchWriter(engine)
     secrets = {name: settings.secret_for(name) for name in SOURCES}
+    register_secrets(secrets.values())  # given in code, maybe not via the env: mask them too
+    metrics = ReceiverMetrics(engine)
     for name in settings.refused:
         log_event(
             logging.ERROR,
@@ -86,6 +90,8 @@ def create_app(settings: ReceiverSettings) -> Starlette:
         status: int, body: dict[str, Any], source: str, started: float, **fields: Any
     ) -> JSONResponse:
         level = logging.WARNING if status >= 400 else logging.INFO
+        seconds = time.perf_counter() - started
+        metrics.observe(source, status, seconds, body.get("error"))
         log_event(
             level,
             f"webhook {source} -> {status} {body.get('status') or body.get('error')}",
@@ -93,7 +99,7 @@ def create_app(settings: ReceiverSettings) -> Starlette:
             source=source,
             http_status=status,
             outcome=body.get("status") or body.get("error"),
-            ms=round((time.perf_counter() - started) * 1000, 2),
+            ms=round(seconds * 1000, 2),
             **fields,
         )
         return JSONResponse(body, status_code=status)
@@ -147,6 +153,7 @@ def create_app(settings: ReceiverSettings) -> Starlette:
         fields = {"event_id": event_id, "bytes": len(body)}
         if result.outcome == "duplicate":
             return answer(200, {"status": "duplicate"}, source.name, started, **fields)
+        fields["inbox_id"] = result.id
         return answer(202, {"status": "stored", "id": result.id}, source.name, started, **fields)
 
     async def healthz(_request: Request) -> JSONResponse:
@@ -168,6 +175,7 @@ def create_app(settings: ReceiverSettings) -> Starlette:
         routes=[
             Route("/webhooks/{source}", receive, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics.endpoint, methods=["GET"]),
         ]
     )
     # A sender that followed a redirect would re-POST elsewhere; an unknown path is a plain 404.
