@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_ARGS ?=
 export DAGSTER_HOME ?= $(CURDIR)/.revops/dagster_home
 
-.PHONY: install demo test lint check-defs bench clean
+.PHONY: install chromium demo test lint check-defs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +17,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The browser test (tests/ui) drives Debian's chromium; installed here (as root) when missing.
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 demo: $(STAMP)
 	$(BIN)/revops demo $(DEMO_ARGS)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
