@@ -3,7 +3,8 @@
 The flow claims the Attio rows, parses every element of each delivery's `events[]`,
 deduplicates them, routes each event type to its handler (`resources/attio_event_handlers.py`:
 deal notifications, id-map upkeep on merges and deletions) and, at the very end of the job,
-marks the rows done. Rows stay in the inbox for good. The two-way field sync comes later.
+marks the rows done. Rows stay in the inbox for good. Changes to the two-way fields of synced
+companies are written back to Salesforce (`resources/two_way_sync.py`).
 """
 
 import logging
@@ -21,6 +22,7 @@ from revops_pipelines.assets.forms import (
     md_table,
     settle_run_batch,
 )
+from revops_pipelines.assets.salesforce_sync import FIELD_MAPPING
 from revops_pipelines.config import config_path, load_model
 from revops_pipelines.domain.attio_events import (
     AttioEvent,
@@ -35,7 +37,9 @@ from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.attio_event_handlers import AttioEventHandlers, HandlingReport
 from revops_pipelines.resources.breaker import breaker_states
 from revops_pipelines.resources.database import RevopsDatabase
+from revops_pipelines.resources.salesforce import SalesforceResource
 from revops_pipelines.resources.slack import SlackResource
+from revops_pipelines.resources.two_way_sync import TwoWayWriteBack, WriteBackReport
 from revops_pipelines.store import inbox
 
 ATTIO_SOURCES = ("attio",)
@@ -43,7 +47,10 @@ DEALS_CONFIG = load_model(config_path("deals.yaml"), DealNotificationConfig)
 
 
 @dg.asset(
-    deps=[WEBHOOK_INBOX], group_name="attio_events", kinds={"attio", "slack"}, pool="attio_api"
+    deps=[WEBHOOK_INBOX],
+    group_name="attio_events",
+    kinds={"attio", "slack", "salesforce"},
+    pool="attio_api",
 )
 async def attio_events(
     context: dg.AssetExecutionContext,
@@ -51,12 +58,16 @@ async def attio_events(
     database: RevopsDatabase,
     attio: AttioResource,
     slack: SlackResource,
+    salesforce: SalesforceResource,
 ) -> dg.MaterializeResult:
     """Attio webhook events claimed from the inbox for this run, parsed from every delivery's
     `events[]`, deduplicated (per-attribute `record.updated` events and redeliveries of one
     change become one normalized event listing the changed attributes, actors and inbox rows)
     and handled: each type through the dispatch table to its handler; unknown types are
-    counted and skipped. Deal notifications follow `config/deals.yaml`.
+    counted and skipped. Deal notifications follow `config/deals.yaml`. Changes to the fields
+    `config/field_mapping.yaml` marks `two_way` on synced companies are written back to the
+    Salesforce account (last write wins, or the configured `conflict_winner`); conflicts go to
+    the `sync_conflicts` table.
 
     Deliveries that cannot be parsed are quarantined with the reason (listed in the metadata).
     A failed deal notification fails the run after every other event was handled.
@@ -82,13 +93,25 @@ async def attio_events(
             )
     normalized: list[NormalizedEvent] = dedupe_events(events)
     by_type = Counter(e.event_type for e in normalized)
+    write_back_problem = salesforce.configuration_problem()
+    caches = attio.cache_snapshot()
     async with attio.client() as client:
-        handlers = AttioEventHandlers(client, engine, slack, DEALS_CONFIG, log=context.log)
+        write_back = None
+        if write_back_problem is None:
+            run_id = context.run.run_id
+            write_back = TwoWayWriteBack(
+                client, engine, salesforce, FIELD_MAPPING, run_id=run_id, log=context.log
+            )
+        handlers = AttioEventHandlers(
+            client, engine, slack, DEALS_CONFIG, log=context.log, write_back=write_back
+        )
         report = await handlers.handle(normalized)
-    if report.errors:
+    back = write_back.report if write_back is not None else None
+    errors = report.errors + (back.errors if back is not None else [])
+    if errors:
         raise dg.Failure(
-            f"{len(report.errors)} Attio event(s) failed: " + "; ".join(report.errors),
-            metadata=_handling_metadata(report),
+            f"{len(errors)} Attio event(s) failed: " + "; ".join(errors),
+            metadata={**_handling_metadata(report), **_write_back_metadata(back)},
         )
     return dg.MaterializeResult(
         value=normalized,
@@ -106,8 +129,31 @@ async def attio_events(
             ),
             "circuit_breakers": dg.MetadataValue.json(breaker_states(attio, slack)),
             **_handling_metadata(report),
+            **_write_back_metadata(back, write_back_problem),
+            **attio.cache_metadata(caches),
+            "record_cache_evicted_by_webhooks": report.cache_evicted,
         },
     )
+
+
+def _write_back_metadata(
+    report: WriteBackReport | None, problem: str | None = None
+) -> dict[str, Any]:
+    if report is None:
+        return {"write_back": f"off: {problem or 'Salesforce is not configured'}"}
+    return {
+        "write_back": "on",
+        "salesforce_patches": report.salesforce_patches,
+        "attio_write_backs": report.attio_writes,
+        "two_way_conflicts": report.conflicts,
+        "write_back_rejected": len(report.rejected),
+        "write_back_decisions": dg.MetadataValue.md(
+            md_table(["company", "account", "attribute", "action", "reason"], report.decisions[:50])
+        ),
+        "write_back_skipped": dg.MetadataValue.md(
+            md_table(["reason", "companies"], sorted(report.skipped.items()))
+        ),
+    }
 
 
 def _handling_metadata(report: HandlingReport) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import dagster as dg
 
 from revops_pipelines.assets.forms import md_table
 from revops_pipelines.config import config_path, load_model
+from revops_pipelines.domain.config_checks import list_problems, routing_problems
 from revops_pipelines.domain.lead_lists import ListMapping
 from revops_pipelines.domain.leads import Lead, LeadRejected, normalize_submission
 from revops_pipelines.domain.routing import RoutingConfig
@@ -147,8 +148,18 @@ async def attio_people(
     database: RevopsDatabase,
 ) -> dg.MaterializeResult:
     """Each lead's company asserted by domain, then the person asserted by email and linked to
-    it (asserting twice changes nothing). A lead whose Attio write fails goes back to the inbox."""
+    it (asserting twice changes nothing). A lead whose Attio write fails goes back to the inbox.
+    Before any write, `routing.yaml` and `lists.yaml` are checked against the workspace (its
+    members and lists, from the schema cache): a rep or list Attio lacks fails the run, and the
+    leads wait in the inbox."""
+    caches = attio.cache_snapshot()
     async with attio.client() as client:
+        problems = routing_problems(ROUTING, await client.workspace.members())
+        problems += list_problems(LISTS, await client.workspace.lists())
+        if problems:
+            raise dg.Failure(
+                "the lead configuration does not fit the Attio workspace: " + "; ".join(problems)
+            )
         results = await put_leads_in_attio(client, inbound_leads)
     people: list[LeadInAttio] = []
     failed: list[tuple[str, str]] = []
@@ -165,6 +176,7 @@ async def attio_people(
             "with_company": sum(1 for p in people if p.company.record_id),
             "back_to_inbox": len(failed),
             "failures": dg.MetadataValue.md(md_table(["lead", "error"], failed)),
+            **attio.cache_metadata(caches),
         },
     )
 

@@ -184,7 +184,9 @@ async def attio_companies(
     database: RevopsDatabase,
 ):  # type: ignore[no-untyped-def]
     """Companies in Attio: only new and changed accounts (and last run's rejects) are written,
-    asserted on their domain, or created once and tracked in the id map when they have none."""
+    asserted on their domain, or created once and tracked in the id map when they have none.
+    The mapping is checked against Attio's schema (from the schema cache) before any write."""
+    caches = attio.cache_snapshot()
     try:
         result = await run_company_sync(
             mapped_companies,
@@ -200,6 +202,7 @@ async def attio_companies(
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     report = company_sync_report(result, dry_run=config.dry_run)
     report["circuit_breakers"] = dg.MetadataValue.json(breaker_states(attio))
+    report.update(attio.cache_metadata(caches))
     yield dg.MaterializeResult(metadata=report)
     yield dg.AssetCheckResult(
         check_name="shared_domains_reported",

@@ -78,6 +78,7 @@ class HandlingReport:
     # (deal record id, kind, sent | already sent | not configured | failed, detail)
     id_map_repointed: int = 0
     id_map_forgotten: int = 0
+    cache_evicted: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -118,6 +119,8 @@ class AttioEventHandlers:
         ]
 
     async def handle(self, events: list[NormalizedEvent]) -> HandlingReport:
+        # Whatever Attio says changed is read afresh: cached copies of those records go first.
+        self.report.cache_evicted = self.client.records.evict(changed_record_ids(events))
         routed = route_events(events)
         self.report.skipped_unknown.update(e.event_type for e in routed.unknown)
         for names, handler in self.handlers:
@@ -263,6 +266,15 @@ class AttioEventHandlers:
                 for m in await self.client.workspace.members()
             }
         return self._members.get(member_id)
+
+
+def changed_record_ids(events: list[NormalizedEvent]) -> list[str]:
+    """Every record a `record.*` event names (a merge's originals too)."""
+    ids = []
+    for event in events:
+        if event.event_type.startswith("record."):
+            ids += [event.record_id, event.extra.get("duplicate_record_id")]
+    return [i for i in ids if isinstance(i, str) and i]
 
 
 def _touches(change: RecordChange, attribute_id: str | None) -> bool:

@@ -7,6 +7,7 @@ from types import TracebackType
 import httpx
 
 from revops_pipelines.resources.attio.activities import ListsAPI, NotesAPI, TasksAPI
+from revops_pipelines.resources.attio.cache import RecordCache, SchemaCache
 from revops_pipelines.resources.attio.limiter import budget_for
 from revops_pipelines.resources.attio.records import RecordsAPI
 from revops_pipelines.resources.attio.retry import RetrySettings
@@ -27,13 +28,19 @@ class AttioClient:
     ```
     """
 
-    def __init__(self, transport: AttioTransport) -> None:
+    def __init__(
+        self,
+        transport: AttioTransport,
+        *,
+        schema_cache: SchemaCache | None = None,
+        record_cache: RecordCache | None = None,
+    ) -> None:
         self.transport = transport
-        self.records = RecordsAPI(transport)
+        self.records = RecordsAPI(transport, record_cache)
         self.lists = ListsAPI(transport)
         self.notes = NotesAPI(transport)
         self.tasks = TasksAPI(transport)
-        self.workspace = WorkspaceAPI(transport)
+        self.workspace = WorkspaceAPI(transport, schema_cache)
 
     @classmethod
     def connect(
@@ -47,6 +54,8 @@ class AttioClient:
         timeout_seconds: float = 30.0,
         max_concurrency: int = 16,
         http_transport: httpx.AsyncBaseTransport | None = None,
+        schema_cache: SchemaCache | None = None,
+        record_cache: RecordCache | None = None,
     ) -> AttioClient:
         transport = AttioTransport(
             api_key=api_key,
@@ -58,7 +67,7 @@ class AttioClient:
             breaker=breaker_for("Attio", base_url, api_key),
             http_transport=http_transport,
         )
-        return cls(transport)
+        return cls(transport, schema_cache=schema_cache, record_cache=record_cache)
 
     async def aclose(self) -> None:
         await self.transport.aclose()

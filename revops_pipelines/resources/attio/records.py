@@ -1,4 +1,7 @@
-"""Records: assert (upsert), create, get, update, delete, and paged queries."""
+"""Records: assert (upsert), create, get, update, delete, and paged queries.
+
+`get` reads through the credential's record cache (`cache.py`) when there is one; every write
+through this client puts Attio's answer in it, a delete evicts it."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
+from revops_pipelines.resources.attio.cache import RecordCache
 from revops_pipelines.resources.attio.errors import AttioError
 from revops_pipelines.resources.attio.once import send_once
 from revops_pipelines.resources.attio.paging import offset_pages
@@ -19,8 +23,19 @@ def _object_path(object_: str) -> str:
 
 
 class RecordsAPI:
-    def __init__(self, transport: AttioTransport) -> None:
+    def __init__(self, transport: AttioTransport, cache: RecordCache | None = None) -> None:
         self._t = transport
+        self.cache = cache or RecordCache(ttl=0, size=0)
+
+    def _remember(self, record: Record) -> Record:
+        record_id = (record.get("id") or {}).get("record_id")
+        if record_id:
+            self.cache.put(str(record_id), record)
+        return record
+
+    def evict(self, record_ids: list[str]) -> int:
+        """Forget these records (Attio says they changed); how many were cached."""
+        return self.cache.evict(record_ids)
 
     async def assert_record(
         self, object_: str, *, matching_attribute: str, values: dict[str, Any]
@@ -29,12 +44,14 @@ class RecordsAPI:
 
         Attio appends to the matching multiselect and overwrites every other multiselect.
         """
-        return await self._t.write_data(
-            "PUT",
-            _object_path(object_),
-            {"values": values},
-            params={"matching_attribute": matching_attribute},
-            idempotent=True,
+        return self._remember(
+            await self._t.write_data(
+                "PUT",
+                _object_path(object_),
+                {"values": values},
+                params={"matching_attribute": matching_attribute},
+                idempotent=True,
+            )
         )
 
     async def create(
@@ -64,27 +81,34 @@ class RecordsAPI:
                 )
             return found[0] if found else None
 
-        return await send_once(send, look if identity else None, what=f"create {object_}")
+        record = await send_once(send, look if identity else None, what=f"create {object_}")
+        return self._remember(record)
 
     async def get(self, object_: str, record_id: str) -> Record:
+        cached = self.cache.get(record_id)
+        if cached is not None:
+            return cached
         body = await self._t.request(
             "GET", f"{_object_path(object_)}/{record_id}", kind="read", idempotent=True
         )
-        return body["data"]
+        return self._remember(body["data"])
 
     async def update(
         self, object_: str, record_id: str, values: dict[str, Any], *, overwrite: bool = False
     ) -> Record:
         """PATCH (prepends to multiselects) or, with `overwrite`, PUT (replaces them)."""
-        return await self._t.write_data(
-            "PUT" if overwrite else "PATCH",
-            f"{_object_path(object_)}/{record_id}",
-            {"values": values},
-            idempotent=True,
+        return self._remember(
+            await self._t.write_data(
+                "PUT" if overwrite else "PATCH",
+                f"{_object_path(object_)}/{record_id}",
+                {"values": values},
+                idempotent=True,
+            )
         )
 
     async def delete(self, object_: str, record_id: str) -> bool:
         """Delete a record; False when it was already gone."""
+        self.cache.evict([record_id])
         return await self._t.delete(f"{_object_path(object_)}/{record_id}")
 
     def query(

@@ -9,6 +9,13 @@ from contextlib import asynccontextmanager
 import dagster as dg
 from pydantic import Field
 
+from revops_pipelines.resources.attio.cache import (
+    CacheStats,
+    RecordCache,
+    SchemaCache,
+    record_cache_for,
+    schema_cache_for,
+)
 from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.retry import RetrySettings
 from revops_pipelines.resources.attio.transport import DEFAULT_BASE_URL
@@ -36,9 +43,48 @@ class AttioResource(BreakerGuard, dg.ConfigurableResource):
     )
     timeout_seconds: float = Field(default=30.0, gt=0)
     max_concurrency: int = Field(default=16, ge=1, description="Requests in flight at once.")
+    # Off unless set: the code location sets them from the REVOPS_ENV profile (resource_defs).
+    schema_cache_ttl_seconds: float = Field(default=0.0, ge=0, description="Schema cache TTL.")
+    record_cache_ttl_seconds: float = Field(default=0.0, ge=0, description="Record cache TTL.")
+    record_cache_size: int = Field(default=10_000, ge=0, description="In-memory record LRU size.")
+    redis_url: str | None = Field(default=None, description="Record cache in Redis (REDIS_URL).")
 
     def resolved_base_url(self) -> str:
         return self.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+
+    def schema_cache(self) -> SchemaCache:
+        return schema_cache_for(
+            self.resolved_base_url(), self.api_key, self.schema_cache_ttl_seconds
+        )
+
+    def record_cache(self) -> RecordCache:
+        return record_cache_for(
+            self.resolved_base_url(),
+            self.api_key,
+            ttl=self.record_cache_ttl_seconds,
+            size=self.record_cache_size,
+            redis_url=self.redis_url,
+        )
+
+    def cache_snapshot(self) -> tuple[CacheStats, CacheStats]:
+        """The caches' counters now; give it back to `cache_metadata` at the end of a step."""
+        return self.schema_cache().stats.copy(), self.record_cache().stats.copy()
+
+    def cache_metadata(self, since: tuple[CacheStats, CacheStats]) -> dict[str, object]:
+        """Hits, misses and hit rate of both caches since the snapshot (asset metadata)."""
+        schema = self.schema_cache().stats.since(since[0])
+        records_cache = self.record_cache()
+        records = records_cache.stats.since(since[1])
+        return {
+            "schema_cache_hits": schema.hits,
+            "schema_cache_misses": schema.misses,
+            "schema_cache_hit_rate": schema.hit_rate if schema.hit_rate is not None else "n/a",
+            "record_cache": records_cache.backend if records_cache.enabled else "off",
+            "record_cache_hits": records.hits,
+            "record_cache_misses": records.misses,
+            "record_cache_hit_rate": records.hit_rate if records.hit_rate is not None else "n/a",
+            "record_cache_evictions": records.evictions,
+        }
 
     def breaker_identity(self) -> tuple[str, str, str]:
         return "Attio", self.resolved_base_url(), self.api_key
@@ -56,6 +102,8 @@ class AttioResource(BreakerGuard, dg.ConfigurableResource):
             ),
             timeout_seconds=self.timeout_seconds,
             max_concurrency=self.max_concurrency,
+            schema_cache=self.schema_cache(),
+            record_cache=self.record_cache(),
         )
         try:
             yield client

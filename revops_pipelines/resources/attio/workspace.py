@@ -1,4 +1,6 @@
-"""Workspace members and schema discovery: objects, attributes, select options, lists."""
+"""Workspace members and schema discovery: objects, attributes, select options, lists.
+
+Reads go through the credential's schema cache (`cache.py`); creations clear it."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 from urllib.parse import quote
 
+from revops_pipelines.resources.attio.cache import SchemaCache
 from revops_pipelines.resources.attio.errors import AttioError
 from revops_pipelines.resources.attio.paging import offset_pages
 from revops_pipelines.resources.attio.transport import AttioTransport
@@ -15,23 +18,39 @@ PAGE = 100
 
 
 class WorkspaceAPI:
-    def __init__(self, transport: AttioTransport) -> None:
+    def __init__(self, transport: AttioTransport, cache: SchemaCache | None = None) -> None:
         self._t = transport
+        self.cache = cache or SchemaCache(ttl=0)
+
+    async def _cached(
+        self, key: tuple[str, ...], fetch: Callable[[], Awaitable[list[dict[str, Any]]]]
+    ) -> list[dict[str, Any]]:
+        found = self.cache.get(key)
+        if found is None:
+            found = await fetch()
+            self.cache.put(key, found)
+        return [dict(item) for item in found]
+
+    async def _get(self, path: str) -> list[dict[str, Any]]:
+        body = await self._t.request("GET", path, kind="read", idempotent=True)
+        return body["data"]
 
     async def members(self) -> list[dict[str, Any]]:
         """All workspace members (Attio does not page this endpoint)."""
-        body = await self._t.request("GET", "workspace_members", kind="read", idempotent=True)
-        return body["data"]
+        return await self._cached(("members",), lambda: self._get("workspace_members"))
 
     async def objects(self) -> list[dict[str, Any]]:
-        body = await self._t.request("GET", "objects", kind="read", idempotent=True)
-        return body["data"]
+        return await self._cached(("objects",), lambda: self._get("objects"))
 
     async def lists(self) -> list[dict[str, Any]]:
-        body = await self._t.request("GET", "lists", kind="read", idempotent=True)
-        return body["data"]
+        return await self._cached(("lists",), lambda: self._get("lists"))
 
     async def attributes(self, target: Target, identifier: str) -> list[dict[str, Any]]:
+        return await self._cached(
+            ("attributes", target, identifier), lambda: self._attributes(target, identifier)
+        )
+
+    async def _attributes(self, target: Target, identifier: str) -> list[dict[str, Any]]:
         async def fetch(size: int, offset: int) -> list[dict[str, Any]]:
             page = await self._t.request(
                 "GET",
@@ -47,13 +66,10 @@ class WorkspaceAPI:
     async def select_options(
         self, target: Target, identifier: str, attribute: str
     ) -> list[dict[str, Any]]:
-        body = await self._t.request(
-            "GET",
-            f"{target}/{quote(identifier, safe='')}/attributes/{quote(attribute, safe='')}/options",
-            kind="read",
-            idempotent=True,
+        path = f"{target}/{quote(identifier, safe='')}/attributes/{quote(attribute, safe='')}"
+        return await self._cached(
+            ("options", target, identifier, attribute), lambda: self._get(f"{path}/options")
         )
-        return body["data"]
 
     async def _create_or_find(
         self,
@@ -65,6 +81,7 @@ class WorkspaceAPI:
     ) -> dict[str, Any]:
         """Create; when Attio says it exists already, or the answer was lost, return the one
         that is there (so set-up can run again, and a retried create is harmless)."""
+        self.cache.clear()  # the schema changes either way, and `existing` must read it afresh
         try:
             return await self._t.write_data("POST", path, data, idempotent=False)
         except AttioError as exc:
