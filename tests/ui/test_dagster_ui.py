@@ -213,3 +213,16 @@ def test_automation_page_lists_sensors_and_schedules(page: Page, artifacts: Path
     subtitles = {r["name"]: r["text"] for r in rows}
     assert "Scheduled" in subtitles["salesforce_incremental_sync_schedule"]
     assert "sensor" in subtitles["form_inbox_sensor"]
+
+
+def test_resources_page_shows_the_active_environment_profile(page: Page, artifacts: Path) -> None:
+    from revops_pipelines.settings import load_settings
+
+    settings = load_settings()  # the webserver inherits this process's environment
+    page.goto(f"/locations/{LOCATION}/resources/revops_environment")
+    page.get_by_text("REVOPS_ENV: development, staging or production.").first.wait_for()
+    shot(page, artifacts, "resource-revops_environment")
+    text = page.inner_text("body")
+    assert settings.env in text
+    assert "attio_write_rate" in text and str(settings.attio_write_rate) in text
+    assert settings.alerts_channel in text
