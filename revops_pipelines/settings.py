@@ -18,6 +18,8 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from revops_pipelines.logs import SECRET_ENV_VARS
+
 Environment = Literal["development", "staging", "production"]
 ENV_VAR = "REVOPS_ENV"
 PREFIX = "REVOPS_"
@@ -66,21 +68,6 @@ PROFILES: dict[str, dict[str, Any]] = {
         "log_format": "json",
     },
 }
-
-# The outside systems' secrets, shown only as set / not set.
-SECRET_VARIABLES = (
-    "ATTIO_API_KEY",
-    "ATTIO_WEBHOOK_SECRET",
-    "SALESFORCE_ACCESS_TOKEN",
-    "SALESFORCE_PASSWORD",
-    "SALESFORCE_SECURITY_TOKEN",
-    "SLACK_BOT_TOKEN",
-    "TYPEFORM_WEBHOOK_SECRET",
-    "TALLY_WEBHOOK_SECRET",
-    "SEGMENT_WEBHOOK_SECRET",
-    "ENRICHMENT_API_KEY",
-    "OUTREACH_ACCESS_TOKEN",
-)
 
 
 class SettingsError(ValueError):
@@ -173,4 +160,4 @@ def load_settings() -> RevopsSettings:
 def secret_status(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Each secret variable as `set` or `not set`; never its value."""
     env = os.environ if environ is None else environ
-    return {name: ("set (hidden)" if env.get(name) else "not set") for name in SECRET_VARIABLES}
+    return {name: ("set (hidden)" if env.get(name) else "not set") for name in SECRET_ENV_VARS}

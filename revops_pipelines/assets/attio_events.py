@@ -7,7 +7,6 @@ marks the rows done. Rows stay in the inbox for good. Changes to the two-way fie
 companies are written back to Salesforce (`resources/two_way_sync.py`).
 """
 
-import logging
 from collections import Counter
 from typing import Any
 
@@ -20,6 +19,7 @@ from revops_pipelines.assets.forms import (
     claim_for_run,
     failed_rows_check,
     md_table,
+    quarantine_row,
     settle_run_batch,
 )
 from revops_pipelines.assets.salesforce_sync import FIELD_MAPPING
@@ -32,7 +32,6 @@ from revops_pipelines.domain.attio_events import (
     parse_delivery,
 )
 from revops_pipelines.domain.deal_messages import DealNotificationConfig
-from revops_pipelines.logs import log_fields
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.attio_event_handlers import AttioEventHandlers, HandlingReport
 from revops_pipelines.resources.breaker import breaker_states
@@ -40,7 +39,6 @@ from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.salesforce import SalesforceResource
 from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.resources.two_way_sync import TwoWayWriteBack, WriteBackReport
-from revops_pipelines.store import inbox
 
 ATTIO_SOURCES = ("attio",)
 DEALS_CONFIG = load_model(config_path("deals.yaml"), DealNotificationConfig)
@@ -80,17 +78,8 @@ async def attio_events(
         try:
             events.extend(parse_delivery(row.body, inbox_id=row.id))
         except AttioEventParseError as exc:
-            inbox.mark_quarantined(engine, row.id, str(exc), claimed_by=context.run.run_id)
+            quarantine_row(context, engine, row, str(exc))
             quarantined.append((row.id, row.event_id, str(exc)))
-            log_fields(
-                context.log,
-                logging.WARNING,
-                f"inbox row {row.id} quarantined: {exc}",
-                inbox_id=row.id,
-                event_id=row.event_id,
-                source=row.source,
-                outcome="quarantined",
-            )
     normalized: list[NormalizedEvent] = dedupe_events(events)
     by_type = Counter(e.event_type for e in normalized)
     write_back_problem = salesforce.configuration_problem()

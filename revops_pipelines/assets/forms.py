@@ -65,6 +65,22 @@ def claim_for_run(
     return rows
 
 
+def quarantine_row(
+    context: dg.AssetExecutionContext, engine: sa.Engine, row: InboxRow, reason: str
+) -> None:
+    """Set an unreadable inbox row aside with its reason, and log it with the row's ids."""
+    inbox.mark_quarantined(engine, row.id, reason, claimed_by=context.run.run_id)
+    log_fields(
+        context.log,
+        logging.WARNING,
+        f"inbox row {row.id} quarantined: {reason}",
+        inbox_id=row.id,
+        event_id=row.event_id,
+        source=row.source,
+        outcome="quarantined",
+    )
+
+
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]], limit: int = 50) -> str:
     """A small markdown table for asset metadata (cells are flattened and clipped)."""
 
@@ -153,17 +169,8 @@ def form_submissions(
                 )
             )
         except SubmissionParseError as exc:
-            inbox.mark_quarantined(engine, row.id, str(exc), claimed_by=context.run.run_id)
+            quarantine_row(context, engine, row, str(exc))
             quarantined.append((row.id, row.source, row.event_id, str(exc)))
-            log_fields(
-                context.log,
-                logging.WARNING,
-                f"inbox row {row.id} quarantined: {exc}",
-                inbox_id=row.id,
-                event_id=row.event_id,
-                source=row.source,
-                outcome="quarantined",
-            )
     by_source = Counter(s.source for s in submissions)
     return dg.MaterializeResult(
         value=submissions,

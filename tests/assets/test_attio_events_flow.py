@@ -23,7 +23,7 @@ from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.sandbox.server import serve_in_thread
 from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox
-from revops_pipelines.sensors.inbox import attio_inbox_sensor, release_run_batch
+from revops_pipelines.sensors.inbox import release_run_batch
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
 from revops_pipelines.store.sync_records import load_record_ids, upsert
@@ -31,6 +31,7 @@ from revops_pipelines.store.tables import id_map, sync_state, webhook_inbox
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
 from revops_pipelines.webhooks.sources import sign_attio
+from tests.assets.attio_events_harness import meta, run_sensor
 from tests.resources.attio_helpers import connect
 
 SECRET = "test-attio-secret"
@@ -155,25 +156,6 @@ def deliver(world: dict[str, Any], key: str, *events: dict[str, Any]) -> int:
     ).status_code
 
 
-def run_sensor(world: dict[str, Any]) -> list[dg.ExecuteInProcessResult]:
-    context = dg.build_sensor_context(
-        instance=world["instance"],
-        resources={"database": world["resources"]["database"]},
-        definitions=defs,
-    )
-    job = defs.resolve_job_def("attio_events_job")
-    return [
-        job.execute_in_process(
-            run_config=r.run_config,
-            instance=world["instance"],
-            tags=r.tags,
-            resources=world["resources"],
-            raise_on_error=False,
-        )
-        for r in attio_inbox_sensor(context).run_requests or []
-    ]
-
-
 def run_backlog(world: dict[str, Any]) -> dg.ExecuteInProcessResult:
     """A manual run over every pending row (a retried run of the same batch)."""
     job = defs.resolve_job_def("attio_events_job")
@@ -181,11 +163,6 @@ def run_backlog(world: dict[str, Any]) -> dg.ExecuteInProcessResult:
     return job.execute_in_process(
         run_config=config, instance=world["instance"], resources=world["resources"]
     )
-
-
-def meta(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
-    [materialization] = result.asset_materializations_for_node("attio_events")
-    return {k: v.value for k, v in materialization.metadata.items()}
 
 
 def deal_notes(world: dict[str, Any], deal_id: str) -> list[dict[str, Any]]:

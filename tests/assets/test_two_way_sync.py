@@ -12,25 +12,23 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import dagster as dg
 import httpx
 import pytest
 import sqlalchemy as sa
 
 from revops_pipelines.assets.salesforce_sync import FIELD_MAPPING
-from revops_pipelines.definitions import defs
 from revops_pipelines.domain.attio_values import first_value, select_title
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.company_sync import SYNC_NAME
 from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.resources.two_way_sync import TwoWayWriteBack
 from revops_pipelines.sandbox.server import serve_in_thread
-from revops_pipelines.sensors.inbox import attio_inbox_sensor
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store.tables import sync_conflicts, sync_log, sync_state
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
 from revops_pipelines.webhooks.sources import sign_attio
+from tests.assets.attio_events_harness import meta, run_sensor
 from tests.assets.sync_harness import materialize_days
 
 SECRET = "two-way-attio-secret"
@@ -98,30 +96,6 @@ def new_events(world: dict[str, Any]) -> list[dict[str, Any]]:
     events = world["attio"].webhook_events(world["delivered"])
     world["delivered"] += len(events)
     return events
-
-
-def run_sensor(world: dict[str, Any]) -> list[dg.ExecuteInProcessResult]:
-    context = dg.build_sensor_context(
-        instance=world["instance"],
-        resources={"database": world["resources"]["database"]},
-        definitions=defs,
-    )
-    job = defs.resolve_job_def("attio_events_job")
-    return [
-        job.execute_in_process(
-            run_config=r.run_config,
-            instance=world["instance"],
-            tags=r.tags,
-            resources=world["resources"],
-            raise_on_error=False,
-        )
-        for r in attio_inbox_sensor(context).run_requests or []
-    ]
-
-
-def meta(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
-    [materialization] = result.asset_materializations_for_node("attio_events")
-    return {k: v.value for k, v in materialization.metadata.items()}
 
 
 def patches(world: dict[str, Any]) -> int:
