@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any
 import click
 import httpx
 
+from revops_pipelines.domain.attio_values import first_value, select_title
 from revops_pipelines.sandbox.form_traffic import sample_deliveries
 from revops_pipelines.sandbox.server import serve_in_thread
 from revops_pipelines.sandbox.stack import serve_sandboxes
@@ -21,7 +23,7 @@ from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
-from revops_pipelines.webhooks.sources import SOURCES
+from revops_pipelines.webhooks.sources import SOURCES, sign_attio
 
 # Local-only signing secrets: the demo signs its own sample traffic with them.
 DEMO_SECRETS = {name: f"demo-{name}-secret" for name in SOURCES}
@@ -73,16 +75,6 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def _wait_for_leads(engine: Any, timeout: float) -> dict[str, int]:
-    """Wait for the inbox sensor's runs to take every pending form row (it ticks every 30 s)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        counts = inbox.count_by_status(engine, ["typeform", "tally"])
-        if counts["pending"] + counts["processing"] == 0 or time.monotonic() > deadline:
-            return counts
-        time.sleep(3)
-
-
 def _send_sample_forms(receiver_url: str, count: int) -> list[int]:
     statuses = []
     with httpx.Client(base_url=receiver_url, timeout=10) as client:
@@ -92,6 +84,46 @@ def _send_sample_forms(receiver_url: str, count: int) -> list[int]:
             )
             statuses.append(response.status_code)
     return statuses
+
+
+def _wait_for_inbox(engine: Any, sources: list[str], timeout: float) -> dict[str, int]:
+    """Wait for the inbox sensors' runs to take every pending row (they tick every 30 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = inbox.count_by_status(engine, sources)
+        if counts["pending"] + counts["processing"] == 0 or time.monotonic() > deadline:
+            return counts
+        time.sleep(3)
+
+
+def _edit_a_company_in_attio(stack: Any, receiver_url: str) -> tuple[str, str, str] | None:
+    """A rep changes a synced company's industry in Attio; Attio's webhooks (one per changed
+    attribute) go to the receiver. Returns (Salesforce Id, old industry, new industry)."""
+    attio = stack.apps["attio"]
+    company = next(
+        (
+            r
+            for r in attio.records("companies")
+            if first_value(r, "salesforce_id") and select_title(r, "industry")
+        ),
+        None,
+    )
+    if company is None:
+        return None
+    before = select_title(company, "industry")
+    after = "Healthcare" if before != "Healthcare" else "Energy"
+    since = len(attio.webhook_events())
+    member = attio.members()[0]["id"]["workspace_member_id"]
+    attio.edit_as_member("companies", company["id"]["record_id"], {"industry": after}, member)
+    with httpx.Client(base_url=receiver_url, timeout=10) as client:
+        for i, event in enumerate(attio.webhook_events(since)):
+            body = json.dumps({"webhook_id": "demo", "events": [event]}).encode()
+            headers = {
+                "Attio-Signature": sign_attio(DEMO_SECRETS["attio"], body),
+                "Idempotency-Key": f"demo-{time.time_ns()}-{i}",
+            }
+            client.post("/webhooks/attio", content=body, headers=headers)
+    return first_value(company, "salesforce_id"), before or "", after
 
 
 @click.command()
@@ -157,8 +189,19 @@ def demo(
             attio_companies = stack.apps["attio"].stats()["records"].get("companies", 0)  # type: ignore[attr-defined]
             outcome = "succeeded" if launch.returncode == 0 else f"failed:\n{launch.stderr[-2000:]}"
             click.echo(f"sync run {outcome}; the Attio sandbox holds {attio_companies} companies")
-            counts = _wait_for_leads(store_engine.get_engine(url), timeout=180)
+            engine = store_engine.get_engine(url)
+            counts = _wait_for_inbox(engine, ["typeform", "tally"], timeout=180)
             click.echo(f"webhook inbox: {counts}")
+            edited = _edit_a_company_in_attio(stack, receiver.url)
+            if edited is not None:
+                account_id, old, new = edited
+                click.echo(f"a rep set account {account_id}'s industry {old} -> {new} in Attio")
+                attio_rows = _wait_for_inbox(engine, ["attio"], timeout=180)
+                account = stack.apps["salesforce"].account(account_id)  # type: ignore[attr-defined]
+                click.echo(
+                    f"Attio events: {attio_rows}; Salesforce account {account_id} Industry is "
+                    f"now {account['Industry'] if account else '?'}"
+                )
             stats = {name: app.stats() for name, app in stack.apps.items()}  # type: ignore[attr-defined]
             people = stats["attio"]["records"].get("people", 0)
             click.echo(
