@@ -38,7 +38,7 @@ from revops_pipelines.resources.attio.lead_records import (
 )
 from revops_pipelines.resources.outreach import OutreachResource
 from revops_pipelines.resources.slack import SlackResource
-from revops_pipelines.store.ledger import Effect, ledger_row, run_once
+from revops_pipelines.store.ledger import Effect, EffectOutcome, ledger_row, run_once
 from revops_pipelines.store.routing import route_lead
 
 DEFAULT_SLACK_CHANNEL = "#sales-leads"
@@ -148,8 +148,8 @@ async def run_lead_actions(
             )
             return Effect(str(entry["id"]["entry_id"]), {"list": list_slug})
 
-        await run_once(engine, f"{key}:list", "list", add_to_list, is_ambiguous=_ambiguous)
-        report.steps.append(StepResult("list", "done", list_slug))
+        listed = await run_once(engine, f"{key}:list", "list", add_to_list, is_ambiguous=_ambiguous)
+        report.steps.append(done_step("list", listed, list_slug))
 
         if rep is not None:
             content = task_content(lead)
@@ -173,11 +173,11 @@ async def run_lead_actions(
                 found = await find_task(client, routed.person_id, content, since)
                 return Effect(str(found["id"]["task_id"])) if found else None
 
-            await run_once(
+            tasked = await run_once(
                 engine, f"{key}:task", "task", create_task, look_task, is_ambiguous=_ambiguous
             )
             report.steps.append(
-                StepResult("task", "done", f"{rep.email}, due {deadline.isoformat()}")
+                done_step("task", tasked, f"{rep.email}, due {deadline.isoformat()}")
             )
         else:
             report.steps.append(StepResult("task", "skipped", "no rep available"))
@@ -248,7 +248,7 @@ async def _notify_slack(
         outcome = await run_once(engine, key, "slack", post, look, is_ambiguous=_ambiguous)
     except Exception as exc:  # non-critical: reported, never blocks the lead
         return StepResult("slack", "failed", str(exc))
-    return StepResult("slack", "done" if outcome.status == "done" else "skipped", channel)
+    return done_step("slack", outcome, channel)
 
 
 async def _enroll(
@@ -274,7 +274,17 @@ async def _enroll(
 
     try:
         # enroll_once finds before it creates, so it is its own look-before-resend.
-        await run_once(engine, f"{lead.key}:outreach", "outreach", enroll, is_ambiguous=_ambiguous)
+        enrolled = await run_once(
+            engine, f"{lead.key}:outreach", "outreach", enroll, is_ambiguous=_ambiguous
+        )
     except Exception as exc:  # non-critical: reported, never blocks the lead
         return StepResult("outreach", "failed", str(exc))
-    return StepResult("outreach", "done", f"sequence {sequence}")
+    return done_step("outreach", enrolled, f"sequence {sequence}")
+
+
+def done_step(step: str, outcome: EffectOutcome, detail: str) -> StepResult:
+    """A step the ledger holds as done, saying so when an earlier attempt did it (the audit note
+    of a retried lead then tells which steps this attempt repeated: none)."""
+    if outcome.status == "skipped":
+        detail = f"{detail} (on an earlier attempt)"
+    return StepResult(step, "done", detail)

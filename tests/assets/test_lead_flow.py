@@ -298,3 +298,9 @@ def test_a_lead_stopped_mid_way_resumes_without_repeating_done_steps(world) -> N
     assert sum(len(world["slack"].messages(c)) for c in channels) == 1
     steps = resumed.asset_materializations_for_node("lead_follow_ups")[0].metadata["steps"].value
     assert steps.get("note:done") == 1 and steps.get("task:done") == 1
+    # The audit note tells which steps the first attempt did: all but the note itself.
+    [note] = attio.notes()
+    text = note["content_plaintext"]
+    for step in ("list", "task", "slack", "outreach"):
+        line = next(x for x in text.splitlines() if f"{step} done" in x)
+        assert "(on an earlier attempt)" in line, line
