@@ -17,200 +17,38 @@ rows used up their attempts or were left pending past `STUCK_AFTER` (their day n
 
 import asyncio
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from revops_pipelines.assets.forms import WEBHOOK_INBOX, failed_rows_check, md_table
-from revops_pipelines.domain.attio_values import record_id
 from revops_pipelines.domain.usage import (
     TrackEvent,
     UsageEventError,
-    UsageObject,
-    UsageSummary,
     day_end,
     parse_track,
+    plan_writes,
     rollup,
     window_start,
 )
-from revops_pipelines.resources.attio import AttioClient, AttioError, AttioResource
+from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.database import RevopsDatabase
+from revops_pipelines.resources.usage_writer import write_all
 from revops_pipelines.store import inbox
-from revops_pipelines.store.tables import usage_state, webhook_inbox
+from revops_pipelines.store.usage import (
+    SEGMENT_SOURCES,
+    load_state,
+    pending_segment_before,
+    save_state,
+    segment_rows_received,
+)
 
-SEGMENT_SOURCES = ("segment",)
 SKEW = timedelta(days=1)  # rows received this long before/after the window are read too
 STUCK_AFTER = timedelta(days=2)
-MATCH_FILTER: dict[UsageObject, str] = {"people": "email_addresses", "companies": "domains"}
 
 usage_partitions = dg.DailyPartitionsDefinition(
     start_date=os.environ.get("REVOPS_SYNC_START_DATE", "2026-01-01"), timezone="UTC"
 )
-
-
-# --- the store: Segment rows (read-only) and usage_state ------------------------------------
-@dataclass(frozen=True)
-class SegmentRow:
-    id: int
-    status: str
-    received_at: datetime
-    body: bytes
-
-
-def segment_rows_received(
-    engine: sa.Engine, start: datetime, end: datetime
-) -> Iterator[SegmentRow]:
-    """Segment inbox rows received in `[start, end)`, any status but quarantined, streamed."""
-    t = webhook_inbox
-    stmt = (
-        sa.select(t.c.id, t.c.status, t.c.received_at, t.c.body)
-        .where(
-            t.c.source.in_(SEGMENT_SOURCES),
-            t.c.received_at >= start,
-            t.c.received_at < end,
-            t.c.status != "quarantined",
-        )
-        .order_by(t.c.id)
-    )
-    with engine.connect() as conn:
-        for r in conn.execution_options(yield_per=2000).execute(stmt):
-            yield SegmentRow(r.id, r.status, r.received_at, bytes(r.body))
-
-
-def pending_segment_before(engine: sa.Engine, before: datetime, limit: int = 50) -> list[int]:
-    """Ids of Segment rows still pending that were received before `before`."""
-    t = webhook_inbox
-    stmt = (
-        sa.select(t.c.id)
-        .where(t.c.source.in_(SEGMENT_SOURCES), t.c.status == "pending", t.c.received_at < before)
-        .order_by(t.c.id)
-        .limit(limit)
-    )
-    with engine.connect() as conn:
-        return list(conn.execute(stmt).scalars())
-
-
-@dataclass(frozen=True)
-class StateRow:
-    digest: str
-    as_of: date
-    last_seen_at: datetime
-    attio_record_id: str | None
-
-
-def load_state(engine: sa.Engine) -> dict[tuple[str, str], StateRow]:
-    t = usage_state
-    stmt = sa.select(
-        t.c.object, t.c.record_key, t.c.digest, t.c.as_of, t.c.last_seen_at, t.c.attio_record_id
-    )
-    with engine.connect() as conn:
-        return {(r[0], r[1]): StateRow(*r[2:]) for r in conn.execute(stmt)}
-
-
-def save_state(engine: sa.Engine, rows: Sequence[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(usage_state)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["object", "record_key"],
-        set_={
-            c: stmt.excluded[c]
-            for c in (
-                "digest",
-                "as_of",
-                "last_seen_at",
-                "attio_record_id",
-                "last_run_id",
-                "written_at",
-            )
-        },
-    )
-    with engine.begin() as conn:
-        conn.execute(stmt, list(rows))
-
-
-# --- planning ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PlannedWrite:
-    object: UsageObject
-    key: str
-    summary: UsageSummary
-    attio_record_id: str | None
-
-
-def plan_writes(
-    summaries: dict[tuple[UsageObject, str], UsageSummary],
-    state: dict[tuple[str, str], StateRow],
-    as_of: date,
-) -> tuple[list[PlannedWrite], int, int]:
-    """(writes, unchanged, skipped because a newer partition already wrote the record)."""
-    wanted = dict(summaries)
-    start = window_start(as_of)
-    for (obj, key), row in state.items():  # activity left the window: zero it once
-        if (obj, key) not in wanted and row.last_seen_at < start and row.as_of < as_of:
-            wanted[(obj, key)] = UsageSummary(row.last_seen_at, 0, 0, ())  # type: ignore[index]
-    writes, unchanged, newer = [], 0, 0
-    for (obj, key), summary in sorted(wanted.items()):
-        row = state.get((obj, key))
-        if row is not None and row.as_of > as_of:
-            newer += 1
-        elif row is not None and row.digest == summary.digest():
-            unchanged += 1
-        else:
-            writes.append(PlannedWrite(obj, key, summary, row.attio_record_id if row else None))
-    return writes, unchanged, newer
-
-
-# --- Attio ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class WriteOutcome:
-    write: PlannedWrite
-    status: str  # written | not_in_attio | failed
-    attio_record_id: str | None = None
-    message: str | None = None
-
-
-async def _find(client: AttioClient, obj: UsageObject, key: str) -> str | None:
-    found = [
-        r
-        async for r in client.records.query(
-            obj, filter={MATCH_FILTER[obj]: key}, page_size=1, limit=1
-        )
-    ]
-    return record_id(found[0]) if found else None
-
-
-async def _write_one(client: AttioClient, write: PlannedWrite) -> WriteOutcome:
-    values = write.summary.attio_values()
-    try:
-        rid = write.attio_record_id or await _find(client, write.object, write.key)
-        if rid is None:
-            return WriteOutcome(write, "not_in_attio")
-        try:
-            await client.records.update(write.object, rid, values)
-        except AttioError as exc:
-            if exc.status_code != 404 or write.attio_record_id is None:
-                raise
-            rid = await _find(client, write.object, write.key)  # the record was merged/deleted
-            if rid is None:
-                return WriteOutcome(write, "not_in_attio")
-            await client.records.update(write.object, rid, values)
-        return WriteOutcome(write, "written", rid)
-    except AttioError as exc:
-        return WriteOutcome(write, "failed", message=str(exc))
-
-
-async def write_all(attio: AttioResource, writes: Sequence[PlannedWrite]) -> list[WriteOutcome]:
-    if not writes:
-        return []
-    async with attio.client() as client:  # its limiter keeps concurrent writes in the budget
-        return list(await asyncio.gather(*(_write_one(client, w) for w in writes)))
 
 
 # --- the asset --------------------------------------------------------------------------------

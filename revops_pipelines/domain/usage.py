@@ -190,3 +190,43 @@ def rollup(
             top_events=tuple(top),
         )
     return summaries
+
+
+# --- planning: what to write, against what was written ---------------------------------------
+@dataclass(frozen=True)
+class StateRow:
+    digest: str
+    as_of: date
+    last_seen_at: datetime
+    attio_record_id: str | None
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    object: UsageObject
+    key: str
+    summary: UsageSummary
+    attio_record_id: str | None
+
+
+def plan_writes(
+    summaries: dict[tuple[UsageObject, str], UsageSummary],
+    state: dict[tuple[str, str], StateRow],
+    as_of: date,
+) -> tuple[list[PlannedWrite], int, int]:
+    """(writes, unchanged, skipped because a newer partition already wrote the record)."""
+    wanted = dict(summaries)
+    start = window_start(as_of)
+    for (obj, key), row in state.items():  # activity left the window: zero it once
+        if (obj, key) not in wanted and row.last_seen_at < start and row.as_of < as_of:
+            wanted[(obj, key)] = UsageSummary(row.last_seen_at, 0, 0, ())  # type: ignore[index]
+    writes, unchanged, newer = [], 0, 0
+    for (obj, key), summary in sorted(wanted.items()):
+        row = state.get((obj, key))
+        if row is not None and row.as_of > as_of:
+            newer += 1
+        elif row is not None and row.digest == summary.digest():
+            unchanged += 1
+        else:
+            writes.append(PlannedWrite(obj, key, summary, row.attio_record_id if row else None))
+    return writes, unchanged, newer
