@@ -31,7 +31,7 @@ from revops_pipelines.store.tables import id_map, sync_state, webhook_inbox
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
 from revops_pipelines.webhooks.sources import sign_attio
-from tests.assets.attio_events_harness import meta, run_sensor
+from tests.assets.inbox_runs import meta, run_sensor
 from tests.resources.attio_helpers import connect
 
 SECRET = "test-attio-secret"

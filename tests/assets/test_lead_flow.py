@@ -31,6 +31,7 @@ from revops_pipelines.store import inbox
 from revops_pipelines.store.tables import effect_ledger, webhook_inbox
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
+from tests.assets.inbox_runs import run_sensor
 
 SECRET = "test-typeform-secret"
 ALL_WRITES = ["POST", "PUT", "PATCH", "DELETE"]
@@ -93,22 +94,7 @@ def deliver(world: dict[str, Any], body: bytes, headers: dict[str, str]) -> int:
 
 
 def run_sensor_batches(world: dict[str, Any]) -> list[dg.ExecuteInProcessResult]:
-    context = dg.build_sensor_context(
-        instance=world["instance"],
-        resources={"database": world["resources"]["database"]},
-        definitions=defs,
-    )
-    result = form_inbox_sensor(context)
-    job = defs.resolve_job_def("inbound_leads_job")
-    return [
-        job.execute_in_process(
-            run_config=r.run_config,
-            instance=world["instance"],
-            tags=r.tags,
-            resources=world["resources"],
-        )
-        for r in result.run_requests or []
-    ]
+    return run_sensor(world, form_inbox_sensor, "inbound_leads_job", raise_on_error=True)
 
 
 def run_backlog(world: dict[str, Any]) -> dg.ExecuteInProcessResult:

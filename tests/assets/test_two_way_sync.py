@@ -28,7 +28,7 @@ from revops_pipelines.store.tables import sync_conflicts, sync_log, sync_state
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
 from revops_pipelines.webhooks.sources import sign_attio
-from tests.assets.attio_events_harness import meta, run_sensor
+from tests.assets.inbox_runs import meta, run_sensor
 from tests.assets.sync_harness import materialize_days
 
 SECRET = "two-way-attio-secret"

@@ -1,4 +1,4 @@
-"""Run `attio_events_job` the way `attio_inbox_sensor` launches it, and read its metadata."""
+"""Run an inbox job the way its sensor launches it, and read `attio_events` metadata."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from revops_pipelines.definitions import defs
 from revops_pipelines.sensors.inbox import attio_inbox_sensor
 
 
-def run_sensor(world: dict[str, Any]) -> list[dg.ExecuteInProcessResult]:
+def run_sensor(
+    world: dict[str, Any],
+    sensor: Any = attio_inbox_sensor,
+    job_name: str = "attio_events_job",
+    *,
+    raise_on_error: bool = False,
+) -> list[dg.ExecuteInProcessResult]:
     """One tick of the sensor, each run it asks for executed in process with the world's
     instance and resources (`world["instance"]`, `world["resources"]`)."""
     context = dg.build_sensor_context(
@@ -18,16 +24,16 @@ def run_sensor(world: dict[str, Any]) -> list[dg.ExecuteInProcessResult]:
         resources={"database": world["resources"]["database"]},
         definitions=defs,
     )
-    job = defs.resolve_job_def("attio_events_job")
+    job = defs.resolve_job_def(job_name)
     return [
         job.execute_in_process(
             run_config=r.run_config,
             instance=world["instance"],
             tags=r.tags,
             resources=world["resources"],
-            raise_on_error=False,
+            raise_on_error=raise_on_error,
         )
-        for r in attio_inbox_sensor(context).run_requests or []
+        for r in sensor(context).run_requests or []
     ]
 
 
