@@ -110,6 +110,39 @@ def test_the_schema_cache_spares_requests_until_its_ttl_and_setup_clears_it(
     assert any(a["api_slug"] == "tier" for a in after_create)  # not the cached list
 
 
+def test_a_redis_schema_cache_carries_over_to_a_new_process(attio_sandbox, fresh_caches) -> None:  # type: ignore[no-untyped-def]
+    from revops_pipelines.resources.attio import cache
+
+    template = "GET /v2/{target}/{identifier}/attributes"
+
+    def new_process_reads() -> AttioResource:
+        cache._schema.clear()  # what a new step process starts with: nothing in memory
+        attio = resource(attio_sandbox, schema_cache_ttl_seconds=60, redis_url=REDIS_URL)
+
+        async def read() -> None:
+            async with attio.client() as client:
+                await client.workspace.attributes("objects", "people")
+
+        run(read())
+        return attio
+
+    try:
+        before = requests_to(attio_sandbox, template)
+        first = new_process_reads()
+        assert first.schema_cache().stats.misses == 1
+        second = new_process_reads()
+        assert (second.schema_cache().stats.hits, second.schema_cache().stats.misses) == (1, 0)
+        assert requests_to(attio_sandbox, template) == before + 1
+        second.schema_cache().clear()  # what set-up does after creating something
+        third = new_process_reads()
+        assert third.schema_cache().stats.misses == 1
+        assert requests_to(attio_sandbox, template) == before + 2
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter("revops:attio:*"):
+            client.delete(key)
+
+
 def test_without_a_ttl_nothing_is_cached(attio_sandbox, fresh_caches) -> None:  # type: ignore[no-untyped-def]
     attio = resource(attio_sandbox)
 

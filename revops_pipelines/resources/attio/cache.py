@@ -1,8 +1,9 @@
 """Caches in front of Attio reads, shared by every client of one credential in the process.
 
 - The workspace schema (objects, attributes, select options, lists, members) changes rarely and
-  is read by every run to validate the mapping and routing files: kept for a TTL in memory.
-  Creating an attribute, option or list through the client clears it.
+  is read by every run to validate the mapping and routing files: kept for a TTL in memory, or
+  in Redis when a URL is given (Dagster runs each step in a process of its own, so only a shared
+  cache carries over from run to run). Creating an attribute, option or list clears it.
 - Records, optionally: an LRU with a TTL in memory, or Redis when a URL is given so several
   processes share it. The client keeps it coherent with its own writes; Attio's `record.*`
   webhooks evict what others changed (`attio_events`), and the TTL bounds anything missed.
@@ -80,6 +81,55 @@ class SchemaCache:
             if self._data is not None:
                 self.stats.evictions += len(self._data)
                 self._data.clear()
+
+
+class RedisSchemaCache(SchemaCache):
+    """Schema answers in Redis (JSON, `SET ... EX` with the TTL), shared by every process."""
+
+    def __init__(self, url: str, ttl: float, prefix: str) -> None:
+        super().__init__(ttl=0)
+        self.ttl = max(1, round(ttl))
+        self.prefix = prefix
+        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    def _key(self, key: Hashable) -> str:
+        return self.prefix + json.dumps(key, default=str)
+
+    def get(self, key: Hashable) -> Any | None:
+        try:
+            raw = self._redis.get(self._key(key))
+        except redis.RedisError as exc:
+            _failed(self.stats, self._lock, "schema read", exc)
+            return None
+        with self._lock:
+            if raw is None:
+                self.stats.misses += 1
+            else:
+                self.stats.hits += 1
+        return json.loads(raw) if raw is not None else None
+
+    def put(self, key: Hashable, value: Any) -> None:
+        try:
+            self._redis.set(self._key(key), json.dumps(value), ex=self.ttl)
+        except redis.RedisError as exc:
+            _failed(self.stats, self._lock, "schema write", exc)
+
+    def clear(self) -> None:
+        try:
+            keys = list(self._redis.scan_iter(f"{self.prefix}*"))
+            gone = int(self._redis.delete(*keys)) if keys else 0
+        except redis.RedisError as exc:
+            # The TTL bounds how long a missed clear can serve the old schema.
+            _failed(self.stats, self._lock, "schema clear", exc)
+            return
+        with self._lock:
+            self.stats.evictions += gone
+
+
+def _failed(stats: CacheStats, lock: threading.Lock, what: str, exc: Exception) -> None:
+    with lock:
+        stats.errors += 1
+    log.warning(f"Attio cache {what} failed, treated as a miss: {type(exc).__name__}: {exc}")
 
 
 class RecordCache:
@@ -175,9 +225,7 @@ class RedisRecordCache(RecordCache):
         return gone
 
     def _failed(self, what: str, exc: Exception) -> None:
-        with self._lock:
-            self.stats.errors += 1
-        log.warning(f"record cache {what} failed, treated as a miss: {type(exc).__name__}: {exc}")
+        _failed(self.stats, self._lock, f"record {what}", exc)
 
 
 def _scope(base_url: str, api_key: str) -> str:
@@ -186,15 +234,22 @@ def _scope(base_url: str, api_key: str) -> str:
 
 
 _lock = threading.Lock()
-_schema: dict[tuple[str, float], SchemaCache] = {}
+_schema: dict[tuple[str, str | None, float], SchemaCache] = {}
 _records: dict[tuple[str, str | None, float, int], RecordCache] = {}
 
 
-def schema_cache_for(base_url: str, api_key: str, ttl: float) -> SchemaCache:
-    key = (_scope(base_url, api_key), ttl)
+def schema_cache_for(
+    base_url: str, api_key: str, ttl: float, redis_url: str | None = None
+) -> SchemaCache:
+    scope = _scope(base_url, api_key)
+    key = (scope, redis_url, ttl)
     with _lock:
         if key not in _schema:
-            _schema[key] = SchemaCache(ttl)
+            _schema[key] = (
+                RedisSchemaCache(redis_url, ttl, prefix=f"revops:attio:{scope}:schema:")
+                if redis_url and ttl > 0
+                else SchemaCache(ttl)
+            )
         return _schema[key]
 
 

@@ -47,14 +47,19 @@ class AttioResource(BreakerGuard, dg.ConfigurableResource):
     schema_cache_ttl_seconds: float = Field(default=0.0, ge=0, description="Schema cache TTL.")
     record_cache_ttl_seconds: float = Field(default=0.0, ge=0, description="Record cache TTL.")
     record_cache_size: int = Field(default=10_000, ge=0, description="In-memory record LRU size.")
-    redis_url: str | None = Field(default=None, description="Record cache in Redis (REDIS_URL).")
+    redis_url: str | None = Field(
+        default=None, description="Schema and record caches in Redis (REDIS_URL)."
+    )
 
     def resolved_base_url(self) -> str:
         return self.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
 
     def schema_cache(self) -> SchemaCache:
         return schema_cache_for(
-            self.resolved_base_url(), self.api_key, self.schema_cache_ttl_seconds
+            self.resolved_base_url(),
+            self.api_key,
+            self.schema_cache_ttl_seconds,
+            redis_url=self.redis_url,
         )
 
     def record_cache(self) -> RecordCache:
