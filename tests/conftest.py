@@ -129,6 +129,27 @@ def attio_sandbox(attio_sandbox_server: tuple[object, str]) -> Iterator[object]:
     yield sandbox
 
 
+@pytest.fixture(scope="session")
+def slack_sandbox_server() -> Iterator[tuple[object, str]]:
+    """The Slack sandbox on a real loopback socket, shared by the session."""
+    from revops_pipelines.sandbox.server import serve_in_thread
+    from revops_pipelines.sandbox.slack import SlackSandbox
+
+    sandbox = SlackSandbox()
+    with serve_in_thread(sandbox.app) as server:
+        yield sandbox, server.url
+
+
+@pytest.fixture
+def slack_sandbox(slack_sandbox_server: tuple[object, str]) -> object:
+    """The Slack sandbox, emptied, with a fast channel rate; `.url` is its root."""
+    sandbox, url = slack_sandbox_server
+    sandbox.reset()  # type: ignore[attr-defined]
+    sandbox.configure(channel_rate=100.0, burst=100)  # type: ignore[attr-defined]
+    sandbox.url = url  # type: ignore[attr-defined]
+    return sandbox
+
+
 class SwitchableApp:
     """An ASGI app whose target can be replaced, so one TLS server serves a fresh sandbox."""
 

@@ -25,7 +25,8 @@ import tenacity
 from pydantic import Field, PrivateAttr
 
 from revops_pipelines.resources.attio.retry import retry_after_seconds
-from revops_pipelines.resources.breaker import BreakerGuard, CircuitOpenError, is_transient_status
+from revops_pipelines.resources.breaker import CircuitOpenError, is_transient_status
+from revops_pipelines.resources.http_api import HttpApiResource
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store.tables import enrichment_cache
 
@@ -98,7 +99,7 @@ def normalize_domain(domain: str) -> str:
     return text.removeprefix("www.")
 
 
-class EnrichmentResource(BreakerGuard, dg.ConfigurableResource):
+class EnrichmentResource(HttpApiResource, dg.ConfigurableResource):
     """A Clearbit-format company API (`GET /v2/companies/find?domain=`). Build with `from_env()`."""
 
     api_key: str | None = Field(default=None, repr=False, description="ENRICHMENT_API_KEY.")
@@ -132,19 +133,8 @@ class EnrichmentResource(BreakerGuard, dg.ConfigurableResource):
             return "ENRICHMENT_BASE_URL must be an http(s):// URL"
         return None
 
-    def is_configured(self) -> bool:
-        return self.configuration_problem() is None
-
     def breaker_identity(self) -> tuple[str, str, str]:
         return "Enrichment", self.base_url, (self.api_key or "").strip()
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
 
     # --- the lookup ------------------------------------------------------------------------
     def company(self, domain: str) -> EnrichmentResult:
@@ -194,13 +184,11 @@ class EnrichmentResource(BreakerGuard, dg.ConfigurableResource):
         )
 
     def _client(self) -> httpx.Client:
-        if self._http is None:
-            self._http = httpx.Client(
-                base_url=self.base_url.rstrip("/") + "/",
-                headers={"Authorization": f"Bearer {(self.api_key or '').strip()}"},
-                timeout=httpx.Timeout(self.timeout_seconds),
-            )
-        return self._http
+        return self._open_http(
+            self.base_url,
+            {"Authorization": f"Bearer {(self.api_key or '').strip()}"},
+            self.timeout_seconds,
+        )
 
     def _get(self, domain: str) -> EnrichmentResult:
         try:

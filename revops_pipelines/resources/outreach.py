@@ -23,7 +23,8 @@ import tenacity
 from pydantic import Field, PrivateAttr
 
 from revops_pipelines.resources.attio.retry import retry_after_seconds
-from revops_pipelines.resources.breaker import BreakerGuard, is_transient_status
+from revops_pipelines.resources.breaker import is_transient_status
+from revops_pipelines.resources.http_api import HttpApiResource
 
 log = logging.getLogger("revops.outreach")
 DEFAULT_BASE_URL = "https://api.outreach.io/api/v2"
@@ -71,7 +72,7 @@ class OutreachError(Exception):
         return f"Outreach {self.method} {self.path} -> {status}: {self.detail}"
 
 
-class OutreachResource(BreakerGuard, dg.ConfigurableResource):
+class OutreachResource(HttpApiResource, dg.ConfigurableResource):
     """Outreach API v2 with an OAuth access token. Build it with `from_env()`."""
 
     access_token: str | None = Field(default=None, repr=False, description="OUTREACH_ACCESS_TOKEN")
@@ -105,19 +106,8 @@ class OutreachResource(BreakerGuard, dg.ConfigurableResource):
             return "OUTREACH_BASE_URL must be an http(s):// URL"
         return None
 
-    def is_configured(self) -> bool:
-        return self.configuration_problem() is None
-
     def breaker_identity(self) -> tuple[str, str, str]:
         return "Outreach", self.base_url, (self.access_token or "").strip()
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
 
     # --- requests --------------------------------------------------------------------------
     def _client(self) -> httpx.Client:
@@ -125,16 +115,12 @@ class OutreachResource(BreakerGuard, dg.ConfigurableResource):
             problem = self.configuration_problem()
             if problem:
                 raise OutreachError("-", "-", None, [{"id": "notConfigured", "detail": problem}])
-            self._http = httpx.Client(
-                base_url=self.base_url.rstrip("/") + "/",
-                headers={
-                    "Authorization": f"Bearer {(self.access_token or '').strip()}",
-                    "Accept": JSON_API,
-                    "Content-Type": JSON_API,
-                },
-                timeout=httpx.Timeout(self.timeout_seconds),
-            )
-        return self._http
+        headers = {
+            "Authorization": f"Bearer {(self.access_token or '').strip()}",
+            "Accept": JSON_API,
+            "Content-Type": JSON_API,
+        }
+        return self._open_http(self.base_url, headers, self.timeout_seconds)
 
     def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """One call with retries: 429 always (not processed), 5xx and transport errors only

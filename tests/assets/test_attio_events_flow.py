@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +21,7 @@ from revops_pipelines.resources.company_sync import SYNC_NAME
 from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.sandbox.server import serve_in_thread
-from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox
+from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN
 from revops_pipelines.sensors.inbox import release_run_batch
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
@@ -38,17 +37,9 @@ SECRET = "test-attio-secret"
 WINS = "sales-wins"
 
 
-@pytest.fixture(scope="module")
-def slack_server() -> Iterator[tuple[SlackSandbox, str]]:
-    slack = SlackSandbox()
-    with serve_in_thread(slack.app) as server:
-        yield slack, server.url
-
-
 @pytest.fixture
-def world(slack_server, attio_sandbox, db_url, dagster_instance, monkeypatch):  # type: ignore[no-untyped-def]
-    slack, slack_url = slack_server
-    slack.reset()
+def world(slack_sandbox, attio_sandbox, db_url, dagster_instance, monkeypatch):  # type: ignore[no-untyped-def]
+    slack, slack_url = slack_sandbox, slack_sandbox.url
     monkeypatch.setenv("ATTIO_API_KEY", "sandbox-attio-key")
     monkeypatch.setenv("ATTIO_BASE_URL", attio_sandbox.api_url)
     monkeypatch.setenv(store_engine.DATABASE_URL_ENV, db_url)

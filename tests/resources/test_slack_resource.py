@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -12,24 +11,12 @@ from slack_sdk import WebClient
 from revops_pipelines.domain.leads import Lead
 from revops_pipelines.domain.messages import Rep, new_lead_blocks
 from revops_pipelines.resources.slack import MARKER_EVENT_TYPE, SlackError, SlackResource
-from revops_pipelines.sandbox.server import serve_in_thread
 from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox, channel_id
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[SlackSandbox, str]]:
-    sandbox = SlackSandbox()
-    with serve_in_thread(sandbox.app) as server:
-        yield sandbox, server.url
-
-
 @pytest.fixture
-def sandbox(served: tuple[SlackSandbox, str]) -> SlackSandbox:
-    sandbox, url = served
-    sandbox.reset()
-    sandbox.configure(channel_rate=100.0, burst=100)
-    sandbox.url = url  # type: ignore[attr-defined]
-    return sandbox
+def sandbox(slack_sandbox: SlackSandbox) -> SlackSandbox:
+    return slack_sandbox
 
 
 @pytest.fixture

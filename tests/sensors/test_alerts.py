@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import dagster as dg
@@ -10,25 +9,13 @@ import pytest
 
 from revops_pipelines.definitions import defs
 from revops_pipelines.resources.slack import SlackResource
-from revops_pipelines.sandbox.server import serve_in_thread
 from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox
 from revops_pipelines.sensors import alerts
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[SlackSandbox, str]]:
-    sandbox = SlackSandbox()
-    with serve_in_thread(sandbox.app) as server:
-        yield sandbox, server.url
-
-
 @pytest.fixture
-def sandbox(served: tuple[SlackSandbox, str]) -> SlackSandbox:
-    sandbox, url = served
-    sandbox.reset()
-    sandbox.configure(channel_rate=100.0, burst=100)
-    sandbox.url = url  # type: ignore[attr-defined]
-    return sandbox
+def sandbox(slack_sandbox: SlackSandbox) -> SlackSandbox:
+    return slack_sandbox
 
 
 @pytest.fixture
