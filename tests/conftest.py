@@ -9,7 +9,6 @@ tests are then not collected, rather than skipped and counted).
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -17,46 +16,25 @@ import sqlalchemy as sa
 
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store.tables import metadata
+from tests.postgres import fresh_database
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "REVOPS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 ENGINES = [e.strip() for e in os.environ.get("REVOPS_TEST_ENGINES", "sqlite,postgresql").split(",")]
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    name = f"revops_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({exc.orig}); start it or set "
-            "REVOPS_TEST_ENGINES=sqlite to leave the PostgreSQL runs out"
-        )
-    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    yield url
-    store_engine.dispose_all()
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    hint = "start it or set REVOPS_TEST_ENGINES=sqlite to leave the PostgreSQL runs out"
+    with fresh_database("revops_test", hint) as url:
+        yield url.render_as_string(hide_password=False)
+        store_engine.dispose_all()
 
 
 @pytest.fixture(scope="session")
 def postgres_dagster_url() -> Iterator[str]:
     """A database of its own for the Dagster instance's tables (runs, event log, schedules)."""
-    name = f"revops_dagster_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name, drivername="postgresql+psycopg2")
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database("revops_dagster", "start it for the Dagster instance tests") as url:
+        yield url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -148,6 +126,28 @@ def slack_sandbox(slack_sandbox_server: tuple[object, str]) -> object:
     sandbox.configure(channel_rate=100.0, burst=100)  # type: ignore[attr-defined]
     sandbox.url = url  # type: ignore[attr-defined]
     return sandbox
+
+
+@pytest.fixture(scope="module")
+def side_systems() -> Iterator[dict[str, tuple[object, str]]]:
+    """The Slack, Outreach and enrichment sandboxes, served for one test module:
+    name -> (sandbox, root URL). Tests reset the ones they use."""
+    from revops_pipelines.sandbox.enrichment import EnrichmentSandbox
+    from revops_pipelines.sandbox.outreach import OutreachSandbox
+    from revops_pipelines.sandbox.server import serve_in_thread
+    from revops_pipelines.sandbox.slack import SlackSandbox
+
+    slack, outreach, enrichment = SlackSandbox(), OutreachSandbox(), EnrichmentSandbox()
+    with (
+        serve_in_thread(slack.app) as slack_server,
+        serve_in_thread(outreach.app) as outreach_server,
+        serve_in_thread(enrichment.app) as enrichment_server,
+    ):
+        yield {
+            "slack": (slack, slack_server.url),
+            "outreach": (outreach, outreach_server.url),
+            "enrichment": (enrichment, enrichment_server.url),
+        }
 
 
 class SwitchableApp:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -20,11 +19,11 @@ from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.enrichment import EnrichmentResource
 from revops_pipelines.resources.outreach import OutreachResource
 from revops_pipelines.resources.slack import SlackResource
-from revops_pipelines.sandbox.enrichment import ENRICHMENT_SANDBOX_KEY, EnrichmentSandbox
+from revops_pipelines.sandbox.enrichment import ENRICHMENT_SANDBOX_KEY
 from revops_pipelines.sandbox.form_traffic import typeform_delivery
-from revops_pipelines.sandbox.outreach import OUTREACH_SANDBOX_TOKEN, OutreachSandbox
+from revops_pipelines.sandbox.outreach import OUTREACH_SANDBOX_TOKEN
 from revops_pipelines.sandbox.server import serve_in_thread
-from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox
+from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN
 from revops_pipelines.sensors.inbox import form_inbox_sensor
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
@@ -35,21 +34,6 @@ from tests.assets.inbox_runs import run_sensor
 
 SECRET = "test-typeform-secret"
 ALL_WRITES = ["POST", "PUT", "PATCH", "DELETE"]
-
-
-@pytest.fixture(scope="module")
-def side_systems() -> Iterator[dict[str, Any]]:
-    slack, outreach, enrichment = SlackSandbox(), OutreachSandbox(), EnrichmentSandbox()
-    with (
-        serve_in_thread(slack.app) as slack_server,
-        serve_in_thread(outreach.app) as outreach_server,
-        serve_in_thread(enrichment.app) as enrichment_server,
-    ):
-        yield {
-            "slack": (slack, slack_server.url),
-            "outreach": (outreach, outreach_server.url),
-            "enrichment": (enrichment, enrichment_server.url),
-        }
 
 
 @pytest.fixture

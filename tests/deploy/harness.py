@@ -14,17 +14,15 @@ import signal
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import pytest
 import sqlalchemy as sa
 
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests import postgres
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 REPO = Path(__file__).resolve().parents[2]
@@ -49,22 +47,9 @@ PROJECT_ENV_PREFIXES = (
 @contextmanager
 def fresh_database(prefix: str) -> Iterator[sa.URL]:
     """A new PostgreSQL database on the test server, dropped (with its connections) afterwards."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({exc.orig}): the deployment "
-            "test needs it (start it, e.g. `.ci/run` does, or set REVOPS_TEST_POSTGRES_URL)"
-        )
-    try:
-        yield sa.make_url(POSTGRES_ADMIN_URL).set(database=name)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    hint = "the deployment test needs it (start it, as `.ci/run` does)"
+    with postgres.fresh_database(prefix, hint) as url:
+        yield url
 
 
 def dagster_postgres_url(url: sa.URL) -> str:

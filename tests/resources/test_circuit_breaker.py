@@ -37,18 +37,17 @@ from revops_pipelines.resources.outreach import OutreachError, OutreachResource
 from revops_pipelines.resources.salesforce import SalesforceApiError, SalesforceResource
 from revops_pipelines.resources.slack import SlackError, SlackResource
 from revops_pipelines.sandbox.attio import AttioSandbox
-from revops_pipelines.sandbox.enrichment import ENRICHMENT_SANDBOX_KEY, EnrichmentSandbox
+from revops_pipelines.sandbox.enrichment import ENRICHMENT_SANDBOX_KEY
 from revops_pipelines.sandbox.form_traffic import typeform_delivery
-from revops_pipelines.sandbox.outreach import OUTREACH_SANDBOX_TOKEN, OutreachSandbox
+from revops_pipelines.sandbox.outreach import OUTREACH_SANDBOX_TOKEN
 from revops_pipelines.sandbox.server import serve_in_thread
-from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox
+from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN
 from revops_pipelines.store import inbox
 from tests.assets.test_lead_flow import (  # the lead-flow world, and its fixtures
     SECRET,
     deliver,
     run_backlog,
     run_sensor_batches,
-    side_systems,  # noqa: F401
     world,  # noqa: F401
 )
 
@@ -357,27 +356,12 @@ def test_salesforce_opens_and_recovers(salesforce_sandbox: Any) -> None:
         resource.close()
 
 
-@pytest.fixture(scope="module")
-def side_sandboxes() -> Iterator[dict[str, tuple[Any, str]]]:
-    slack, outreach, enrichment = SlackSandbox(), OutreachSandbox(), EnrichmentSandbox()
-    with (
-        serve_in_thread(slack.app) as slack_server,
-        serve_in_thread(outreach.app) as outreach_server,
-        serve_in_thread(enrichment.app) as enrichment_server,
-    ):
-        yield {
-            "slack": (slack, slack_server.url),
-            "outreach": (outreach, outreach_server.url),
-            "enrichment": (enrichment, enrichment_server.url),
-        }
-
-
 def front_requests(url: str) -> int:
     return sum(httpx.get(f"{url}/_sandbox/stats").json()["requests"].values())
 
 
-def test_slack_opens_fails_fast_and_recovers(side_sandboxes: Any) -> None:
-    sandbox, url = side_sandboxes["slack"]
+def test_slack_opens_fails_fast_and_recovers(side_systems: Any) -> None:
+    sandbox, url = side_systems["slack"]
     sandbox.reset()
     slack = SlackResource(token=SLACK_SANDBOX_TOKEN, base_url=f"{url}/api/", connection_retries=1)
     breaker = breaker_for("Slack", f"{url}/api", SLACK_SANDBOX_TOKEN, BreakerSettings(2, 0.3))
@@ -395,8 +379,8 @@ def test_slack_opens_fails_fast_and_recovers(side_sandboxes: Any) -> None:
     assert slack.call("auth.test")["ok"] is True and breaker.state == "closed"
 
 
-def test_outreach_opens_and_fails_fast(side_sandboxes: Any) -> None:
-    sandbox, url = side_sandboxes["outreach"]
+def test_outreach_opens_and_fails_fast(side_systems: Any) -> None:
+    sandbox, url = side_systems["outreach"]
     sandbox.reset()
     outreach = OutreachResource(
         access_token=OUTREACH_SANDBOX_TOKEN, base_url=f"{url}/api/v2", mailbox_id="1",
@@ -418,9 +402,9 @@ def test_outreach_opens_and_fails_fast(side_sandboxes: Any) -> None:
 
 
 def test_an_open_enrichment_breaker_is_an_error_result_without_a_call(
-    side_sandboxes: Any, db_url: str
+    side_systems: Any, db_url: str
 ) -> None:
-    sandbox, url = side_sandboxes["enrichment"]
+    sandbox, url = side_systems["enrichment"]
     sandbox.reset()
     enrich = EnrichmentResource(
         api_key=ENRICHMENT_SANDBOX_KEY, base_url=url, database_url=db_url, max_attempts=2,
