@@ -113,6 +113,23 @@ def member(world: dict[str, Any]) -> str:
     return world["attio"].members()[0]["id"]["workspace_member_id"]
 
 
+def change_both_sides(world: dict[str, Any]) -> tuple[str, str, str | None, str, str]:
+    """A rep sets a synced company's industry in Attio; Salesforce gets another one, stamped an
+    hour later. (Salesforce Id, Attio record id, the agreed industry, Attio's, Salesforce's)."""
+    source_id, record_id, record = synced_company(world)
+    current = select_title(record, "industry")
+    attio_choice = other_option(current)
+    sf_choice = other_option(current, attio_choice)
+    world["attio"].edit_as_member("companies", record_id, {"industry": attio_choice}, member(world))
+    later = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
+    world["sf"].update_account(
+        source_id,
+        {"Industry": sf_choice, "LastModifiedDate": later, "SystemModstamp": later},
+        admin=True,
+    )
+    return source_id, record_id, current, attio_choice, sf_choice
+
+
 # --- tests ----------------------------------------------------------------------------------
 def test_an_attio_edit_burst_is_written_back_once_and_never_echoes(world) -> None:  # type: ignore[no-untyped-def]
     attio, sf = world["attio"], world["sf"]
@@ -176,19 +193,9 @@ def test_an_attio_edit_burst_is_written_back_once_and_never_echoes(world) -> Non
 
 
 def test_a_change_on_both_sides_is_a_conflict_the_later_write_wins(world) -> None:  # type: ignore[no-untyped-def]
-    attio, sf = world["attio"], world["sf"]
-    source_id, record_id, record = synced_company(world)
-    current = select_title(record, "industry")
-    attio_choice = other_option(current)
-    sf_choice = other_option(current, attio_choice)
+    attio = world["attio"]
     new_events(world)
-    attio.edit_as_member("companies", record_id, {"industry": attio_choice}, member(world))
-    later = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
-    sf.update_account(
-        source_id,
-        {"Industry": sf_choice, "LastModifiedDate": later, "SystemModstamp": later},
-        admin=True,
-    )
+    source_id, record_id, current, attio_choice, sf_choice = change_both_sides(world)
     before = patches(world)
 
     deliver(world, new_events(world), "conflict")
@@ -215,18 +222,8 @@ def test_a_change_on_both_sides_is_a_conflict_the_later_write_wins(world) -> Non
 
 
 def test_the_configured_winner_overrides_the_later_write(world) -> None:  # type: ignore[no-untyped-def]
-    attio, sf = world["attio"], world["sf"]
-    source_id, record_id, record = synced_company(world)
-    current = select_title(record, "industry")
-    attio_choice = other_option(current)
-    sf_choice = other_option(current, attio_choice)
-    attio.edit_as_member("companies", record_id, {"industry": attio_choice}, member(world))
-    later = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
-    sf.update_account(
-        source_id,
-        {"Industry": sf_choice, "LastModifiedDate": later, "SystemModstamp": later},
-        admin=True,
-    )
+    sf = world["sf"]
+    source_id, record_id, _, attio_choice, _ = change_both_sides(world)
     attio_wins = FIELD_MAPPING.model_copy(update={"conflict_winner": "attio"})
     resource: AttioResource = world["resources"]["attio"]
 
