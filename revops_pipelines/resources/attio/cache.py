@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ import cachetools
 import redis
 
 log = logging.getLogger("revops.attio.cache")
-Record = dict[str, Any]
+SCHEMA_ENTRIES = 4096  # far more than a workspace's objects, lists and their attributes
 
 
 @dataclass
@@ -51,181 +51,139 @@ class CacheStats:
         return CacheStats(self.hits, self.misses, self.evictions, self.errors)
 
 
-class SchemaCache:
-    """Schema answers by request, each kept `ttl` seconds (0 turns the cache off)."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self.stats = CacheStats()
-        self._lock = threading.Lock()
-        self._data: cachetools.TTLCache[Hashable, Any] | None = (
-            cachetools.TTLCache(maxsize=4096, ttl=ttl) if ttl > 0 else None
-        )
-
-    def get(self, key: Hashable) -> Any | None:
-        with self._lock:
-            value = self._data.get(key) if self._data is not None else None
-            if value is None:
-                self.stats.misses += 1
-            else:
-                self.stats.hits += 1
-            return value
-
-    def put(self, key: Hashable, value: Any) -> None:
-        with self._lock:
-            if self._data is not None:
-                self._data[key] = value
-
-    def clear(self) -> None:
-        with self._lock:
-            if self._data is not None:
-                self.stats.evictions += len(self._data)
-                self._data.clear()
-
-
-class RedisSchemaCache(SchemaCache):
-    """Schema answers in Redis (JSON, `SET ... EX` with the TTL), shared by every process."""
-
-    def __init__(self, url: str, ttl: float, prefix: str) -> None:
-        super().__init__(ttl=0)
-        self.ttl = max(1, round(ttl))
-        self.prefix = prefix
-        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-
-    def _key(self, key: Hashable) -> str:
-        return self.prefix + json.dumps(key, default=str)
-
-    def get(self, key: Hashable) -> Any | None:
-        try:
-            raw = self._redis.get(self._key(key))
-        except redis.RedisError as exc:
-            _failed(self.stats, self._lock, "schema read", exc)
-            return None
-        with self._lock:
-            if raw is None:
-                self.stats.misses += 1
-            else:
-                self.stats.hits += 1
-        return json.loads(raw) if raw is not None else None
-
-    def put(self, key: Hashable, value: Any) -> None:
-        try:
-            self._redis.set(self._key(key), json.dumps(value), ex=self.ttl)
-        except redis.RedisError as exc:
-            _failed(self.stats, self._lock, "schema write", exc)
-
-    def clear(self) -> None:
-        try:
-            keys = list(self._redis.scan_iter(f"{self.prefix}*"))
-            gone = int(self._redis.delete(*keys)) if keys else 0
-        except redis.RedisError as exc:
-            # The TTL bounds how long a missed clear can serve the old schema.
-            _failed(self.stats, self._lock, "schema clear", exc)
-            return
-        with self._lock:
-            self.stats.evictions += gone
-
-
-def _failed(stats: CacheStats, lock: threading.Lock, what: str, exc: Exception) -> None:
-    with lock:
-        stats.errors += 1
-    log.warning(f"Attio cache {what} failed, treated as a miss: {type(exc).__name__}: {exc}")
-
-
-class RecordCache:
-    """Records by record id (unique in a workspace). The in-memory kind; see RedisRecordCache."""
+class _Memory:
+    """A TTL'd LRU in this process (off when the TTL or size is 0)."""
 
     backend = "memory"
 
     def __init__(self, ttl: float, size: int) -> None:
-        self.stats = CacheStats()
         self._lock = threading.Lock()
-        on = ttl > 0 and size > 0
-        self._data: cachetools.TTLCache[str, Record] | None = (
-            cachetools.TTLCache(maxsize=size, ttl=ttl) if on else None
+        self._data: cachetools.TTLCache[str, Any] | None = (
+            cachetools.TTLCache(maxsize=size, ttl=ttl) if ttl > 0 and size > 0 else None
         )
 
     @property
     def enabled(self) -> bool:
         return self._data is not None
 
-    def get(self, record_id: str) -> Record | None:
+    def get(self, key: str) -> Any | None:
         with self._lock:
-            record = self._data.get(record_id) if self._data is not None else None
-            self._count(record)
-            return record
+            return self._data.get(key) if self._data is not None else None
 
-    def put(self, record_id: str, record: Record) -> None:
+    def put(self, key: str, value: Any) -> None:
         with self._lock:
             if self._data is not None:
-                self._data[record_id] = record
+                self._data[key] = value
 
-    def evict(self, record_ids: Iterable[str]) -> int:
+    def delete(self, keys: Iterable[str]) -> int:
         with self._lock:
             if self._data is None:
                 return 0
-            gone = sum(1 for rid in set(record_ids) if self._data.pop(rid, None) is not None)
-            self.stats.evictions += gone
+            return sum(1 for key in set(keys) if self._data.pop(key, None) is not None)
+
+    def clear(self) -> int:
+        with self._lock:
+            gone = len(self._data) if self._data is not None else 0
+            if self._data is not None:
+                self._data.clear()
             return gone
 
-    def _count(self, record: Record | None) -> None:
-        if record is None:
-            self.stats.misses += 1
-        else:
-            self.stats.hits += 1
 
-
-class RedisRecordCache(RecordCache):
-    """Records in Redis (JSON, `SET ... EX` with the TTL) under a key prefix per credential."""
+class _Redis:
+    """JSON values in Redis (`SET ... EX` with the TTL) under a key prefix, for every process."""
 
     backend = "redis"
+    enabled = True
 
     def __init__(self, url: str, ttl: float, prefix: str) -> None:
-        super().__init__(ttl=0, size=0)
         self.ttl = max(1, round(ttl))
         self.prefix = prefix
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
+    def get(self, key: str) -> Any | None:
+        raw = self._redis.get(self.prefix + key)
+        return json.loads(raw) if raw is not None else None
+
+    def put(self, key: str, value: Any) -> None:
+        self._redis.set(self.prefix + key, json.dumps(value), ex=self.ttl)
+
+    def delete(self, keys: Iterable[str]) -> int:
+        names = [self.prefix + key for key in set(keys)]
+        return int(self._redis.delete(*names)) if names else 0
+
+    def clear(self) -> int:
+        names = list(self._redis.scan_iter(f"{self.prefix}*"))
+        return int(self._redis.delete(*names)) if names else 0
+
+
+class Cache:
+    """One cache (the schema, or records) over either store, with hit counts. A store that
+    fails (Redis down) is a miss, never a failed run; the TTL bounds how long a missed eviction
+    can serve an old value."""
+
+    def __init__(self, store: _Memory | _Redis, what: str) -> None:
+        self.store, self.what = store, what
+        self.stats = CacheStats()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def off(cls, what: str) -> Cache:
+        return cls(_Memory(ttl=0, size=0), what)
+
+    @property
+    def backend(self) -> str:
+        return self.store.backend
+
     @property
     def enabled(self) -> bool:
-        return True
+        return self.store.enabled
 
-    def _key(self, record_id: str) -> str:
-        return f"{self.prefix}{record_id}"
+    @staticmethod
+    def _text(key: Hashable) -> str:
+        return key if isinstance(key, str) else json.dumps(key, default=str)
 
-    def get(self, record_id: str) -> Record | None:
+    def get(self, key: Hashable) -> Any | None:
         try:
-            raw = self._redis.get(self._key(record_id))
+            value = self.store.get(self._text(key))
         except redis.RedisError as exc:
             self._failed("read", exc)
             return None
-        record = json.loads(raw) if raw else None
         with self._lock:
-            self._count(record)
-        return record
+            if value is None:
+                self.stats.misses += 1
+            else:
+                self.stats.hits += 1
+        return value
 
-    def put(self, record_id: str, record: Record) -> None:
+    def put(self, key: Hashable, value: Any) -> None:
         try:
-            self._redis.set(self._key(record_id), json.dumps(record), ex=self.ttl)
+            self.store.put(self._text(key), value)
         except redis.RedisError as exc:
             self._failed("write", exc)
 
-    def evict(self, record_ids: Iterable[str]) -> int:
-        keys = [self._key(rid) for rid in set(record_ids)]
-        if not keys:
-            return 0
+    def evict(self, keys: Iterable[Hashable]) -> int:
+        """Forget these keys; how many were cached."""
+        return self._forget("evict", lambda: self.store.delete(self._text(k) for k in keys))
+
+    def clear(self) -> int:
+        return self._forget("clear", self.store.clear)
+
+    def _forget(self, what: str, forget: Callable[[], int]) -> int:
         try:
-            gone = int(self._redis.delete(*keys))
+            gone = forget()
         except redis.RedisError as exc:
-            # The TTL still bounds how long a missed eviction can serve a stale record.
-            self._failed("evict", exc)
+            self._failed(what, exc)
             return 0
         with self._lock:
             self.stats.evictions += gone
         return gone
 
     def _failed(self, what: str, exc: Exception) -> None:
-        _failed(self.stats, self._lock, f"record {what}", exc)
+        with self._lock:
+            self.stats.errors += 1
+        log.warning(
+            f"Attio {self.what} cache {what} failed, treated as a miss: {type(exc).__name__}: {exc}"
+        )
 
 
 def _scope(base_url: str, api_key: str) -> str:
@@ -234,35 +192,37 @@ def _scope(base_url: str, api_key: str) -> str:
 
 
 _lock = threading.Lock()
-_schema: dict[tuple[str, str | None, float], SchemaCache] = {}
-_records: dict[tuple[str, str | None, float, int], RecordCache] = {}
+_schema: dict[tuple[str, str | None, float], Cache] = {}
+_records: dict[tuple[str, str | None, float, int], Cache] = {}
 
 
 def schema_cache_for(
     base_url: str, api_key: str, ttl: float, redis_url: str | None = None
-) -> SchemaCache:
+) -> Cache:
     scope = _scope(base_url, api_key)
     key = (scope, redis_url, ttl)
     with _lock:
         if key not in _schema:
-            _schema[key] = (
-                RedisSchemaCache(redis_url, ttl, prefix=f"revops:attio:{scope}:schema:")
+            store = (
+                _Redis(redis_url, ttl, prefix=f"revops:attio:{scope}:schema:")
                 if redis_url and ttl > 0
-                else SchemaCache(ttl)
+                else _Memory(ttl, SCHEMA_ENTRIES)
             )
+            _schema[key] = Cache(store, "schema")
         return _schema[key]
 
 
 def record_cache_for(
     base_url: str, api_key: str, *, ttl: float, size: int, redis_url: str | None
-) -> RecordCache:
+) -> Cache:
     scope = _scope(base_url, api_key)
     key = (scope, redis_url, ttl, size)
     with _lock:
         if key not in _records:
-            _records[key] = (
-                RedisRecordCache(redis_url, ttl, prefix=f"revops:attio:{scope}:record:")
+            store = (
+                _Redis(redis_url, ttl, prefix=f"revops:attio:{scope}:record:")
                 if redis_url and ttl > 0
-                else RecordCache(ttl, size)
+                else _Memory(ttl, size)
             )
+            _records[key] = Cache(store, "record")
         return _records[key]

@@ -7,7 +7,7 @@ from types import TracebackType
 import httpx
 
 from revops_pipelines.resources.attio.activities import ListsAPI, NotesAPI, TasksAPI
-from revops_pipelines.resources.attio.cache import RecordCache, SchemaCache
+from revops_pipelines.resources.attio.cache import Cache
 from revops_pipelines.resources.attio.limiter import budget_for
 from revops_pipelines.resources.attio.records import RecordsAPI
 from revops_pipelines.resources.attio.retry import RetrySettings
@@ -32,8 +32,8 @@ class AttioClient:
         self,
         transport: AttioTransport,
         *,
-        schema_cache: SchemaCache | None = None,
-        record_cache: RecordCache | None = None,
+        schema_cache: Cache | None = None,
+        record_cache: Cache | None = None,
     ) -> None:
         self.transport = transport
         self.records = RecordsAPI(transport, record_cache)
@@ -54,8 +54,8 @@ class AttioClient:
         timeout_seconds: float = 30.0,
         max_concurrency: int = 16,
         http_transport: httpx.AsyncBaseTransport | None = None,
-        schema_cache: SchemaCache | None = None,
-        record_cache: RecordCache | None = None,
+        schema_cache: Cache | None = None,
+        record_cache: Cache | None = None,
     ) -> AttioClient:
         transport = AttioTransport(
             api_key=api_key,

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-from revops_pipelines.resources.attio.cache import RecordCache
+from revops_pipelines.resources.attio.cache import Cache
 from revops_pipelines.resources.attio.errors import AttioError
 from revops_pipelines.resources.attio.once import send_once
 from revops_pipelines.resources.attio.paging import offset_pages
@@ -23,9 +23,9 @@ def _object_path(object_: str) -> str:
 
 
 class RecordsAPI:
-    def __init__(self, transport: AttioTransport, cache: RecordCache | None = None) -> None:
+    def __init__(self, transport: AttioTransport, cache: Cache | None = None) -> None:
         self._t = transport
-        self.cache = cache or RecordCache(ttl=0, size=0)
+        self.cache = cache or Cache.off("record")
 
     def _remember(self, record: Record) -> Record:
         record_id = (record.get("id") or {}).get("record_id")

@@ -10,9 +10,8 @@ import dagster as dg
 from pydantic import Field
 
 from revops_pipelines.resources.attio.cache import (
+    Cache,
     CacheStats,
-    RecordCache,
-    SchemaCache,
     record_cache_for,
     schema_cache_for,
 )
@@ -54,7 +53,7 @@ class AttioResource(BreakerGuard, dg.ConfigurableResource):
     def resolved_base_url(self) -> str:
         return self.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
 
-    def schema_cache(self) -> SchemaCache:
+    def schema_cache(self) -> Cache:
         return schema_cache_for(
             self.resolved_base_url(),
             self.api_key,
@@ -62,7 +61,7 @@ class AttioResource(BreakerGuard, dg.ConfigurableResource):
             redis_url=self.redis_url,
         )
 
-    def record_cache(self) -> RecordCache:
+    def record_cache(self) -> Cache:
         return record_cache_for(
             self.resolved_base_url(),
             self.api_key,

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 from urllib.parse import quote
 
-from revops_pipelines.resources.attio.cache import SchemaCache
+from revops_pipelines.resources.attio.cache import Cache
 from revops_pipelines.resources.attio.errors import AttioError
 from revops_pipelines.resources.attio.paging import offset_pages
 from revops_pipelines.resources.attio.transport import AttioTransport
@@ -18,9 +18,9 @@ PAGE = 100
 
 
 class WorkspaceAPI:
-    def __init__(self, transport: AttioTransport, cache: SchemaCache | None = None) -> None:
+    def __init__(self, transport: AttioTransport, cache: Cache | None = None) -> None:
         self._t = transport
-        self.cache = cache or SchemaCache(ttl=0)
+        self.cache = cache or Cache.off("schema")
 
     async def _cached(
         self, key: tuple[str, ...], fetch: Callable[[], Awaitable[list[dict[str, Any]]]]
