@@ -15,6 +15,11 @@ from typing import Any
 import click
 import httpx
 
+from revops_pipelines.cli.webserver import (
+    WebserverNotReady,
+    stop_process_group,
+    wait_for_asset_graph,
+)
 from revops_pipelines.domain.attio_values import first_value, select_title
 from revops_pipelines.sandbox.form_traffic import sample_deliveries
 from revops_pipelines.sandbox.server import serve_in_thread
@@ -44,35 +49,6 @@ def _prepare_dagster_home() -> Path:
     if not config.exists():
         config.write_text(DAGSTER_YAML)
     return home.resolve()
-
-
-def _wait_for_ui(url: str, process: subprocess.Popen[bytes], timeout: float) -> list[str]:
-    """Wait until the webserver answers and the code location has loaded; return asset keys."""
-    query = "{ assetNodes { assetKey { path } } }"
-    deadline = time.monotonic() + timeout
-    last_error = "no answer yet"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise click.ClickException(f"`dg dev` exited with code {process.returncode}")
-        try:
-            response = httpx.post(f"{url}/graphql", json={"query": query}, timeout=5)
-            nodes = response.json().get("data", {}).get("assetNodes")
-            if response.status_code == 200 and nodes:
-                return ["/".join(n["assetKey"]["path"]) for n in nodes]
-            last_error = response.text[:200]
-        except (httpx.HTTPError, ValueError) as exc:
-            last_error = str(exc)
-        time.sleep(1)
-    raise click.ClickException(f"the Dagster UI did not come up at {url}: {last_error}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _send_sample_forms(receiver_url: str, count: int) -> list[int]:
@@ -164,7 +140,10 @@ def demo(
             start_new_session=True,
         )
         try:
-            assets = _wait_for_ui(ui, process, ready_timeout)
+            try:
+                assets = wait_for_asset_graph(ui, process, ready_timeout)
+            except WebserverNotReady as exc:
+                raise click.ClickException(f"the Dagster UI at {ui}: {exc}") from None
             click.echo(f"Dagster UI: {ui} ({len(assets)} assets loaded)")
             statuses = _send_sample_forms(receiver.url, forms)
             click.echo(
@@ -219,4 +198,4 @@ def demo(
         except KeyboardInterrupt:
             pass
         finally:
-            _stop(process)
+            stop_process_group(process, signal.SIGINT, timeout=30)

@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +16,11 @@ import dagster as dg
 import httpx
 import pytest
 
+from revops_pipelines.cli.webserver import (
+    WebserverNotReady,
+    stop_process_group,
+    wait_for_asset_graph,
+)
 from tests.assets.conftest import FAST_ATTIO
 from tests.assets.sync_harness import NOW, resources
 
@@ -123,31 +127,11 @@ def start_webserver(home: Path, port: int, log: Path) -> subprocess.Popen[bytes]
 
 
 def wait_until_loaded(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """The webserver answers before the code location has loaded; wait for its asset nodes."""
-    query = "{ assetNodes { assetKey { path } } }"
-    deadline = time.monotonic() + UI_START_TIMEOUT
-    last = "no answer yet"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"dagster-webserver exited with {process.returncode}:\n{log.read_text()[-3000:]}"
-            )
-        try:
-            answer = httpx.post(f"{url}/graphql", json={"query": query}, timeout=5)
-            if answer.status_code == 200 and (answer.json().get("data") or {}).get("assetNodes"):
-                return
-            last = answer.text[:300]
-        except (httpx.HTTPError, ValueError) as exc:
-            last = repr(exc)
-        time.sleep(0.5)
-    pytest.fail(f"dagster-webserver did not load {LOCATION} at {url} in time: {last}")
+    try:
+        wait_for_asset_graph(url, process, UI_START_TIMEOUT, poll_seconds=0.5)
+    except WebserverNotReady as exc:
+        pytest.fail(f"dagster-webserver, {LOCATION}: {exc}\n{log.read_text()[-3000:]}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    stop_process_group(process, signal.SIGTERM, timeout=15)

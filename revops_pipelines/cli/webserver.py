@@ -1,0 +1,52 @@
+"""Waiting for a Dagster webserver started as a child process, and stopping it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import httpx
+
+ASSET_NODES = "{ assetNodes { assetKey { path } } }"
+
+
+class WebserverNotReady(RuntimeError):
+    """The webserver exited, or its code location did not load in time."""
+
+
+def wait_for_asset_graph(
+    url: str, process: subprocess.Popen[bytes], timeout: float, *, poll_seconds: float = 1.0
+) -> list[str]:
+    """The webserver answers before the code location has loaded: wait until GraphQL lists
+    the asset nodes, and return their keys."""
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise WebserverNotReady(f"the webserver exited with code {process.returncode}")
+        try:
+            answer = httpx.post(f"{url}/graphql", json={"query": ASSET_NODES}, timeout=5)
+            nodes = (answer.json().get("data") or {}).get("assetNodes")
+            if answer.status_code == 200 and nodes:
+                return ["/".join(n["assetKey"]["path"]) for n in nodes]
+            last = answer.text[:300]
+        except (httpx.HTTPError, ValueError) as exc:
+            last = repr(exc)
+        time.sleep(poll_seconds)
+    raise WebserverNotReady(f"the code location did not load at {url} in time: {last}")
+
+
+def stop_process_group(
+    process: subprocess.Popen[bytes], first: signal.Signals, timeout: float
+) -> None:
+    """Send `first` to the process group (the webserver and its code server), then SIGKILL
+    what is still running after `timeout` seconds."""
+    if process.poll() is None:
+        os.killpg(process.pid, first)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
