@@ -9,10 +9,10 @@ export DAGSTER_HOME ?= $(CURDIR)/.revops/dagster_home
 
 .PHONY: install chromium demo test lint check-defs bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml revops_sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ./revops_sandbox -e '.[dev,sandbox]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -17,8 +17,8 @@ import time
 import httpx
 
 from revops_pipelines.resources.attio import AttioClient
-from revops_pipelines.sandbox.attio import AttioSandbox
-from revops_pipelines.sandbox.server import serve_in_thread
+from revops_sandbox.attio import AttioSandbox
+from revops_sandbox.server import serve_in_thread
 
 KEY = "bench-key"
 BUDGET = 25.0

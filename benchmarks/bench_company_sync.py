@@ -27,10 +27,10 @@ from revops_pipelines.config import config_path, load_model
 from revops_pipelines.domain.company_mapping import map_accounts
 from revops_pipelines.domain.field_mapping import FieldMapping
 from revops_pipelines.resources.attio import AttioResource
-from revops_pipelines.resources.company_sync import run_company_sync
-from revops_pipelines.resources.database import RevopsDatabase
-from revops_pipelines.sandbox.attio import AttioSandbox
-from revops_pipelines.sandbox.server import serve_in_thread
+from revops_pipelines.services.company_sync.sync import run_company_sync
+from revops_pipelines.store.resource import RevopsDatabase
+from revops_sandbox.attio import AttioSandbox
+from revops_sandbox.server import serve_in_thread
 
 KEY = "bench-key"
 BUDGET = 25.0

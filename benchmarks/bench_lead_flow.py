@@ -25,20 +25,20 @@ import dagster as dg
 import httpx
 
 from revops_pipelines.definitions import defs
-from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.enrichment import EnrichmentResource
 from revops_pipelines.resources.outreach import OutreachResource
 from revops_pipelines.resources.slack import SlackResource
-from revops_pipelines.sandbox.attio import AttioSandbox
-from revops_pipelines.sandbox.enrichment import ENRICHMENT_SANDBOX_KEY, EnrichmentSandbox
-from revops_pipelines.sandbox.form_traffic import typeform_delivery
-from revops_pipelines.sandbox.outreach import OUTREACH_SANDBOX_TOKEN, OutreachSandbox
-from revops_pipelines.sandbox.server import serve_in_thread
-from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
+from revops_pipelines.store.resource import RevopsDatabase
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
+from revops_sandbox.attio import AttioSandbox
+from revops_sandbox.enrichment import ENRICHMENT_SANDBOX_KEY, EnrichmentSandbox
+from revops_sandbox.form_traffic import typeform_delivery
+from revops_sandbox.outreach import OUTREACH_SANDBOX_TOKEN, OutreachSandbox
+from revops_sandbox.server import serve_in_thread
+from revops_sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox
 
 BUDGET = 25.0
 SECRET = "bench-secret"

@@ -42,10 +42,10 @@ def _serve(kind: str, db_url: str, ports: mp.Queue) -> None:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from revops_pipelines.sandbox.server import bind_socket
     from revops_pipelines.webhooks.app import create_app
     from revops_pipelines.webhooks.logs import JsonFormatter
     from revops_pipelines.webhooks.settings import ReceiverSettings
+    from revops_sandbox.server import bind_socket
 
     if kind == "receiver":
         handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 (lives as long as the process)

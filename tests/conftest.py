@@ -78,8 +78,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: 
 @pytest.fixture(scope="session")
 def attio_sandbox_server() -> Iterator[tuple[object, str]]:
     """The Attio sandbox on a real loopback socket, shared by the session and reset per test."""
-    from revops_pipelines.sandbox.attio import AttioSandbox
-    from revops_pipelines.sandbox.server import serve_in_thread
+    from revops_sandbox.attio import AttioSandbox
+    from revops_sandbox.server import serve_in_thread
 
     sandbox = AttioSandbox(api_keys=(ATTIO_TEST_KEY,))
     with serve_in_thread(sandbox.app) as server:
@@ -110,8 +110,8 @@ def attio_sandbox(attio_sandbox_server: tuple[object, str]) -> Iterator[object]:
 @pytest.fixture(scope="session")
 def slack_sandbox_server() -> Iterator[tuple[object, str]]:
     """The Slack sandbox on a real loopback socket, shared by the session."""
-    from revops_pipelines.sandbox.server import serve_in_thread
-    from revops_pipelines.sandbox.slack import SlackSandbox
+    from revops_sandbox.server import serve_in_thread
+    from revops_sandbox.slack import SlackSandbox
 
     sandbox = SlackSandbox()
     with serve_in_thread(sandbox.app) as server:
@@ -132,10 +132,10 @@ def slack_sandbox(slack_sandbox_server: tuple[object, str]) -> object:
 def side_systems() -> Iterator[dict[str, tuple[object, str]]]:
     """The Slack, Outreach and enrichment sandboxes, served for one test module:
     name -> (sandbox, root URL). Tests reset the ones they use."""
-    from revops_pipelines.sandbox.enrichment import EnrichmentSandbox
-    from revops_pipelines.sandbox.outreach import OutreachSandbox
-    from revops_pipelines.sandbox.server import serve_in_thread
-    from revops_pipelines.sandbox.slack import SlackSandbox
+    from revops_sandbox.enrichment import EnrichmentSandbox
+    from revops_sandbox.outreach import OutreachSandbox
+    from revops_sandbox.server import serve_in_thread
+    from revops_sandbox.slack import SlackSandbox
 
     slack, outreach, enrichment = SlackSandbox(), OutreachSandbox(), EnrichmentSandbox()
     with (
@@ -165,8 +165,8 @@ def salesforce_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[SwitchableApp, str, object]]:
     """One HTTPS loopback server with a throwaway CA for the Salesforce sandbox."""
-    from revops_pipelines.sandbox.salesforce import ensure_tls_material
-    from revops_pipelines.sandbox.server import serve_in_thread
+    from revops_sandbox.salesforce import ensure_tls_material
+    from revops_sandbox.server import serve_in_thread
 
     tls = ensure_tls_material(tmp_path_factory.mktemp("salesforce-tls"))
     switch = SwitchableApp()
@@ -180,7 +180,7 @@ def salesforce_server(
 def salesforce_sandbox(salesforce_server, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """start(**SalesforceSandbox kwargs) -> the sandbox, served at `.url`, trusted through
     REQUESTS_CA_BUNDLE for the test."""
-    from revops_pipelines.sandbox.salesforce import SalesforceSandbox
+    from revops_sandbox.salesforce import SalesforceSandbox
 
     switch, url, tls = salesforce_server
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls.bundle_path))

@@ -21,8 +21,8 @@ import yaml
 
 from revops_pipelines.assets.forms import form_submissions
 from revops_pipelines.assets.leads import inbound_leads
-from revops_pipelines.dagster_logs import DAGSTER_YAML_HANDLER, LOGGER_DEFS
-from revops_pipelines.logs import (
+from revops_pipelines.infra.dagster_logs import DAGSTER_YAML_HANDLER, LOGGER_DEFS
+from revops_pipelines.infra.logs import (
     MASK,
     SECRET_ENV_VARS,
     JsonFormatter,
@@ -30,16 +30,16 @@ from revops_pipelines.logs import (
     log_fields,
     masker,
 )
-from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.enrichment import EnrichmentResource
-from revops_pipelines.sandbox.server import serve_in_thread
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
 from revops_pipelines.store.inbox import NewEvent
+from revops_pipelines.store.resource import RevopsDatabase
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.logs import configure_json_logging
 from revops_pipelines.webhooks.settings import ReceiverSettings
 from revops_pipelines.webhooks.sources import SOURCES
+from revops_sandbox.server import serve_in_thread
 from tests.webhooks.helpers import SECRETS, example, signed
 
 ENV_SECRETS = {name: f"{name.lower().replace('_', '-')}-v4lue-7Q" for name in SECRET_ENV_VARS}

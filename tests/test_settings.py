@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from revops_pipelines.cli import app
-from revops_pipelines.resources import resource_defs
-from revops_pipelines.settings import (
+from revops_pipelines.definitions import resource_defs
+from revops_pipelines.infra.settings import (
     PROFILES,
     RevopsSettings,
     SettingsError,

@@ -32,13 +32,13 @@ from revops_pipelines.domain.attio_events import (
     parse_delivery,
 )
 from revops_pipelines.domain.deal_messages import DealNotificationConfig
+from revops_pipelines.infra.breaker import breaker_states
 from revops_pipelines.resources.attio import AttioResource
-from revops_pipelines.resources.attio_event_handlers import AttioEventHandlers, HandlingReport
-from revops_pipelines.resources.breaker import breaker_states
-from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.salesforce import SalesforceResource
 from revops_pipelines.resources.slack import SlackResource
-from revops_pipelines.resources.two_way_sync import TwoWayWriteBack, WriteBackReport
+from revops_pipelines.services.attio_events.handlers import AttioEventHandlers, HandlingReport
+from revops_pipelines.services.two_way import TwoWayWriteBack, WriteBackReport
+from revops_pipelines.store.resource import RevopsDatabase
 
 ATTIO_SOURCES = ("attio",)
 DEALS_CONFIG = load_model(config_path("deals.yaml"), DealNotificationConfig)

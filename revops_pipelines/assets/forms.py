@@ -20,10 +20,10 @@ from revops_pipelines.domain.submissions import (
     SubmissionParseError,
     parse_submission,
 )
-from revops_pipelines.logs import log_fields
-from revops_pipelines.resources.database import RevopsDatabase
+from revops_pipelines.infra.logs import log_fields
 from revops_pipelines.store import inbox
 from revops_pipelines.store.inbox import InboxRow
+from revops_pipelines.store.resource import RevopsDatabase
 
 WEBHOOK_INBOX = dg.AssetSpec(
     "webhook_inbox",

@@ -14,12 +14,13 @@ from revops_pipelines.domain.lead_lists import ListMapping
 from revops_pipelines.domain.leads import Lead, LeadRejected, normalize_submission
 from revops_pipelines.domain.routing import RoutingConfig
 from revops_pipelines.domain.submissions import Submission
-from revops_pipelines.logs import log_fields
+from revops_pipelines.infra.breaker import breaker_states
+from revops_pipelines.infra.logs import log_fields
 from revops_pipelines.resources.attio import AttioError, AttioResource
-from revops_pipelines.resources.breaker import breaker_states
-from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.enrichment import EnrichmentResource
-from revops_pipelines.resources.lead_flow import (
+from revops_pipelines.resources.outreach import OutreachResource
+from revops_pipelines.resources.slack import SlackResource
+from revops_pipelines.services.leads.flow import (
     LeadInAttio,
     LeadReport,
     RoutedLead,
@@ -28,9 +29,8 @@ from revops_pipelines.resources.lead_flow import (
     run_lead_actions,
     set_owner,
 )
-from revops_pipelines.resources.outreach import OutreachResource
-from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.store import inbox
+from revops_pipelines.store.resource import RevopsDatabase
 
 # Loaded while the definitions load: a broken file fails `dg check defs` with file and line.
 ROUTING = load_model(config_path("routing.yaml"), RoutingConfig)

@@ -19,15 +19,15 @@ from revops_pipelines.domain.company_mapping import (
     map_accounts,
 )
 from revops_pipelines.domain.field_mapping import FieldMapping
+from revops_pipelines.infra.breaker import breaker_states
 from revops_pipelines.resources.attio import AttioResource
-from revops_pipelines.resources.breaker import breaker_states
-from revops_pipelines.resources.company_sync import MappingMismatch, run_company_sync
-from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.salesforce import (
     SalesforceRequestLimitExceeded,
     SalesforceResource,
     SalesforceUnknownField,
 )
+from revops_pipelines.services.company_sync.sync import MappingMismatch, run_company_sync
+from revops_pipelines.store.resource import RevopsDatabase
 
 # BackfillPolicy is beta in Dagster 1.13; batching days per run is the point of these assets.
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")

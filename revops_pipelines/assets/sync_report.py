@@ -10,7 +10,7 @@ import pandas as pd
 
 from revops_pipelines.domain.attio_values import first_value
 from revops_pipelines.domain.company_mapping import REJECT_REASON, SOURCE_ID
-from revops_pipelines.resources.company_sync import CompanySyncResult
+from revops_pipelines.services.company_sync.sync import CompanySyncResult
 
 SAMPLE = 10
 

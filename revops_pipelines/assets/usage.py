@@ -32,9 +32,9 @@ from revops_pipelines.domain.usage import (
     window_start,
 )
 from revops_pipelines.resources.attio import AttioResource
-from revops_pipelines.resources.database import RevopsDatabase
-from revops_pipelines.resources.usage_writer import write_all
+from revops_pipelines.services.usage import write_all
 from revops_pipelines.store import inbox
+from revops_pipelines.store.resource import RevopsDatabase
 from revops_pipelines.store.usage import (
     SEGMENT_SOURCES,
     load_state,

@@ -8,8 +8,8 @@ import os
 import click
 
 from revops_pipelines.resources.attio import AttioClient, AttioConfigError, AttioError
-from revops_pipelines.resources.attio.schema_setup import apply_schema_plan, plan_workspace_schema
 from revops_pipelines.resources.attio.transport import DEFAULT_BASE_URL
+from revops_pipelines.services.attio_setup import apply_schema_plan, plan_workspace_schema
 
 
 def _client() -> AttioClient:

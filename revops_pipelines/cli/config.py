@@ -8,7 +8,7 @@ import os
 
 import click
 
-from revops_pipelines.settings import (
+from revops_pipelines.infra.settings import (
     ENV_VAR,
     PROFILES,
     SettingsError,

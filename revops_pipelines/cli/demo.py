@@ -21,14 +21,14 @@ from revops_pipelines.cli.webserver import (
     wait_for_asset_graph,
 )
 from revops_pipelines.domain.attio_values import first_value, select_title
-from revops_pipelines.sandbox.form_traffic import sample_deliveries
-from revops_pipelines.sandbox.server import serve_in_thread
-from revops_pipelines.sandbox.stack import serve_sandboxes
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
 from revops_pipelines.webhooks.sources import SOURCES, sign_attio
+from revops_sandbox.form_traffic import sample_deliveries
+from revops_sandbox.server import serve_in_thread
+from revops_sandbox.stack import serve_sandboxes
 
 # Local-only signing secrets: the demo signs its own sample traffic with them.
 DEMO_SECRETS = {name: f"demo-{name}-secret" for name in SOURCES}

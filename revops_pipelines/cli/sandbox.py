@@ -8,7 +8,7 @@ import threading
 
 import click
 
-from revops_pipelines.sandbox.stack import DEFAULT_PORTS, serve_sandboxes
+from revops_sandbox.stack import DEFAULT_PORTS, serve_sandboxes
 
 
 @click.command()

@@ -32,7 +32,7 @@ def serve(host: str, port: int, max_body_bytes: int | None, log_level: str) -> N
     profile, or REVOPS_LOG_FORMAT), with secrets masked."""
     import uvicorn
 
-    from revops_pipelines.settings import SettingsError, load_settings
+    from revops_pipelines.infra.settings import SettingsError, load_settings
     from revops_pipelines.webhooks.app import create_app
     from revops_pipelines.webhooks.logs import configure_logging
 

@@ -24,8 +24,8 @@ import sqlalchemy as sa
 import tenacity
 from pydantic import Field, PrivateAttr
 
-from revops_pipelines.resources.attio.retry import retry_after_seconds
-from revops_pipelines.resources.breaker import CircuitOpenError, is_transient_status
+from revops_pipelines.infra.breaker import CircuitOpenError, is_transient_status
+from revops_pipelines.infra.retry import retry_after_seconds
 from revops_pipelines.resources.http_api import HttpApiResource
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store.tables import enrichment_cache

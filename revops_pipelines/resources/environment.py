@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
-from revops_pipelines.settings import RevopsSettings
+from revops_pipelines.infra.settings import RevopsSettings
 
 
 class RevopsEnvironment(dg.ConfigurableResource):

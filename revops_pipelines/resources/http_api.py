@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import dagster as dg
 import httpx
 
-from revops_pipelines.resources.breaker import BreakerGuard
+from revops_pipelines.infra.breaker import BreakerGuard
 
 
 class HttpApiResource(BreakerGuard):

@@ -22,8 +22,8 @@ import httpx
 import tenacity
 from pydantic import Field, PrivateAttr
 
-from revops_pipelines.resources.attio.retry import retry_after_seconds
-from revops_pipelines.resources.breaker import is_transient_status
+from revops_pipelines.infra.breaker import is_transient_status
+from revops_pipelines.infra.retry import retry_after_seconds
 from revops_pipelines.resources.http_api import HttpApiResource
 
 log = logging.getLogger("revops.outreach")

@@ -12,7 +12,7 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce import exceptions as sf_exc
 
-from revops_pipelines.resources.breaker import BreakerGuard
+from revops_pipelines.infra.breaker import BreakerGuard
 
 T = TypeVar("T")
 ENV_VARS = {

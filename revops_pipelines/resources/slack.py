@@ -35,7 +35,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from revops_pipelines.resources.breaker import BreakerGuard, is_transient_status
+from revops_pipelines.infra.breaker import BreakerGuard, is_transient_status
 
 log = logging.getLogger("revops.slack")
 DEFAULT_BASE_URL = "https://slack.com/api/"

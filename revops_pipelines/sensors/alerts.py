@@ -27,8 +27,8 @@ from typing import Any
 
 import dagster as dg
 
+from revops_pipelines.infra.settings import load_settings
 from revops_pipelines.resources.slack import ENV_VARS, SlackError, SlackResource
-from revops_pipelines.settings import load_settings
 
 CHANNEL_ENV = "SLACK_ALERTS_CHANNEL"
 WEBSERVER_URL_ENV = "DAGSTER_WEBSERVER_URL"

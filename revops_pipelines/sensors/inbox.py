@@ -41,9 +41,9 @@ from revops_pipelines.assets.forms import (
 )
 from revops_pipelines.domain.submissions import FORM_SOURCES
 from revops_pipelines.jobs import CLAIMING_ASSET, INBOX_JOBS, attio_events_job, inbound_leads_job
-from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.store import inbox
 from revops_pipelines.store.inbox import PendingRef
+from revops_pipelines.store.resource import RevopsDatabase
 
 BATCH_SIZE = 100
 MAX_BATCHES_PER_TICK = 5

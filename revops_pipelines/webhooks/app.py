@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from revops_pipelines.logs import register_secrets
+from revops_pipelines.infra.logs import register_secrets
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store.inbox import NewEvent
 from revops_pipelines.webhooks.logs import log_event

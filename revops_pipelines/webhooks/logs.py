@@ -1,5 +1,5 @@
 """The receiver's logs, through the project's one JSON formatter and masking filter
-(`revops_pipelines/logs.py`): JSON lines where the environment's `log_format` says `json`
+(`revops_pipelines/infra/logs.py`): JSON lines where the environment's `log_format` says `json`
 (staging and production profiles, or `REVOPS_LOG_FORMAT=json`), human lines otherwise. Callers
 still pass only safe fields (never signatures or payloads); masking is the net under that rule,
 not a licence to log secrets."""
@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-from revops_pipelines.logs import JsonFormatter, SecretMaskingFilter, StderrHandler
+from revops_pipelines.infra.logs import JsonFormatter, SecretMaskingFilter, StderrHandler
 
 __all__ = [
     "HumanFormatter",

@@ -12,9 +12,9 @@ from revops_pipelines.assets.salesforce_sync import FIELD_MAPPING, sync_assets
 from revops_pipelines.domain.attio_values import all_values, first_value
 from revops_pipelines.domain.company_mapping import map_accounts
 from revops_pipelines.resources.attio import AttioResource
-from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.frames import DailyFrameIOManager
 from revops_pipelines.resources.salesforce import SalesforceResource
+from revops_pipelines.store.resource import RevopsDatabase
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FAST_SF = {"retry_initial_seconds": 0.01, "retry_max_seconds": 0.05, "bulk_poll_seconds": 0.0}

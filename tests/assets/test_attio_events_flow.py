@@ -17,19 +17,19 @@ import sqlalchemy as sa
 
 from revops_pipelines.definitions import defs
 from revops_pipelines.resources.attio import AttioResource
-from revops_pipelines.resources.company_sync import SYNC_NAME
-from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.slack import SlackResource
-from revops_pipelines.sandbox.server import serve_in_thread
-from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN
 from revops_pipelines.sensors.inbox import release_run_batch
+from revops_pipelines.services.company_sync.sync import SYNC_NAME
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
+from revops_pipelines.store.resource import RevopsDatabase
 from revops_pipelines.store.sync_records import load_record_ids, upsert
 from revops_pipelines.store.tables import id_map, sync_state, webhook_inbox
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
 from revops_pipelines.webhooks.sources import sign_attio
+from revops_sandbox.server import serve_in_thread
+from revops_sandbox.slack import SLACK_SANDBOX_TOKEN
 from tests.assets.inbox_runs import meta, run_sensor
 from tests.resources.attio_helpers import connect
 

@@ -15,21 +15,21 @@ import sqlalchemy as sa
 from revops_pipelines.assets.leads import ROUTING
 from revops_pipelines.definitions import defs
 from revops_pipelines.domain.attio_values import first_value, record_id
-from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.enrichment import EnrichmentResource
 from revops_pipelines.resources.outreach import OutreachResource
 from revops_pipelines.resources.slack import SlackResource
-from revops_pipelines.sandbox.enrichment import ENRICHMENT_SANDBOX_KEY
-from revops_pipelines.sandbox.form_traffic import typeform_delivery
-from revops_pipelines.sandbox.outreach import OUTREACH_SANDBOX_TOKEN
-from revops_pipelines.sandbox.server import serve_in_thread
-from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN
 from revops_pipelines.sensors.inbox import form_inbox_sensor
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
+from revops_pipelines.store.resource import RevopsDatabase
 from revops_pipelines.store.tables import effect_ledger, webhook_inbox
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
+from revops_sandbox.enrichment import ENRICHMENT_SANDBOX_KEY
+from revops_sandbox.form_traffic import typeform_delivery
+from revops_sandbox.outreach import OUTREACH_SANDBOX_TOKEN
+from revops_sandbox.server import serve_in_thread
+from revops_sandbox.slack import SLACK_SANDBOX_TOKEN
 from tests.assets.inbox_runs import run_sensor
 
 SECRET = "test-typeform-secret"

@@ -14,11 +14,11 @@ from revops_pipelines.assets.salesforce_sync import FIELD_MAPPING
 from revops_pipelines.domain.attio_values import first_value, record_id
 from revops_pipelines.domain.company_mapping import map_accounts
 from revops_pipelines.resources.attio import AttioClient
-from revops_pipelines.resources.company_sync import run_company_sync
 from revops_pipelines.schedules import (
     salesforce_full_sync_schedule,
     salesforce_incremental_sync_schedule,
 )
+from revops_pipelines.services.company_sync.sync import run_company_sync
 from tests.assets.sync_harness import (
     attio_companies_by_sf_id,
     expected_companies,

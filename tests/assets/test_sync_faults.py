@@ -12,10 +12,10 @@ import pytest
 from revops_pipelines.assets.salesforce_sync import FIELD_MAPPING
 from revops_pipelines.domain.company_mapping import map_accounts
 from revops_pipelines.resources.attio import AttioResource
-from revops_pipelines.resources.company_sync import MappingMismatch, run_company_sync
-from revops_pipelines.resources.database import RevopsDatabase
-from revops_pipelines.sandbox.attio import AttioSandbox
-from revops_pipelines.sandbox.server import serve_in_thread
+from revops_pipelines.services.company_sync.sync import MappingMismatch, run_company_sync
+from revops_pipelines.store.resource import RevopsDatabase
+from revops_sandbox.attio import AttioSandbox
+from revops_sandbox.server import serve_in_thread
 from tests.assets.sync_harness import NOW, attio_companies_by_sf_id, expected_companies
 from tests.resources.attio_helpers import admin
 

@@ -19,15 +19,15 @@ import sqlalchemy as sa
 from revops_pipelines.assets.salesforce_sync import FIELD_MAPPING
 from revops_pipelines.domain.attio_values import first_value, select_title
 from revops_pipelines.resources.attio import AttioResource
-from revops_pipelines.resources.company_sync import SYNC_NAME
 from revops_pipelines.resources.slack import SlackResource
-from revops_pipelines.resources.two_way_sync import TwoWayWriteBack
-from revops_pipelines.sandbox.server import serve_in_thread
+from revops_pipelines.services.company_sync.sync import SYNC_NAME
+from revops_pipelines.services.two_way import TwoWayWriteBack
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store.tables import sync_conflicts, sync_log, sync_state
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
 from revops_pipelines.webhooks.sources import sign_attio
+from revops_sandbox.server import serve_in_thread
 from tests.assets.inbox_runs import meta, run_sensor
 from tests.assets.sync_harness import materialize_days
 

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from revops_pipelines.assets.usage import no_stuck_segment_rows, product_usage
 from revops_pipelines.domain.attio_values import first_value
 from revops_pipelines.resources.attio import AttioResource
-from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
+from revops_pipelines.store.resource import RevopsDatabase
 from revops_pipelines.store.tables import usage_state
 from tests.conftest import ATTIO_TEST_KEY
 

@@ -25,10 +25,10 @@ import pytest
 import sqlalchemy as sa
 from dagster._core.run_coordinator import QueuedRunCoordinator
 
-from revops_pipelines.sandbox.server import serve_in_thread
-from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
+from revops_sandbox.server import serve_in_thread
+from revops_sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox
 from tests.conftest import ATTIO_TEST_KEY
 from tests.deploy import harness
 from tests.resources.attio_helpers import connect

@@ -31,7 +31,7 @@ from revops_pipelines.domain.deal_messages import (
     transition_key,
 )
 from revops_pipelines.domain.messages import block_kit_errors
-from revops_pipelines.resources.attio_event_handlers import AttioEventHandlers
+from revops_pipelines.services.attio_events.handlers import AttioEventHandlers
 
 
 def _events(*raw: dict[str, Any]) -> list[NormalizedEvent]:

@@ -21,7 +21,7 @@ from revops_pipelines.domain.routing import (
     match_rule,
     replay,
 )
-from revops_pipelines.sandbox.attio.schema import MEMBERS
+from revops_sandbox.attio.schema import MEMBERS
 
 DAY = date(2026, 11, 20)  # a Friday
 

@@ -20,8 +20,8 @@ from revops_pipelines.domain.soql import (
     window_clause,
     window_query,
 )
-from revops_pipelines.sandbox.salesforce.schema import SOBJECTS
-from revops_pipelines.sandbox.salesforce.soql import compile_query
+from revops_sandbox.salesforce.schema import SOBJECTS
+from revops_sandbox.salesforce.soql import compile_query
 
 CET = timezone(timedelta(hours=1))
 

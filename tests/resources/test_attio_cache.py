@@ -19,14 +19,14 @@ from revops_pipelines.definitions import defs
 from revops_pipelines.domain.attio_values import first_value
 from revops_pipelines.domain.config_checks import list_problems, routing_problems
 from revops_pipelines.resources.attio import AttioResource
-from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.resources.salesforce import SalesforceResource
 from revops_pipelines.resources.slack import SlackResource
-from revops_pipelines.sandbox.server import serve_in_thread
 from revops_pipelines.sensors.inbox import attio_inbox_sensor
+from revops_pipelines.store.resource import RevopsDatabase
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
 from revops_pipelines.webhooks.sources import sign_attio
+from revops_sandbox.server import serve_in_thread
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 SECRET = "cache-test-secret"

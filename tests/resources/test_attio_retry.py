@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from revops_pipelines.infra.retry import RetrySettings, retry_after_seconds, retrying
 from revops_pipelines.resources.attio.errors import AttioError
-from revops_pipelines.resources.attio.retry import RetrySettings, retry_after_seconds, retrying
 
 NOW = datetime(2023, 5, 23, 14, 42, 0, 250000, tzinfo=UTC)
 

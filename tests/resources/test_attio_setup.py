@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from revops_pipelines.cli import app
 from revops_pipelines.domain.attio_values import first_value
 from revops_pipelines.resources.attio import AttioResource
-from revops_pipelines.sandbox.attio import AttioSandbox
-from revops_pipelines.sandbox.server import serve_in_thread
+from revops_sandbox.attio import AttioSandbox
+from revops_sandbox.server import serve_in_thread
 
 KEY = "setup-key"
 

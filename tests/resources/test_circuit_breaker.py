@@ -23,8 +23,7 @@ import pytest
 import requests
 from simple_salesforce import exceptions as sf_exc
 
-from revops_pipelines.resources.attio import AttioClient, AttioError, RetrySettings
-from revops_pipelines.resources.breaker import (
+from revops_pipelines.infra.breaker import (
     BreakerSettings,
     CircuitOpenError,
     breaker_for,
@@ -32,17 +31,18 @@ from revops_pipelines.resources.breaker import (
     counts_toward_opening,
     reset_breakers,
 )
+from revops_pipelines.resources.attio import AttioClient, AttioError, RetrySettings
 from revops_pipelines.resources.enrichment import EnrichmentResource
 from revops_pipelines.resources.outreach import OutreachError, OutreachResource
 from revops_pipelines.resources.salesforce import SalesforceApiError, SalesforceResource
 from revops_pipelines.resources.slack import SlackError, SlackResource
-from revops_pipelines.sandbox.attio import AttioSandbox
-from revops_pipelines.sandbox.enrichment import ENRICHMENT_SANDBOX_KEY
-from revops_pipelines.sandbox.form_traffic import typeform_delivery
-from revops_pipelines.sandbox.outreach import OUTREACH_SANDBOX_TOKEN
-from revops_pipelines.sandbox.server import serve_in_thread
-from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN
 from revops_pipelines.store import inbox
+from revops_sandbox.attio import AttioSandbox
+from revops_sandbox.enrichment import ENRICHMENT_SANDBOX_KEY
+from revops_sandbox.form_traffic import typeform_delivery
+from revops_sandbox.outreach import OUTREACH_SANDBOX_TOKEN
+from revops_sandbox.server import serve_in_thread
+from revops_sandbox.slack import SLACK_SANDBOX_TOKEN
 from tests.assets.test_lead_flow import (  # the lead-flow world, and its fixtures
     SECRET,
     deliver,

@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 
 from revops_pipelines.resources.enrichment import CompanyProfile, EnrichmentResource
-from revops_pipelines.sandbox.enrichment import ENRICHMENT_SANDBOX_KEY, EnrichmentSandbox
-from revops_pipelines.sandbox.server import serve_in_thread
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store.tables import enrichment_cache
+from revops_sandbox.enrichment import ENRICHMENT_SANDBOX_KEY, EnrichmentSandbox
+from revops_sandbox.server import serve_in_thread
 
 
 @pytest.fixture(scope="module")

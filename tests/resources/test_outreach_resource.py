@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from revops_pipelines.resources.outreach import OutreachError, OutreachResource
-from revops_pipelines.sandbox.outreach import OUTREACH_SANDBOX_TOKEN, OutreachSandbox
-from revops_pipelines.sandbox.server import serve_in_thread
+from revops_sandbox.outreach import OUTREACH_SANDBOX_TOKEN, OutreachSandbox
+from revops_sandbox.server import serve_in_thread
 
 ADA = ("Ada@Analytical.example", "Ada", "Lovelace", "Analytical Engines")
 

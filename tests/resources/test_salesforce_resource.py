@@ -23,8 +23,8 @@ from revops_pipelines.resources.salesforce import (
     is_transient,
     parse_limit_info,
 )
-from revops_pipelines.sandbox.salesforce import SalesforceSandbox, TlsMaterial, ensure_tls_material
-from revops_pipelines.sandbox.server import serve_in_thread
+from revops_sandbox.salesforce import SalesforceSandbox, TlsMaterial, ensure_tls_material
+from revops_sandbox.server import serve_in_thread
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 MIDNIGHT = datetime(2026, 11, 17, tzinfo=UTC)

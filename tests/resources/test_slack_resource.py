@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from revops_pipelines.domain.leads import Lead
 from revops_pipelines.domain.messages import Rep, new_lead_blocks
 from revops_pipelines.resources.slack import MARKER_EVENT_TYPE, SlackError, SlackResource
-from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox, channel_id
+from revops_sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox, channel_id
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from revops_pipelines.sandbox.attio import AttioSandbox
-from revops_pipelines.sandbox.server import RunningServer, serve_in_thread
+from revops_sandbox.attio import AttioSandbox
+from revops_sandbox.server import RunningServer, serve_in_thread
 
 API_KEY = "sandbox-attio-key"
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from revops_pipelines.sandbox.attio import AttioSandbox
+from revops_sandbox.attio import AttioSandbox
 from tests.sandbox import attio_helpers as h
 from tests.sandbox.attio_helpers import API_KEY, assert_record, create, error, ok, query
 

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from revops_pipelines.sandbox.attio import AttioSandbox
-from revops_pipelines.sandbox.server import RunningServer, serve_in_thread
+from revops_sandbox.attio import AttioSandbox
+from revops_sandbox.server import RunningServer, serve_in_thread
 from tests.sandbox import attio_helpers as h
 from tests.sandbox.attio_helpers import API_KEY
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from revops_pipelines.domain.attio_schema import DEFAULT_INDUSTRIES
-from revops_pipelines.sandbox.attio import AttioSandbox
-from revops_pipelines.sandbox.server import serve_in_thread
+from revops_sandbox.attio import AttioSandbox
+from revops_sandbox.server import serve_in_thread
 from tests.sandbox import attio_helpers as h
 from tests.sandbox.attio_helpers import API_KEY, create, error, ok
 

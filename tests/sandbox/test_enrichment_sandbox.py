@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from revops_pipelines.sandbox.enrichment import ENRICHMENT_SANDBOX_KEY, EnrichmentSandbox
-from revops_pipelines.sandbox.server import serve_in_thread
+from revops_sandbox.enrichment import ENRICHMENT_SANDBOX_KEY, EnrichmentSandbox
+from revops_sandbox.server import serve_in_thread
 
 
 @pytest.fixture(scope="module")

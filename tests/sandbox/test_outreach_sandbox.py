@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from revops_pipelines.sandbox.outreach import JSON_API, OUTREACH_SANDBOX_TOKEN, OutreachSandbox
-from revops_pipelines.sandbox.server import serve_in_thread
+from revops_sandbox.outreach import JSON_API, OUTREACH_SANDBOX_TOKEN, OutreachSandbox
+from revops_sandbox.server import serve_in_thread
 
 
 @pytest.fixture(scope="module")

@@ -24,15 +24,15 @@ from simple_salesforce.exceptions import (
 from simple_salesforce.login import SalesforceLogin
 
 from revops_pipelines.domain.soql import format_salesforce_datetime, parse_salesforce_datetime
-from revops_pipelines.sandbox.salesforce import (
+from revops_sandbox.salesforce import (
     SalesforceSandbox,
     TlsMaterial,
     ensure_tls_material,
     serve_salesforce_sandbox,
 )
-from revops_pipelines.sandbox.salesforce.org import generate_accounts, salesforce_id
-from revops_pipelines.sandbox.salesforce.schema import INDUSTRIES
-from revops_pipelines.sandbox.server import serve_in_thread
+from revops_sandbox.salesforce.org import generate_accounts, salesforce_id
+from revops_sandbox.salesforce.schema import INDUSTRIES
+from revops_sandbox.server import serve_in_thread
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 MIDNIGHT = datetime(2026, 11, 17, tzinfo=UTC)  # the planted day boundary: now's day - 3

@@ -11,8 +11,8 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from revops_pipelines.sandbox.server import serve_in_thread
-from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox, channel_id
+from revops_sandbox.server import serve_in_thread
+from revops_sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox, channel_id
 
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "*Ada* at *Analytical*"}}
 

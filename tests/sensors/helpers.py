@@ -10,8 +10,8 @@ import dagster as dg
 import sqlalchemy as sa
 
 from revops_pipelines.definitions import defs
-from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.store import inbox
+from revops_pipelines.store.resource import RevopsDatabase
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -9,8 +9,8 @@ import pytest
 
 from revops_pipelines.definitions import defs
 from revops_pipelines.resources.slack import SlackResource
-from revops_pipelines.sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox
 from revops_pipelines.sensors import alerts
+from revops_sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox
 
 
 @pytest.fixture

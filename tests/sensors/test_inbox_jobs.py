@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from revops_pipelines.assets import forms
 from revops_pipelines.definitions import defs
 from revops_pipelines.domain.submissions import Submission
-from revops_pipelines.resources.database import RevopsDatabase
 from revops_pipelines.sensors import inbox as inbox_sensors
 from revops_pipelines.sensors.inbox import (
     FORMS,
@@ -23,6 +22,7 @@ from revops_pipelines.sensors.inbox import (
     plan_tick,
 )
 from revops_pipelines.store import inbox
+from revops_pipelines.store.resource import RevopsDatabase
 from tests.sensors.helpers import fixture_body, run_request, store, store_forms, tick
 
 

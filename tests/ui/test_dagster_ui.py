@@ -216,7 +216,7 @@ def test_automation_page_lists_sensors_and_schedules(page: Page, artifacts: Path
 
 
 def test_resources_page_shows_the_active_environment_profile(page: Page, artifacts: Path) -> None:
-    from revops_pipelines.settings import load_settings
+    from revops_pipelines.infra.settings import load_settings
 
     settings = load_settings()  # the webserver inherits this process's environment
     page.goto(f"/locations/{LOCATION}/resources/revops_environment")

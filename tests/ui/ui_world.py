@@ -65,7 +65,7 @@ def sync_one_partition(
 ) -> SyncedWorld:
     """A day of the Salesforce -> Attio sync, run against the loopback sandboxes."""
     from revops_pipelines.assets.salesforce_sync import sync_assets
-    from revops_pipelines.sandbox.salesforce import SalesforceSandbox
+    from revops_sandbox.salesforce import SalesforceSandbox
 
     attio, attio_url = attio_server
     with httpx.Client(base_url=attio_url) as admin:

@@ -9,10 +9,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from revops_pipelines.sandbox.server import serve_in_thread
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
+from revops_sandbox.server import serve_in_thread
 from tests.webhooks.helpers import SECRETS
 
 TEST_BODY_LIMIT = 64 * 1024

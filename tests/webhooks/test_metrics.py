@@ -11,11 +11,11 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from revops_pipelines.sandbox.server import serve_in_thread
 from revops_pipelines.store import inbox
 from revops_pipelines.store.tables import INBOX_STATUSES, webhook_inbox
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
+from revops_sandbox.server import serve_in_thread
 from tests.webhooks.conftest import Receiver
 from tests.webhooks.helpers import SECRETS, example, signed
 

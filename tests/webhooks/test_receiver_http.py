@@ -10,13 +10,13 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from revops_pipelines.sandbox.server import serve_in_thread
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
 from revops_pipelines.webhooks import writer as writer_module
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
 from revops_pipelines.webhooks.sources import SIGNATURE_HEADER
+from revops_sandbox.server import serve_in_thread
 from tests.webhooks.conftest import TEST_BODY_LIMIT, Receiver
 from tests.webhooks.helpers import SECRETS, example, inbox_count, signed
 

@@ -6,14 +6,14 @@ from types import TracebackType
 
 import httpx
 
+from revops_pipelines.infra.breaker import breaker_for
+from revops_pipelines.infra.cache import Cache
+from revops_pipelines.infra.rate_budget import budget_for
+from revops_pipelines.infra.retry import RetrySettings
 from revops_pipelines.resources.attio.activities import ListsAPI, NotesAPI, TasksAPI
-from revops_pipelines.resources.attio.cache import Cache
-from revops_pipelines.resources.attio.limiter import budget_for
 from revops_pipelines.resources.attio.records import RecordsAPI
-from revops_pipelines.resources.attio.retry import RetrySettings
 from revops_pipelines.resources.attio.transport import DEFAULT_BASE_URL, AttioTransport
 from revops_pipelines.resources.attio.workspace import WorkspaceAPI
-from revops_pipelines.resources.breaker import breaker_for
 
 
 class AttioClient:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from revops_pipelines.resources.breaker import is_transient_status
+from revops_pipelines.infra.breaker import is_transient_status
+from revops_pipelines.infra.errors import ApiError
 
 
 class AttioConfigError(RuntimeError):
     """The client is not configured (for example ATTIO_API_KEY is empty)."""
 
 
-class AttioError(Exception):
+class AttioError(ApiError):
     """Any failed Attio call: an HTTP error answer, or a transport failure with no answer.
 
     `status_code`, `type`, `code`, `message` and `validation_errors` are Attio's own fields when

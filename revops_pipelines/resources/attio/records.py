@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-from revops_pipelines.resources.attio.cache import Cache
+from revops_pipelines.infra.cache import Cache
+from revops_pipelines.infra.send_once import send_once
 from revops_pipelines.resources.attio.errors import AttioError
-from revops_pipelines.resources.attio.once import send_once
 from revops_pipelines.resources.attio.paging import offset_pages
 from revops_pipelines.resources.attio.transport import AttioTransport
 

@@ -9,16 +9,16 @@ from contextlib import asynccontextmanager
 import dagster as dg
 from pydantic import Field
 
-from revops_pipelines.resources.attio.cache import (
+from revops_pipelines.infra.breaker import BreakerGuard
+from revops_pipelines.infra.cache import (
     Cache,
     CacheStats,
     record_cache_for,
     schema_cache_for,
 )
+from revops_pipelines.infra.retry import RetrySettings
 from revops_pipelines.resources.attio.client import AttioClient
-from revops_pipelines.resources.attio.retry import RetrySettings
 from revops_pipelines.resources.attio.transport import DEFAULT_BASE_URL
-from revops_pipelines.resources.breaker import BreakerGuard
 
 BASE_URL_ENV = "ATTIO_BASE_URL"
 

@@ -9,10 +9,10 @@ from typing import Any, Literal
 
 import httpx
 
+from revops_pipelines.infra.breaker import ApiBreaker
+from revops_pipelines.infra.rate_budget import AttioBudget
+from revops_pipelines.infra.retry import RetrySettings, retry_after_seconds, retrying
 from revops_pipelines.resources.attio.errors import AttioConfigError, AttioError
-from revops_pipelines.resources.attio.limiter import AttioBudget
-from revops_pipelines.resources.attio.retry import RetrySettings, retry_after_seconds, retrying
-from revops_pipelines.resources.breaker import ApiBreaker
 
 log = logging.getLogger("revops.attio")
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 from urllib.parse import quote
 
-from revops_pipelines.resources.attio.cache import Cache
+from revops_pipelines.infra.cache import Cache
 from revops_pipelines.resources.attio.errors import AttioError
 from revops_pipelines.resources.attio.paging import offset_pages
 from revops_pipelines.resources.attio.transport import AttioTransport

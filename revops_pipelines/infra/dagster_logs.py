@@ -1,0 +1,88 @@
+"""JSON-lines logs for Dagster runs: the `json` logger of the code location.
+
+Each line carries the run's context (`run_id`, `job_name`, `step_key`, `op_name`; for Dagster's
+own events `event_type` and, on a failure, the masked `error`) and the call's structured fields
+(`inbox_id` where a log is about one inbox row: see `logs.log_fields`), through the project's one
+formatter and masking filter (`logs.py`).
+
+Human logs stay the default: a run launched without `loggers` in its run config gets Dagster's
+colored console, as in `make demo`. JSON is opt-in per run (run config `loggers: {json: {}}`;
+add `console: {}` to keep both), or for every run of a deployment through the instance's
+`python_logs` handler in `dagster.yaml` (`DAGSTER_YAML_HANDLER` below). Dagster instantiates a
+code location's loggers only when the run config names them, so an environment variable could not
+switch the default without rewriting every job's and sensor's run config.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dagster as dg
+from dagster._core.log_manager import LOG_RECORD_METADATA_ATTR
+
+from revops_pipelines.infra.logs import JsonFormatter, SecretMaskingFilter, StderrHandler
+
+# The instance-wide alternative (every run, also Dagster's own events), for `dagster.yaml`
+# (Dagster marks yaml-defined log handlers beta). Dagster's colored console keeps printing too.
+DAGSTER_YAML_HANDLER = """\
+python_logs:
+  dagster_handler_config:
+    handlers:
+      revopsJson:
+        class: revops_pipelines.infra.logs.StderrHandler
+        level: INFO
+        formatter: revopsJson
+        filters: [revopsMask]
+    formatters:
+      revopsJson:
+        (): revops_pipelines.infra.dagster_logs.DagsterJsonFormatter
+    filters:
+      revopsMask:
+        (): revops_pipelines.infra.logs.SecretMaskingFilter
+"""
+_CONTEXT_KEYS = ("run_id", "job_name", "step_key", "op_name", "resource_name")
+
+
+class DagsterJsonFormatter(JsonFormatter):
+    """The project's JSON line, with the message as the code wrote it (not Dagster's
+    "job - run_id - step - message" line) and the run's context as fields."""
+
+    def entry(self, record: logging.LogRecord) -> dict[str, Any]:
+        entry = super().entry(record)
+        meta = getattr(record, LOG_RECORD_METADATA_ATTR, None)
+        if not isinstance(meta, dict):  # a plain Python record: nothing to add
+            return entry
+        entry["msg"] = meta.get("orig_message") or entry["msg"]
+        entry.update({key: meta[key] for key in _CONTEXT_KEYS if meta.get(key) is not None})
+        event = meta.get("dagster_event")
+        if event is not None:
+            entry["event_type"] = event.event_type_value
+            error = getattr(event.event_specific_data, "error", None)
+            if error is not None:
+                entry["error"] = error.to_string()
+        return entry
+
+
+@dg.logger(
+    config_schema={
+        "log_level": dg.Field(str, is_required=False, default_value="INFO"),
+        "name": dg.Field(str, is_required=False, default_value="revops"),
+    },
+    description="JSON lines on stderr with run_id, step_key and inbox ids; secrets masked.",
+)
+def json_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
+    config = init_context.logger_config
+    logger = logging.Logger(config["name"], level=config["log_level"].upper())
+    handler = StderrHandler()
+    handler.setFormatter(DagsterJsonFormatter())
+    handler.addFilter(SecretMaskingFilter())
+    logger.addHandler(handler)
+    return logger
+
+
+# `console` is Dagster's default, listed so that a run config naming `json` can keep it too.
+LOGGER_DEFS: dict[str, dg.LoggerDefinition] = {
+    "console": dg.colored_console_logger,
+    "json": json_logger,
+}

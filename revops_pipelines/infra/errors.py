@@ -1,0 +1,22 @@
+"""The one base of every outside API's error: what the retry policy, send-once and the circuit
+breakers need to know about a failed call, whichever API it was."""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """A failed call to an outside API.
+
+    - `retryable`: sending the same request again is safe and may succeed (429, 5xx on a read,
+      a request that never left).
+    - `ambiguous`: the request may have been applied although no answer arrived; a
+      non-idempotent write must look at the target before it is sent again.
+    - `retry_after_seconds`: how long the API asked us to wait (a 429's `Retry-After`).
+    - `outage`: the API looks unwell (no answer, 408 or 5xx): counts toward opening its breaker.
+    """
+
+    retryable: bool = False
+    ambiguous: bool = False
+    retry_after_seconds: float | None = None
+    outage: bool = False
+    status_code: int | None = None

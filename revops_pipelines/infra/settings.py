@@ -1,0 +1,163 @@
+"""The running environment's settings: one validated model, one profile per `REVOPS_ENV`.
+
+`REVOPS_ENV` (development | staging | production, default development) picks a profile of rate
+budgets and concurrency, retry caps, circuit-breaker thresholds, cache TTLs, the alert channel
+and the log format. Every value can still be overridden by its own environment variable
+(`REVOPS_<FIELD>`, e.g. `REVOPS_ATTIO_WRITE_RATE=10`; the alert channel keeps DESIGN's
+`SLACK_ALERTS_CHANNEL`, the record cache's Redis is `REDIS_URL`). A bad value fails with the
+variable's name. Secrets are not settings: they stay in their own variables, read as `dg.EnvVar`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from revops_pipelines.infra.logs import SECRET_ENV_VARS
+
+Environment = Literal["development", "staging", "production"]
+ENV_VAR = "REVOPS_ENV"
+PREFIX = "REVOPS_"
+
+# Why the numbers differ: development keeps failures quick and loud (few retries, short TTLs so
+# a schema change shows at once); production rides out longer outages, caches longer and leaves
+# a fifth of Attio's 25 writes/s to the workspace's other integrations.
+PROFILES: dict[str, dict[str, Any]] = {
+    "development": {
+        "attio_write_rate": 25.0,
+        "attio_read_rate": 100.0,
+        "attio_max_concurrency": 8,
+        "retry_max_attempts": 4,
+        "retry_max_wait_seconds": 30.0,
+        "breaker_fail_max": 5,
+        "breaker_reset_seconds": 10.0,
+        "schema_cache_ttl_seconds": 60.0,
+        "record_cache_ttl_seconds": 30.0,
+        "alerts_channel": "#revops-dev-alerts",
+        "log_format": "human",
+    },
+    "staging": {
+        "attio_write_rate": 25.0,
+        "attio_read_rate": 100.0,
+        "attio_max_concurrency": 16,
+        "retry_max_attempts": 6,
+        "retry_max_wait_seconds": 120.0,
+        "breaker_fail_max": 5,
+        "breaker_reset_seconds": 30.0,
+        "schema_cache_ttl_seconds": 300.0,
+        "record_cache_ttl_seconds": 60.0,
+        "alerts_channel": "#revops-staging-alerts",
+        "log_format": "json",
+    },
+    "production": {
+        "attio_write_rate": 20.0,
+        "attio_read_rate": 80.0,
+        "attio_max_concurrency": 16,
+        "retry_max_attempts": 8,
+        "retry_max_wait_seconds": 300.0,
+        "breaker_fail_max": 5,
+        "breaker_reset_seconds": 60.0,
+        "schema_cache_ttl_seconds": 900.0,
+        "record_cache_ttl_seconds": 120.0,
+        "alerts_channel": "#revops-alerts",
+        "log_format": "json",
+    },
+}
+
+
+class SettingsError(ValueError):
+    """A setting's environment variable holds a value the model refuses."""
+
+
+class RevopsSettings(BaseSettings):
+    """Every tunable of the running environment (the profile, then the variables over it)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    env: Environment = "development"
+    attio_write_rate: float = Field(default=25.0, gt=0, description="Attio writes per second.")
+    attio_read_rate: float = Field(default=100.0, gt=0, description="Attio reads per second.")
+    attio_max_concurrency: int = Field(default=16, ge=1, description="Attio requests in flight.")
+    retry_max_attempts: int = Field(default=6, ge=1, description="Attempts per API call.")
+    retry_max_wait_seconds: float = Field(default=120.0, gt=0, description="Retry wait cap.")
+    breaker_fail_max: int = Field(default=5, ge=1, description="Failures that open a breaker.")
+    breaker_reset_seconds: float = Field(default=30.0, gt=0, description="Open before a probe.")
+    schema_cache_ttl_seconds: float = Field(default=300.0, ge=0, description="Attio schema TTL.")
+    record_cache_ttl_seconds: float = Field(default=60.0, ge=0, description="Record cache TTL.")
+    record_cache_size: int = Field(default=10_000, ge=0, description="In-memory LRU entries.")
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", f"{PREFIX}REDIS_URL"),
+        description="Record cache in Redis (else in memory).",
+    )
+    alerts_channel: str = Field(
+        default="#revops-alerts",
+        min_length=2,
+        validation_alias=AliasChoices("SLACK_ALERTS_CHANNEL", f"{PREFIX}ALERTS_CHANNEL"),
+        description="Slack channel for run-failure alerts.",
+    )
+    log_format: Literal["human", "json"] = Field(default="human", description="Log lines.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the profile, which `load_settings` passes as init values.
+        return env_settings, init_settings
+
+    def public(self) -> dict[str, Any]:
+        """Every setting by name, the Redis URL's password masked."""
+        values = self.model_dump()
+        if values.get("redis_url"):
+            values["redis_url"] = mask_url(values["redis_url"])
+        return values
+
+
+def variable_for(field: str) -> str:
+    """The environment variable that overrides a setting."""
+    info = RevopsSettings.model_fields[field]
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"{PREFIX}{field.upper()}"
+
+
+def mask_url(url: str) -> str:
+    """A URL with any password replaced by ***."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def load_settings() -> RevopsSettings:
+    """The settings of the environment `REVOPS_ENV` names, with the variables applied."""
+    name = os.environ.get(ENV_VAR) or "development"
+    if name not in PROFILES:
+        raise SettingsError(
+            f"{ENV_VAR}={name!r} is not an environment; use one of {list(PROFILES)}"
+        )
+    try:
+        return RevopsSettings(**{**PROFILES[name], "env": name})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            variable = variable_for(field) if field in RevopsSettings.model_fields else field
+            problems.append(f"{variable}={os.environ.get(variable)!r}: {error['msg']}")
+        raise SettingsError("bad setting: " + "; ".join(problems)) from None
+
+
+def secret_status(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each secret variable as `set` or `not set`; never its value."""
+    env = os.environ if environ is None else environ
+    return {name: ("set (hidden)" if env.get(name) else "not set") for name in SECRET_ENV_VARS}

@@ -1,0 +1,1 @@
+"""Flow A: Salesforce accounts planned, written to Attio and recorded."""

@@ -1,0 +1,1 @@
+"""Flow B: one inbound lead through Attio, routing and its follow-up effects."""

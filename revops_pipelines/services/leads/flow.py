@@ -1,0 +1,290 @@
+"""One inbound lead through Attio, routing and the follow-up effects, each effect exactly once.
+
+Attio steps are critical: when one fails the lead stops and its inbox row goes back to pending
+for a later run. Slack and Outreach are not: their failures are retried inside the step, then
+reported in the audit note and the run's metadata, and the lead goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from revops_pipelines.domain.attio_values import record_id
+from revops_pipelines.domain.audit import (
+    StepResult,
+    audit_markdown,
+    audit_title,
+    task_content,
+)
+from revops_pipelines.domain.lead_lists import ListMapping
+from revops_pipelines.domain.leads import Lead
+from revops_pipelines.domain.messages import Rep as MessageRep
+from revops_pipelines.domain.messages import new_lead_blocks
+from revops_pipelines.domain.routing import LeadFacts, RoutingConfig, RoutingDecision
+from revops_pipelines.resources.attio.client import AttioClient
+from revops_pipelines.resources.attio.errors import AttioError
+from revops_pipelines.resources.outreach import OutreachResource
+from revops_pipelines.resources.slack import SlackResource
+from revops_pipelines.services.leads.attio_records import (
+    CompanyFacts,
+    assert_company,
+    assert_person,
+    find_note,
+    find_task,
+)
+from revops_pipelines.store.ledger import Effect, EffectOutcome, ledger_row, run_once
+from revops_pipelines.store.routing import route_lead
+
+DEFAULT_SLACK_CHANNEL = "#sales-leads"
+
+
+@dataclass(frozen=True)
+class LeadInAttio:
+    lead: Lead
+    company: CompanyFacts
+    person_id: str
+    person_url: str | None
+
+
+@dataclass(frozen=True)
+class RoutedLead:
+    lead: Lead
+    person_id: str
+    person_url: str | None
+    decision: RoutingDecision
+
+
+@dataclass
+class LeadReport:
+    lead: Lead
+    steps: list[StepResult] = field(default_factory=list)
+    failed_critical: str | None = None
+    retry_later: str | None = None  # a non-critical step failed; try it again next run
+
+
+def _ambiguous(exc: BaseException) -> bool:
+    return bool(getattr(exc, "ambiguous", False)) or isinstance(exc, TimeoutError | ConnectionError)
+
+
+async def put_leads_in_attio(
+    client: AttioClient, leads: list[Lead]
+) -> list[LeadInAttio | AttioError]:
+    """Each distinct company once (leads of one company share its assert), then each person.
+    A lead's entry is its records, or the Attio error that stopped it."""
+    first_of_domain: dict[str | None, Lead] = {}
+    for lead in leads:
+        first_of_domain.setdefault(lead.company_domain, lead)
+    domains = [d for d in first_of_domain if d is not None]
+    found = await asyncio.gather(
+        *(assert_company(client, first_of_domain[d]) for d in domains), return_exceptions=True
+    )
+    companies: dict[str | None, Any] = dict(zip(domains, found, strict=True))
+
+    async def one(lead: Lead) -> LeadInAttio | AttioError:
+        company = companies.get(lead.company_domain) or await assert_company(client, lead)
+        if isinstance(company, BaseException):
+            if isinstance(company, AttioError):
+                return company
+            raise company
+        try:
+            person = await assert_person(client, lead, company.record_id)
+        except AttioError as exc:
+            return exc
+        return LeadInAttio(lead, company, record_id(person), person.get("web_url"))
+
+    return list(await asyncio.gather(*(one(lead) for lead in leads)))
+
+
+def route(engine: sa.Engine, config: RoutingConfig, entry: LeadInAttio) -> RoutedLead:
+    """The lead's rep by the rules (a lead routed before keeps its rep)."""
+    lead, company = entry.lead, entry.company
+    employees = company.employee_count
+    facts = LeadFacts(
+        email=lead.email,
+        company_domain=lead.company_domain,
+        employee_count=int(employees) if employees is not None else None,
+        industry=company.industry,
+        region=lead.region,
+        country=company.country or lead.country,
+        source=lead.source,
+    )
+    today = lead.submitted_at.astimezone(UTC).date()
+    assignment = route_lead(engine, lead.key, facts, config, today)
+    return RoutedLead(lead, entry.person_id, entry.person_url, assignment.decision)
+
+
+async def set_owner(client: AttioClient, routed: RoutedLead) -> None:
+    await client.records.update("people", routed.person_id, routed.decision.person_values())
+
+
+async def run_lead_actions(
+    routed: RoutedLead,
+    *,
+    client: AttioClient,
+    engine: sa.Engine,
+    config: RoutingConfig,
+    lists: ListMapping,
+    slack: SlackResource,
+    outreach: OutreachResource,
+    last_attempt: bool = True,
+) -> LeadReport:
+    """List entry, task, Slack, Outreach, then the audit note, each through the ledger."""
+    lead, report = routed.lead, LeadReport(routed.lead)
+    key = lead.key
+    rep = config.rep(routed.decision.rep_email) if routed.decision.rep_email else None
+    report.steps.append(StepResult("route", "done", routed.decision.reason))
+    try:
+        list_slug = lists.list_for(lead.source, lead.source_form)
+
+        async def add_to_list() -> Effect:
+            entry = await client.lists.assert_entry(
+                list_slug, parent_object="people", parent_record_id=routed.person_id
+            )
+            return Effect(str(entry["id"]["entry_id"]), {"list": list_slug})
+
+        listed = await run_once(engine, f"{key}:list", "list", add_to_list, is_ambiguous=_ambiguous)
+        report.steps.append(done_step("list", listed, list_slug))
+
+        if rep is not None:
+            content = task_content(lead)
+            deadline = config.task_deadline(rep.email, lead.submitted_at)
+            deadline_text = deadline.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000000000Z")
+
+            async def create_task() -> Effect:
+                task = await client.tasks.create(
+                    content=content,
+                    deadline_at=deadline_text,
+                    linked_records=[
+                        {"target_object": "people", "target_record_id": routed.person_id}
+                    ],
+                    assignees=[{"workspace_member_email_address": rep.email}],
+                )
+                return Effect(str(task["id"]["task_id"]))
+
+            async def look_task() -> Effect | None:
+                row = ledger_row(engine, f"{key}:task")
+                since = row["updated_at"] if row else None
+                found = await find_task(client, routed.person_id, content, since)
+                return Effect(str(found["id"]["task_id"])) if found else None
+
+            tasked = await run_once(
+                engine, f"{key}:task", "task", create_task, look_task, is_ambiguous=_ambiguous
+            )
+            report.steps.append(
+                done_step("task", tasked, f"{rep.email}, due {deadline.isoformat()}")
+            )
+        else:
+            report.steps.append(StepResult("task", "skipped", "no rep available"))
+    except AttioError as exc:
+        report.failed_critical = str(exc)
+        report.steps.append(StepResult("attio", "failed", str(exc)))
+        return report
+
+    report.steps.append(await _notify_slack(routed, rep, engine, slack))
+    report.steps.append(await _enroll(routed, config, engine, outreach))
+    failed = [s for s in report.steps if s.status == "failed"]
+    if failed and not last_attempt:
+        # The lead's records are in Attio; only the notification or sequence is missing. The
+        # inbox hands the lead back and the next run redoes just that step (the ledger skips
+        # the rest); the audit note waits, so it tells the final story once.
+        report.retry_later = "; ".join(f"{s.step}: {s.detail}" for s in failed)
+        return report
+
+    async def write_note() -> Effect:
+        body = audit_markdown(lead, report.steps, datetime.now(UTC))
+        note = await client.notes.create(
+            parent_object="people",
+            parent_record_id=routed.person_id,
+            title=audit_title(lead),
+            content=body,
+        )
+        return Effect(str(note["id"]["note_id"]))
+
+    async def look_note() -> Effect | None:
+        found = await find_note(client, routed.person_id, audit_title(lead))
+        return Effect(str(found["id"]["note_id"])) if found else None
+
+    try:
+        await run_once(
+            engine, f"{key}:note", "note", write_note, look_note, is_ambiguous=_ambiguous
+        )
+        report.steps.append(StepResult("note", "done"))
+    except AttioError as exc:
+        report.failed_critical = str(exc)
+        report.steps.append(StepResult("note", "failed", str(exc)))
+    return report
+
+
+async def _notify_slack(
+    routed: RoutedLead, rep: Any, engine: sa.Engine, slack: SlackResource
+) -> StepResult:
+    if not slack.is_configured():
+        return StepResult("slack", "not configured", slack.configuration_problem() or "")
+    if rep is None:
+        return StepResult("slack", "skipped", "no rep to notify")
+    key = f"{routed.lead.key}:slack"
+    channel = rep.slack_channel or DEFAULT_SLACK_CHANNEL
+    text, blocks = new_lead_blocks(
+        routed.lead, MessageRep(name=rep.name), routed.decision.reason, routed.person_url
+    )
+
+    async def post() -> Effect:
+        ts = await asyncio.to_thread(slack.post_message_once, channel, text, blocks, marker=key)
+        return Effect(ts, {"channel": channel})
+
+    async def look() -> Effect | None:
+        channel_id = await asyncio.to_thread(slack.channel_id, channel)
+        oldest = time.time() - slack.lookback_seconds
+        ts = await asyncio.to_thread(slack.find_message, channel_id, key, oldest=oldest)
+        return Effect(ts, {"channel": channel}) if ts else None
+
+    try:
+        outcome = await run_once(engine, key, "slack", post, look, is_ambiguous=_ambiguous)
+    except Exception as exc:  # non-critical: reported, never blocks the lead
+        return StepResult("slack", "failed", str(exc))
+    return done_step("slack", outcome, channel)
+
+
+async def _enroll(
+    routed: RoutedLead, config: RoutingConfig, engine: sa.Engine, outreach: OutreachResource
+) -> StepResult:
+    if not outreach.is_configured():
+        return StepResult("outreach", "not configured", outreach.configuration_problem() or "")
+    sequence = config.pool(routed.decision.pool).outreach_sequence_id
+    if sequence is None:
+        return StepResult("outreach", "skipped", f"pool {routed.decision.pool} has no sequence")
+    lead = routed.lead
+
+    async def enroll() -> Effect:
+        state = await asyncio.to_thread(
+            outreach.enroll_once,
+            lead.email,
+            lead.first_name,
+            lead.last_name,
+            lead.company_name,
+            sequence,
+        )
+        return Effect(str(state), {"sequence": sequence})
+
+    try:
+        # enroll_once finds before it creates, so it is its own look-before-resend.
+        enrolled = await run_once(
+            engine, f"{lead.key}:outreach", "outreach", enroll, is_ambiguous=_ambiguous
+        )
+    except Exception as exc:  # non-critical: reported, never blocks the lead
+        return StepResult("outreach", "failed", str(exc))
+    return done_step("outreach", enrolled, f"sequence {sequence}")
+
+
+def done_step(step: str, outcome: EffectOutcome, detail: str) -> StepResult:
+    """A step the ledger holds as done, saying so when an earlier attempt did it (the audit note
+    of a retried lead then tells which steps this attempt repeated: none)."""
+    if outcome.status == "skipped":
+        detail = f"{detail} (on an earlier attempt)"
+    return StepResult(step, "done", detail)
