@@ -1,17 +1,19 @@
 """All sandbox stand-ins together: what `revops sandbox` and `revops demo` serve.
 
 Each stand-in is served on its own loopback port; `environment()` is what points the project at
-them (the same variables production sets for the real services).
+them (the same variables production sets for the real services). Files the stand-ins keep (the
+Salesforce stand-in's throwaway TLS authority) live in the sandbox's own state directory:
+`state_dir=`, else `$REVOPS_SANDBOX_DIR`, else `.revops/sandbox` under the working directory.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from revops_pipelines.store.engine import state_dir
 from revops_sandbox.server import RunningServer, serve_in_thread
 
 ATTIO_SANDBOX_KEY = "sandbox-attio-key"
@@ -23,6 +25,12 @@ DEFAULT_PORTS = {
     "outreach": 8714,
 }
 SANDBOX_MAILBOX_ID = "1"  # the seeded sdr-team@revops.example mailbox
+STATE_DIR_ENV = "REVOPS_SANDBOX_DIR"
+
+
+def default_state_dir() -> Path:
+    """`$REVOPS_SANDBOX_DIR`, else `.revops/sandbox` under the working directory."""
+    return Path(os.environ.get(STATE_DIR_ENV) or Path.cwd() / ".revops" / "sandbox")
 
 
 @dataclass
@@ -40,10 +48,13 @@ def serve_sandboxes(
     host: str = "127.0.0.1",
     ports: dict[str, int] | None = None,
     *,
+    state_dir: Path | None = None,
     tls_dir: Path | None = None,
     salesforce_accounts: int = 20_000,
 ) -> Iterator[SandboxStack]:
-    """Serve every stand-in until the block exits (port 0 picks a free port)."""
+    """Serve every stand-in until the block exits (port 0 picks a free port).
+
+    `tls_dir` defaults to `tls/` in the state directory (see the module docstring)."""
     from revops_sandbox.attio import AttioSandbox
     from revops_sandbox.salesforce import SalesforceSandbox, serve_salesforce_sandbox
 
@@ -61,7 +72,7 @@ def serve_sandboxes(
         sf_server, tls = exits.enter_context(
             serve_salesforce_sandbox(
                 salesforce,
-                tls_dir or state_dir() / "sandbox-tls",
+                tls_dir or (state_dir or default_state_dir()) / "tls",
                 host=host,
                 port=chosen["salesforce"],
             )
