@@ -15,7 +15,7 @@ from typing import Any
 import click
 import httpx
 
-from revops_pipelines.cli.sandbox import import_sandbox, sandbox_state_dir
+from revops_pipelines.cli.sandbox import import_sandbox, project_environment, sandbox_state_dir
 from revops_pipelines.cli.webserver import (
     WebserverNotReady,
     stop_process_group,
@@ -127,7 +127,7 @@ def demo(
     ):
         env = {
             **os.environ,
-            **stack.environment(),
+            **project_environment(stack),
             **{SOURCES[n].secret_env: s for n, s in DEMO_SECRETS.items()},
             "REVOPS_DATABASE_URL": url,
             "DAGSTER_HOME": str(dagster_home),

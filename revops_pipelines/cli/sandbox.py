@@ -13,6 +13,7 @@ import shlex
 import threading
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import click
 
@@ -38,6 +39,26 @@ def import_sandbox(module: str = SANDBOX_PACKAGE) -> ModuleType:
             f"the sandbox stand-ins cannot be imported ({exc}). Reinstall them with "
             "`pip install ./revops_sandbox` or `make install`."
         ) from None
+
+
+def project_environment(stack: Any) -> dict[str, str]:
+    """The variables that point this project's settings at the served stand-ins (the same ones
+    production sets for the real services), from the stack's neutral endpoint descriptions."""
+    e = stack.endpoints
+    return {
+        "ATTIO_API_KEY": e["attio"].credential,
+        "ATTIO_BASE_URL": e["attio"].base_url,
+        "SALESFORCE_INSTANCE_URL": e["salesforce"].base_url,
+        "SALESFORCE_ACCESS_TOKEN": e["salesforce"].credential,
+        **stack.trust_env,
+        "SLACK_BOT_TOKEN": e["slack"].credential,
+        "SLACK_API_BASE_URL": e["slack"].base_url,
+        "ENRICHMENT_API_KEY": e["enrichment"].credential,
+        "ENRICHMENT_BASE_URL": e["enrichment"].base_url,
+        "OUTREACH_ACCESS_TOKEN": e["outreach"].credential,
+        "OUTREACH_BASE_URL": e["outreach"].base_url,
+        "OUTREACH_MAILBOX_ID": e["outreach"].extra["mailbox_id"],
+    }
 
 
 def sandbox_state_dir() -> Path:
@@ -91,7 +112,7 @@ def sandbox(
     ) as stack:
         for name, server in stack.servers.items():
             click.echo(f"# {name} sandbox on {server.url} (admin: {server.url}/_sandbox/stats)")
-        for key, value in stack.environment().items():
+        for key, value in project_environment(stack).items():
             click.echo(f"export {key}={shlex.quote(value)}")
         click.echo("# Ctrl-C stops the sandboxes.", err=True)
         with contextlib.suppress(KeyboardInterrupt):

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from revops_pipelines.cli.sandbox import project_environment
 from revops_sandbox.form_traffic import sample_deliveries
 from revops_sandbox.salesforce.datetimes import parse_salesforce_datetime, salesforce_datetime
 from revops_sandbox.server import serve_in_thread
@@ -125,11 +126,24 @@ def test_the_state_dir_is_the_sandboxs_own(tmp_path: Path, monkeypatch: pytest.M
 def test_the_stack_keeps_its_tls_material_in_its_state_dir(tmp_path: Path) -> None:
     ports = dict.fromkeys(("attio", "salesforce", "slack", "enrichment", "outreach"), 0)
     with serve_sandboxes(ports=ports, state_dir=tmp_path, salesforce_accounts=5) as stack:
-        bundle = Path(stack.environment()["REQUESTS_CA_BUNDLE"])
+        salesforce = stack.endpoints["salesforce"]
+        bundle = Path(salesforce.extra["ca_bundle"])
         assert bundle.parent == tmp_path / "tls" and bundle.is_file()
+        assert stack.trust_env["REQUESTS_CA_BUNDLE"] == str(bundle)
         limits = httpx.get(
-            f"{stack.servers['salesforce'].url}/services/data/v59.0/limits/",
-            headers={"Authorization": f"Bearer {stack.environment()['SALESFORCE_ACCESS_TOKEN']}"},
+            f"{salesforce.base_url}/services/data/v59.0/limits/",
+            headers={"Authorization": f"Bearer {salesforce.credential}"},
             verify=ssl.create_default_context(cafile=str(bundle)),
         )
         assert limits.status_code == 200
+        # The CLI maps the neutral endpoints onto the project's settings variables.
+        env = project_environment(stack)
+        objects = httpx.get(
+            f"{env['ATTIO_BASE_URL']}/objects",
+            headers={"Authorization": f"Bearer {env['ATTIO_API_KEY']}"},
+        )
+        assert objects.status_code == 200
+        assert env["SALESFORCE_INSTANCE_URL"] == salesforce.base_url
+        assert env["SSL_CERT_FILE"] == str(bundle)
+        assert env["SLACK_API_BASE_URL"].endswith("/api/")
+        assert env["OUTREACH_BASE_URL"].endswith("/api/v2") and env["OUTREACH_MAILBOX_ID"] == "1"
