@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from revops_pipelines.webhooks.sources import sign_tally, sign_typeform
+from revops_sandbox.signatures import tally_signature, typeform_signature
 
 
 def _ascii(text: str) -> str:
@@ -94,7 +94,7 @@ def typeform_delivery(secret: str, rng: random.Random) -> Delivery:
     return Delivery(
         "typeform",
         raw,
-        {"Typeform-Signature": sign_typeform(secret, raw), "Content-Type": "application/json"},
+        {"Typeform-Signature": typeform_signature(secret, raw), "Content-Type": "application/json"},
     )
 
 
@@ -140,7 +140,7 @@ def tally_delivery(secret: str, rng: random.Random) -> Delivery:
     return Delivery(
         "tally",
         raw,
-        {"Tally-Signature": sign_tally(secret, raw), "Content-Type": "application/json"},
+        {"Tally-Signature": tally_signature(secret, raw), "Content-Type": "application/json"},
     )
 
 

@@ -22,9 +22,9 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from revops_pipelines.domain.messages import block_kit_errors
 from revops_sandbox.attio.gateway import send_json
 from revops_sandbox.front import SandboxFront
+from revops_sandbox.slack_blocks import invalid_blocks
 
 SLACK_SANDBOX_TOKEN = "sandbox-slack-bot-token"
 DEFAULT_CHANNELS = (
@@ -190,7 +190,7 @@ class SlackSandbox(SandboxFront):
             raise SlackError("no_text")
         if len(text) > MAX_TEXT:
             raise SlackError("msg_too_long")
-        if blocks is not None and (errors := block_kit_errors(blocks)):
+        if blocks is not None and (errors := invalid_blocks(blocks)):
             raise SlackError("invalid_blocks", errors)
         if blocks is not None and len(json.dumps(blocks)) > MAX_BLOCKS_JSON:
             raise SlackError("msg_blocks_too_long")

@@ -1,17 +1,21 @@
 """All sandbox stand-ins together: what `revops sandbox` and `revops demo` serve.
 
-Each stand-in is served on its own loopback port; `environment()` is what points the project at
-them (the same variables production sets for the real services).
+Each stand-in is served on its own loopback port. `SandboxStack.endpoints` says, per service, what
+a client of the real service would be configured with (base URL, credential, and for Salesforce
+the CA bundle that trusts its throwaway TLS authority); mapping that onto a project's settings is
+the project's business. Files the stand-ins keep (that TLS authority) live in the sandbox's own
+state directory: `state_dir=`, else `$REVOPS_SANDBOX_DIR`, else `.revops/sandbox` under the
+working directory.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from revops_pipelines.store.engine import state_dir
 from revops_sandbox.server import RunningServer, serve_in_thread
 
 ATTIO_SANDBOX_KEY = "sandbox-attio-key"
@@ -23,16 +27,31 @@ DEFAULT_PORTS = {
     "outreach": 8714,
 }
 SANDBOX_MAILBOX_ID = "1"  # the seeded sdr-team@revops.example mailbox
+STATE_DIR_ENV = "REVOPS_SANDBOX_DIR"
+
+
+def default_state_dir() -> Path:
+    """`$REVOPS_SANDBOX_DIR`, else `.revops/sandbox` under the working directory."""
+    return Path(os.environ.get(STATE_DIR_ENV) or Path.cwd() / ".revops" / "sandbox")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """How a client reaches one stand-in, as it would reach the real service."""
+
+    base_url: str  # what the vendor's client takes as its API base (e.g. Attio's `.../v2`)
+    credential: str  # API key or bearer token
+    extra: dict[str, str] = field(default_factory=dict)  # ca_bundle, mailbox_id, ...
 
 
 @dataclass
 class SandboxStack:
     servers: dict[str, RunningServer] = field(default_factory=dict)
     apps: dict[str, object] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
-
-    def environment(self) -> dict[str, str]:
-        return dict(self.env)
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    # Variables any HTTP client process sets to trust the Salesforce stand-in's TLS authority
+    # (requests' REQUESTS_CA_BUNDLE, OpenSSL's SSL_CERT_FILE): generic, not a project's settings.
+    trust_env: dict[str, str] = field(default_factory=dict)
 
 
 @contextmanager
@@ -40,10 +59,13 @@ def serve_sandboxes(
     host: str = "127.0.0.1",
     ports: dict[str, int] | None = None,
     *,
+    state_dir: Path | None = None,
     tls_dir: Path | None = None,
     salesforce_accounts: int = 20_000,
 ) -> Iterator[SandboxStack]:
-    """Serve every stand-in until the block exits (port 0 picks a free port)."""
+    """Serve every stand-in until the block exits (port 0 picks a free port).
+
+    `tls_dir` defaults to `tls/` in the state directory (see the module docstring)."""
     from revops_sandbox.attio import AttioSandbox
     from revops_sandbox.salesforce import SalesforceSandbox, serve_salesforce_sandbox
 
@@ -54,24 +76,23 @@ def serve_sandboxes(
         stack.apps["attio"] = attio
         server = exits.enter_context(serve_in_thread(attio.app, host=host, port=chosen["attio"]))
         stack.servers["attio"] = server
-        stack.env |= {"ATTIO_API_KEY": ATTIO_SANDBOX_KEY, "ATTIO_BASE_URL": f"{server.url}/v2"}
+        stack.endpoints["attio"] = Endpoint(f"{server.url}/v2", ATTIO_SANDBOX_KEY)
 
         salesforce = SalesforceSandbox(accounts=salesforce_accounts)
         stack.apps["salesforce"] = salesforce
         sf_server, tls = exits.enter_context(
             serve_salesforce_sandbox(
                 salesforce,
-                tls_dir or state_dir() / "sandbox-tls",
+                tls_dir or (state_dir or default_state_dir()) / "tls",
                 host=host,
                 port=chosen["salesforce"],
             )
         )
         stack.servers["salesforce"] = sf_server
-        stack.env |= {
-            "SALESFORCE_INSTANCE_URL": sf_server.url,
-            "SALESFORCE_ACCESS_TOKEN": salesforce.access_token,
-            **tls.env(),
-        }
+        stack.endpoints["salesforce"] = Endpoint(
+            sf_server.url, salesforce.access_token, {"ca_bundle": str(tls.bundle_path)}
+        )
+        stack.trust_env = tls.env()
         _serve_lead_services(stack, exits, host, chosen)
         yield stack
 
@@ -94,12 +115,11 @@ def _serve_lead_services(
         stack.servers[name] = exits.enter_context(
             serve_in_thread(sandbox.app, host=host, port=ports[name])
         )
-    stack.env |= {
-        "SLACK_BOT_TOKEN": SLACK_SANDBOX_TOKEN,
-        "SLACK_API_BASE_URL": f"{stack.servers['slack'].url}/api/",
-        "ENRICHMENT_API_KEY": ENRICHMENT_SANDBOX_KEY,
-        "ENRICHMENT_BASE_URL": stack.servers["enrichment"].url,
-        "OUTREACH_ACCESS_TOKEN": OUTREACH_SANDBOX_TOKEN,
-        "OUTREACH_BASE_URL": f"{stack.servers['outreach'].url}/api/v2",
-        "OUTREACH_MAILBOX_ID": SANDBOX_MAILBOX_ID,
+    urls = {name: server.url for name, server in stack.servers.items()}
+    stack.endpoints |= {
+        "slack": Endpoint(f"{urls['slack']}/api/", SLACK_SANDBOX_TOKEN),
+        "enrichment": Endpoint(urls["enrichment"], ENRICHMENT_SANDBOX_KEY),
+        "outreach": Endpoint(
+            f"{urls['outreach']}/api/v2", OUTREACH_SANDBOX_TOKEN, {"mailbox_id": SANDBOX_MAILBOX_ID}
+        ),
     }

@@ -15,6 +15,7 @@ from typing import Any
 import click
 import httpx
 
+from revops_pipelines.cli.sandbox import import_sandbox, project_environment, sandbox_state_dir
 from revops_pipelines.cli.webserver import (
     WebserverNotReady,
     stop_process_group,
@@ -26,9 +27,6 @@ from revops_pipelines.store import inbox
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
 from revops_pipelines.webhooks.sources import SOURCES, sign_attio
-from revops_sandbox.form_traffic import sample_deliveries
-from revops_sandbox.server import serve_in_thread
-from revops_sandbox.stack import serve_sandboxes
 
 # Local-only signing secrets: the demo signs its own sample traffic with them.
 DEMO_SECRETS = {name: f"demo-{name}-secret" for name in SOURCES}
@@ -52,9 +50,10 @@ def _prepare_dagster_home() -> Path:
 
 
 def _send_sample_forms(receiver_url: str, count: int) -> list[int]:
+    form_traffic = import_sandbox("revops_sandbox.form_traffic")
     statuses = []
     with httpx.Client(base_url=receiver_url, timeout=10) as client:
-        for delivery in sample_deliveries(DEMO_SECRETS, count, seed=int(time.time())):
+        for delivery in form_traffic.sample_deliveries(DEMO_SECRETS, count, seed=int(time.time())):
             response = client.post(
                 f"/webhooks/{delivery.source}", content=delivery.body, headers=delivery.headers
             )
@@ -111,19 +110,24 @@ def _edit_a_company_in_attio(stack: Any, receiver_url: str) -> tuple[str, str, s
 def demo(
     ui_port: int, receiver_port: int, forms: int, exit_when_ready: bool, ready_timeout: float
 ) -> None:
-    """Sandboxes, store, webhook receiver and the Dagster UI, with sample traffic."""
+    """Sandboxes, store, webhook receiver and the Dagster UI, with sample traffic.
+
+    Needs the optional `revops-sandbox` distribution (`pip install ./revops_sandbox`)."""
+    # Before anything is written: without the stand-ins there is no demo to run.
+    stack_module = import_sandbox("revops_sandbox.stack")
+    server_module = import_sandbox("revops_sandbox.server")
     dagster_home = _prepare_dagster_home()
     url = store_engine.database_url()
     store_engine.upgrade(url)
     click.echo(f"store: revision {store_engine.current_revision(url)} at {url}")
     settings = ReceiverSettings(database_url=url, secrets=DEMO_SECRETS)
     with (
-        serve_sandboxes() as stack,
-        serve_in_thread(create_app(settings), port=receiver_port) as receiver,
+        stack_module.serve_sandboxes(state_dir=sandbox_state_dir()) as stack,
+        server_module.serve_in_thread(create_app(settings), port=receiver_port) as receiver,
     ):
         env = {
             **os.environ,
-            **stack.environment(),
+            **project_environment(stack),
             **{SOURCES[n].secret_env: s for n, s in DEMO_SECRETS.items()},
             "REVOPS_DATABASE_URL": url,
             "DAGSTER_HOME": str(dagster_home),

@@ -6,17 +6,20 @@ gets is decided from the deal as it is now (`DealFacts`, read from the fetched r
 the event, so a redelivered or batched event decides the same thing. Each notification has a
 deterministic key per deal transition: a won deal is keyed by the time its stage became won (the
 stage value's `active_from`), so redeliveries and retried runs find the same key, while a deal
-that is reopened and won again gets a new one. Pure: no I/O, no Dagster.
+that is reopened and won again gets a new one. `won_stages` names statuses by id or by title;
+titles match ignoring case, surrounding spaces and emoji, so `Won` in the configuration matches
+Attio's default `Won 🎉` (`is_won_stage`). Pure: no I/O, no Dagster.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from revops_pipelines.domain.messages import MAX_FIELDS, MAX_SECTION_TEXT, escape_mrkdwn, truncate
 
@@ -32,7 +35,10 @@ class DealNotificationConfig(BaseModel):
 
     wins_channel: str = Field(default="#sales-wins", min_length=2, description="Slack channel.")
     won_stages: tuple[str, ...] = Field(
-        default=("Won",), min_length=1, description="Deal `stage` titles that count as won."
+        default=("Won 🎉",),
+        min_length=1,
+        description="Deal `stage` statuses that count as won: status ids, or titles (matched "
+        "ignoring case, surrounding spaces and emoji).",
     )
     big_new_deal_threshold: Decimal | None = Field(
         default=None,
@@ -40,6 +46,43 @@ class DealNotificationConfig(BaseModel):
         description="A deal created with a value at or above this (in its own currency) is "
         "announced; null turns this off.",
     )
+
+    @field_validator("won_stages")
+    @classmethod
+    def _names_a_stage(cls, stages: tuple[str, ...]) -> tuple[str, ...]:
+        blank = [s for s in stages if not stage_title_key(s)]
+        if blank:
+            raise ValueError(f"won_stages entries {blank!r} name no stage (empty without emoji)")
+        return stages
+
+
+# Characters that draw or shape an emoji without being a letter: variation selectors, the
+# zero-width joiner, the combining keycap and the tag characters of flag sequences.
+_EMOJI_PARTS = frozenset({0x200D, 0x20E3, 0xFE0E, 0xFE0F, *range(0xE0020, 0xE0080)})
+
+
+def stage_title_key(title: str) -> str:
+    """A status title as `won_stages` compares it: "  Won 🎉 " -> "won".
+
+    Emoji (symbols, skin-tone modifiers and their joiners) are dropped, runs of spaces become one
+    and the result is case-folded; letters, digits and punctuation stay, so "Closed won" and
+    "Won" remain different stages."""
+    kept = "".join(
+        ch
+        for ch in title
+        if unicodedata.category(ch) not in ("So", "Sk") and ord(ch) not in _EMOJI_PARTS
+    )
+    return " ".join(kept.split()).casefold()
+
+
+def is_won_stage(title: str | None, status_id: str | None, won_stages: tuple[str, ...]) -> bool:
+    """Whether a deal's current stage (its status title and id) is one of `won_stages`, each of
+    which is a status id (exact, ignoring case as UUIDs do) or a title (see `stage_title_key`)."""
+    if status_id and status_id.casefold() in {s.strip().casefold() for s in won_stages}:
+        return True
+    if title is None or not stage_title_key(title):
+        return False
+    return stage_title_key(title) in {stage_title_key(s) for s in won_stages}
 
 
 def format_currency(amount: Decimal | float | int | str | None, code: str | None) -> str:
@@ -81,6 +124,7 @@ class DealFacts:
     company_id: str | None
     owner_id: str | None
     web_url: str | None = None
+    stage_id: str | None = None  # the current stage's status_id
 
 
 def _active(record: dict[str, Any], attribute: str) -> dict[str, Any] | None:
@@ -97,6 +141,7 @@ def deal_facts(record: dict[str, Any]) -> DealFacts:
     company = _active(record, "associated_company") or {}
     owner = _active(record, "owner") or {}
     status = stage.get("status") if isinstance(stage.get("status"), dict) else {}
+    status_ids = status.get("id") if isinstance(status.get("id"), dict) else {}
     amount = value.get("currency_value")
     try:
         parsed = Decimal(str(amount)) if amount is not None else None
@@ -112,6 +157,7 @@ def deal_facts(record: dict[str, Any]) -> DealFacts:
         company_id=company.get("target_record_id"),
         owner_id=owner.get("referenced_actor_id"),
         web_url=record.get("web_url"),
+        stage_id=status_ids.get("status_id"),
     )
 
 
@@ -120,7 +166,7 @@ def notification_due(
 ) -> str | None:
     """WON when the deal's current stage is a won stage; else BIG_NEW when the deal was created
     in this batch with a value at or above the threshold; else None."""
-    if facts.stage is not None and facts.stage in config.won_stages:
+    if is_won_stage(facts.stage, facts.stage_id, config.won_stages):
         return WON
     threshold = config.big_new_deal_threshold
     if created and threshold is not None and facts.value is not None and facts.value >= threshold:

@@ -49,7 +49,9 @@ INDUSTRIES = (
     "Other",
 )
 CATEGORIES = ("B2B", "B2C", "SaaS", "E-commerce", "Enterprise", "Marketplace")
-DEAL_STAGES = ("Lead", "In Progress", "Won", "Lost")
+# Attio's documented default stages of the Deals object ("by default one of Lead, In Progress,
+# Won 🎉, Lost"; shared/reference integrations.md §4.6), emoji included.
+DEAL_STAGES = ("Lead", "In Progress", "Won 🎉", "Lost")
 PIPELINE_STAGES = ("Prospecting", "Qualified", "Proposal", "Won", "Lost")
 LEAD_TAGS = ("Hot", "Warm", "Cold")
 MEMBERS = (
@@ -275,10 +277,16 @@ def build_schema(kind: SchemaKind, ids: IdSource, clock: Clock) -> Schema:
         _usage_attributes(b, people)
     b.closing(people)
 
-    b.attr(deals, "name", "Deal name", "text")
+    # Deals are disabled in a new Attio workspace until an admin enables them; the product's
+    # deal notifications need them, so the sandbox serves the workspace with them enabled.
+    # `name`, `stage` and `owner` are required (Attio's Deals page).
+    b.attr(deals, "name", "Deal name", "text").is_required = True
     stage = b.attr(deals, "stage", "Deal stage", "status")
-    stage.statuses = [Status(ids.new(), t, celebration_enabled=(t == "Won")) for t in DEAL_STAGES]
-    b.attr(deals, "owner", "Deal owner", "actor-reference")
+    stage.is_required = True
+    # celebration_enabled exists on every status; whether Attio turns it on for `Won 🎉` is
+    # UNCONFIRMED, so it is off everywhere: nothing may infer "won" from it (reference §4.6).
+    stage.statuses = [Status(ids.new(), t, celebration_enabled=False) for t in DEAL_STAGES]
+    b.attr(deals, "owner", "Deal owner", "actor-reference").is_required = True
     b.attr(deals, "value", "Deal value", "currency", currency="USD")
     assoc_people = b.attr(
         deals, "associated_people", "Associated people", "record-reference", multi=True

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from revops_pipelines.domain.soql import format_salesforce_datetime
+from revops_sandbox.salesforce.datetimes import salesforce_datetime
 from revops_sandbox.salesforce.errors import SalesforceApiError
 from revops_sandbox.salesforce.model import Fault
 
@@ -37,9 +37,7 @@ if TYPE_CHECKING:
 
 
 def _json_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: format_salesforce_datetime(v) if isinstance(v, datetime) else v for k, v in row.items()
-    }
+    return {k: salesforce_datetime(v) if isinstance(v, datetime) else v for k, v in row.items()}
 
 
 def _bad(message: str, status: int = 400) -> JSONResponse:
@@ -70,7 +68,7 @@ def admin_routes(sb: SalesforceSandbox) -> list[Route]:
 
     async def notable(request: Request) -> Response:
         out = {
-            key: {"stamp": format_salesforce_datetime(value["stamp"]), "ids": value["ids"]}
+            key: {"stamp": salesforce_datetime(value["stamp"]), "ids": value["ids"]}
             for key, value in sb.notable.items()
         }
         return JSONResponse(out)
@@ -149,7 +147,7 @@ def admin_routes(sb: SalesforceSandbox) -> list[Route]:
                 sb.set_clock(when)
             if "advance_seconds" in body:
                 sb.advance_clock(float(body["advance_seconds"]))
-            return JSONResponse({"now": format_salesforce_datetime(sb.now())})
+            return JSONResponse({"now": salesforce_datetime(sb.now())})
 
         return await guarded(request, act)
 

@@ -15,9 +15,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from revops_pipelines.domain.soql import format_salesforce_datetime
 from revops_sandbox.salesforce import bulk, errors
 from revops_sandbox.salesforce.admin import admin_routes
+from revops_sandbox.salesforce.datetimes import salesforce_datetime
 from revops_sandbox.salesforce.errors import SalesforceApiError
 from revops_sandbox.salesforce.faults import FaultInjector
 from revops_sandbox.salesforce.model import render_record
@@ -168,21 +168,21 @@ async def _replication(
     with sb.lock:
         if kind == "deleted":
             items = [
-                {"id": i, "deletedDate": format_salesforce_datetime(when)}
+                {"id": i, "deletedDate": salesforce_datetime(when)}
                 for i, when in sb.deleted_at.items()
                 if start <= when <= covered and i in sb.accounts
             ]
             return {
                 "deletedRecords": items,
-                "earliestDateAvailable": format_salesforce_datetime(earliest),
-                "latestDateCovered": format_salesforce_datetime(covered),
+                "earliestDateAvailable": salesforce_datetime(earliest),
+                "latestDateCovered": salesforce_datetime(covered),
             }
         ids = [
             r["Id"]
             for r in sb.accounts.values()
             if not r["IsDeleted"] and start <= r["SystemModstamp"] <= covered
         ]
-    return {"ids": ids, "latestDateCovered": format_salesforce_datetime(covered)}
+    return {"ids": ids, "latestDateCovered": salesforce_datetime(covered)}
 
 
 _ROUTES: list[tuple[frozenset[str], re.Pattern[str], Handler]] = [

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from revops_pipelines.domain.soql import format_salesforce_datetime, parse_salesforce_datetime
+from revops_sandbox.salesforce.datetimes import parse_salesforce_datetime, salesforce_datetime
 from revops_sandbox.salesforce.errors import SalesforceApiError
 
 
@@ -42,7 +42,7 @@ def floor_second(value: datetime) -> datetime:
 
 
 def json_value(value: Any) -> Any:
-    return format_salesforce_datetime(value) if isinstance(value, datetime) else value
+    return salesforce_datetime(value) if isinstance(value, datetime) else value
 
 
 def render_record(row: dict[str, Any], fields: tuple[str, ...], version: str) -> dict[str, Any]:
@@ -63,10 +63,5 @@ def parse_any_datetime(value: Any) -> datetime:
         try:
             return floor_second(parse_salesforce_datetime(value))
         except ValueError:
-            try:
-                parsed = datetime.fromisoformat(value)
-                if parsed.tzinfo is not None:
-                    return floor_second(parsed)
-            except ValueError:
-                pass
+            pass
     raise SalesforceApiError(400, "INVALID_FIELD", f"not a datetime with a time zone: {value!r}")

@@ -10,8 +10,8 @@ from collections import Counter, OrderedDict, deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from revops_pipelines.domain.soql import format_salesforce_datetime
 from revops_sandbox.salesforce import errors
+from revops_sandbox.salesforce.datetimes import salesforce_datetime
 from revops_sandbox.salesforce.errors import SalesforceApiError
 from revops_sandbox.salesforce.model import (
     Cursor,
@@ -309,5 +309,5 @@ class SalesforceSandbox:
                 "accounts": {"total": len(self.accounts), "deleted": deleted},
                 "open_cursors": len(self.cursors),
                 "pending_faults": sum(f.count for f in self.faults),
-                "now": format_salesforce_datetime(self.now()),
+                "now": salesforce_datetime(self.now()),
             }

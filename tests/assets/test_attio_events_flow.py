@@ -166,7 +166,7 @@ def test_a_won_deal_posts_once_and_writes_one_note_under_redelivery_and_retried_
 ) -> None:
     ids = schema(world)
     deal = create_deal(world, "Rocket fuel <2026>", 125000)
-    set_stage(world, deal, "Won")
+    set_stage(world, deal, "Won 🎉")
     stage, value = ids["attr:stage"], ids["attr:value"]
     # One change: a per-attribute burst, its system echo, and Attio delivering it three times.
     assert deliver(world, "k-stage", event(ids, "record.updated", deal, stage)) in (200, 202)
@@ -208,7 +208,7 @@ def test_a_won_deal_posts_once_and_writes_one_note_under_redelivery_and_retried_
 
     # Reopened and won again: a new transition, announced once more.
     set_stage(world, deal, "In Progress")
-    set_stage(world, deal, "Won")
+    set_stage(world, deal, "Won 🎉")
     deliver(world, "k-rewon", event(ids, "record.updated", deal, stage))
     [rewon] = run_sensor(world)
     assert rewon.success and meta(rewon)["notifications_sent"] == 1
@@ -218,7 +218,7 @@ def test_a_won_deal_posts_once_and_writes_one_note_under_redelivery_and_retried_
 def test_a_run_that_failed_after_posting_is_retried_without_posting_again(world) -> None:  # type: ignore[no-untyped-def]
     ids = schema(world)
     deal = create_deal(world, "Launch pad", 40000)
-    set_stage(world, deal, "Won")
+    set_stage(world, deal, "Won 🎉")
     deliver(world, "k-1", event(ids, "record.updated", deal, ids["attr:stage"]))
     world["attio"].faults.configure(
         {"rate": 1.0, "kinds": ["500"], "methods": ["POST"], "path": "notes$", "seed": 1}

@@ -83,7 +83,7 @@ async def _won_deal_event(attio: Any, member_id: str) -> tuple[str, dict[str, An
             "deals",
             {
                 "name": "Daemon deal",
-                "stage": "Won",
+                "stage": "Won 🎉",
                 "value": 125000,
                 "associated_company": {
                     "target_object": "companies",

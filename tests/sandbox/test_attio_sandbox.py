@@ -307,8 +307,14 @@ def test_unknown_select_title_is_value_not_found(
     assert body["message"] == 'Cannot find select attribute with select option title "Crypto".'
     deal = error(create(client, "deals", {"stage": "Negotiation"}), 400, "value_not_found")
     assert "Negotiation" in deal["message"]
-    won = ok(create(client, "deals", {"name": "Big", "stage": "Won", "value": "4.99"}))
-    assert won["values"]["stage"][0]["status"]["title"] == "Won"
+    owner = {
+        "referenced_actor_type": "workspace-member",
+        "referenced_actor_id": sandbox.members()[0]["id"]["workspace_member_id"],
+    }
+    won = ok(
+        create(client, "deals", {"name": "Big", "stage": "Won 🎉", "value": "4.99", "owner": owner})
+    )
+    assert won["values"]["stage"][0]["status"]["title"] == "Won 🎉"
     assert won["values"]["value"][0]["currency_value"] == 4.99
     assert sandbox.stats()["records"]["companies"] == 0
 

@@ -69,7 +69,7 @@ def test_objects_attributes_options_and_statuses(client: httpx.Client) -> None:
     assert set(DEFAULT_INDUSTRIES) <= {o["title"] for o in options}
     assert set(options[0]["id"]) == {"workspace_id", "object_id", "attribute_id", "option_id"}
     statuses = ok(client.get("/v2/objects/deals/attributes/stage/statuses"))
-    assert [s["title"] for s in statuses] == ["Lead", "In Progress", "Won", "Lost"]
+    assert [s["title"] for s in statuses] == ["Lead", "In Progress", "Won 🎉", "Lost"]
     assert {"celebration_enabled", "target_time_in_status", "is_archived"} <= set(statuses[0])
     lists = {x["api_slug"]: x for x in ok(client.get("/v2/lists"))}
     assert {k: v["parent_object"] for k, v in lists.items()} == {

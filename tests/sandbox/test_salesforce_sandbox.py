@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,6 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.login import SalesforceLogin
 
-from revops_pipelines.domain.soql import format_salesforce_datetime, parse_salesforce_datetime
 from revops_sandbox.salesforce import (
     SalesforceSandbox,
     TlsMaterial,
@@ -36,6 +36,14 @@ from revops_sandbox.server import serve_in_thread
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 MIDNIGHT = datetime(2026, 11, 17, tzinfo=UTC)  # the planted day boundary: now's day - 3
+# Salesforce's response datetimes: UTC, milliseconds, an offset without a colon (reference §2.2).
+RESPONSE_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$")
+
+
+def sf_time(text: str) -> datetime:
+    """A response datetime read with the standard library alone (3.11 reads `+0000`)."""
+    assert RESPONSE_DATETIME.match(text) or text.endswith(".000Z"), text
+    return datetime.fromisoformat(text)
 
 
 class Org:
@@ -415,7 +423,7 @@ def test_patch_is_visible_on_the_next_read_and_moves_the_stamps(serve) -> None:
     )
     fetched = record["records"][0]
     assert fetched["Website"] == "https://renamed.example"
-    stamp = parse_salesforce_datetime(fetched["SystemModstamp"])
+    stamp = sf_time(fetched["SystemModstamp"])
     assert NOW <= stamp < NOW + timedelta(minutes=5) and stamp > account["SystemModstamp"]
     assert org.sf.Account.get(account["Id"])["Website"] == "https://renamed.example"
     later = org.sf.query_all(
@@ -478,9 +486,9 @@ def test_admin_routes_change_delete_undelete_and_purge(serve) -> None:
     stats = org.admin("GET", "/stats").json()
     assert stats["accounts"]["total"] == 50 and stats["api_usage"]["used"] >= 6
     clock = org.admin("POST", "/clock", json={"advance_seconds": 86400}).json()
-    assert parse_salesforce_datetime(clock["now"]) >= NOW + timedelta(days=1)
+    assert sf_time(clock["now"]) >= NOW + timedelta(days=1)
     notable = org.admin("GET", "/notable").json()
-    assert notable["day_boundary"]["stamp"] == format_salesforce_datetime(MIDNIGHT)
+    assert notable["day_boundary"]["stamp"] == "2026-11-17T00:00:00.000+0000"
 
 
 def test_bulk2_query_all_job_through_simple_salesforce(serve) -> None:
@@ -500,7 +508,7 @@ def test_bulk2_query_all_job_through_simple_salesforce(serve) -> None:
         assert row["Name"] == source["Name"]  # commas, quotes, newlines and non-ASCII survive
         assert row["Description"] == (source["Description"] or "")
         assert row["IsDeleted"] == ("true" if source["IsDeleted"] else "false")
-        assert parse_salesforce_datetime(row["SystemModstamp"]) == source["SystemModstamp"]
+        assert sf_time(row["SystemModstamp"]) == source["SystemModstamp"]
     assert any(r["IsDeleted"] == "true" for r in rows)
     stats = org.sb.stats()["counts"]
     assert stats["bulk2_jobs"] == 1 and stats["bulk2_results"] == 3 and stats["bulk2_polls"] == 2
