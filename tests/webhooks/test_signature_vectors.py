@@ -6,6 +6,7 @@ them, and the receiver must refuse the vector once any single byte of body or he
 from __future__ import annotations
 
 import hashlib
+import string
 
 import httpx
 import pytest
@@ -27,12 +28,11 @@ def _body_changes(body: bytes) -> dict[str, bytes]:
     """Single-byte changes: at both ends, and in a continuation byte of the first multi-byte
     UTF-8 character (é becomes è, still valid UTF-8), where a signer that decodes
     and re-encodes text would slip."""
-    first_non_ascii = next(i for i, b in enumerate(body) if b >= 0x80)
-    last_byte_of_it = first_non_ascii + 1
+    continuation = next(i for i, b in enumerate(body) if b >= 0x80) + 1
     changes = {
         "first byte": _flip(body, 0),
         "last byte": _flip(body, len(body) - 1),
-        "inside the first non-ASCII character": _flip(body, last_byte_of_it),
+        "inside the first non-ASCII character": _flip(body, continuation),
     }
     assert all(len(c) == len(body) and c != body for c in changes.values())
     return changes
@@ -44,11 +44,16 @@ def _other(char: str) -> str:
 
 
 def _header_changes(header: str) -> dict[str, str]:
-    """Single-character changes of the header value, at both ends and in the middle."""
+    """Single-character changes of the header value: at both ends and in the middle, and for a
+    base64 signature (case-sensitive, unlike hex) the case of one letter."""
     changes = {
         f"char {i}": header[:i] + _other(header[i]) + header[i + 1 :]
         for i in (0, len(header) // 2, len(header) - 1)
     }
+    start = len("sha256=") if header.startswith("sha256=") else 0
+    if not all(c in string.hexdigits for c in header[start:]):
+        i = next(i for i in range(start, len(header)) if header[i].isalpha())
+        changes[f"case of char {i}"] = header[:i] + header[i].swapcase() + header[i + 1 :]
     assert all(len(c) == len(header) and c != header for c in changes.values())
     return changes
 
