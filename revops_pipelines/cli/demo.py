@@ -20,6 +20,7 @@ from revops_pipelines.cli.webserver import (
     WebserverNotReady,
     stop_process_group,
     wait_for_asset_graph,
+    workspace_file,
 )
 from revops_pipelines.domain.attio_values import first_value, select_title
 from revops_pipelines.store import engine as store_engine
@@ -138,8 +139,16 @@ def demo(
         click.echo(f"webhook receiver: {receiver.url}/webhooks/{{typeform,tally,attio,segment}}")
         bin_dir = Path(sys.executable).parent
         ui = f"http://127.0.0.1:{ui_port}"
+        try:
+            workspace = workspace_file()
+        except FileNotFoundError as exc:
+            raise click.ClickException(str(exc)) from None
         process = subprocess.Popen(
-            [str(bin_dir / "dg"), "dev", "--host", "127.0.0.1", "--port", str(ui_port)],
+            [
+                *(str(bin_dir / "dg"), "dev", "-w", str(workspace)),
+                *("--host", "127.0.0.1", "--port", str(ui_port)),
+            ],
+            cwd=workspace.parent,
             env=env,
             start_new_session=True,
         )

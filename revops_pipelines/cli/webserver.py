@@ -1,4 +1,5 @@
-"""Waiting for a Dagster webserver started as a child process, and stopping it."""
+"""Finding the checkout's workspace file, waiting for a Dagster webserver started as a child
+process on it, and stopping it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 
@@ -14,6 +16,19 @@ ASSET_NODES = "{ assetNodes { assetKey { path } } }"
 
 class WebserverNotReady(RuntimeError):
     """The webserver exited, or its code location did not load in time."""
+
+
+def workspace_file() -> Path:
+    """The top-level workspace.yaml, which names the code location `revops_pipelines` whatever
+    the checkout folder is called: the checkout of this (editable) install, else the current
+    directory's."""
+    for folder in (Path(__file__).resolve().parents[2], Path.cwd()):
+        candidate = folder / "workspace.yaml"
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        "workspace.yaml not found: run from a checkout of revops-pipelines (`make demo`)"
+    )
 
 
 def wait_for_asset_graph(

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import httpx
 import pytest
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from revops_pipelines.definitions import defs
-from tests.ui.ui_world import LOCATION, Webserver
+from tests.ui.ui_world import LOCATION, ROOT, Webserver
 
 SYNC_EDGES = {
     ("salesforce_accounts", "mapped_companies"),
@@ -226,3 +227,25 @@ def test_resources_page_shows_the_active_environment_profile(page: Page, artifac
     assert settings.env in text
     assert "attio_write_rate" in text and str(settings.attio_write_rate) in text
     assert settings.alerts_channel in text
+
+
+LOCATION_NAMES = "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"
+# The code locations the page lists: each row's name link (/locations/<name>/) and the name it
+# shows (the truncating label keeps the full name in its title).
+LISTED_LOCATIONS_JS = """() => [...document.querySelectorAll('a[href^="/locations/"]')]
+  .filter((a) => /^[/]locations[/][^/]+[/]$/.test(a.getAttribute('href')))
+  .map((a) => [a.getAttribute('href'), a.querySelector('[title]')?.getAttribute('title')])"""
+
+
+def test_code_location_is_named_revops_pipelines_not_after_the_folder(
+    page: Page, webserver: Webserver, artifacts: Path
+) -> None:
+    # The webserver runs in the checkout (ROOT), whatever that folder is called.
+    answer = httpx.post(f"{webserver.url}/graphql", json={"query": LOCATION_NAMES}, timeout=10)
+    entries = answer.json()["data"]["workspaceOrError"]["locationEntries"]
+    assert [e["name"] for e in entries] == ["revops_pipelines"]
+    page.goto("/locations")
+    page.locator(f'a[href="/locations/{LOCATION}/"]').first.wait_for()
+    shot(page, artifacts, "locations")
+    listed = page.evaluate(LISTED_LOCATIONS_JS)
+    assert listed == [["/locations/revops_pipelines/", "revops_pipelines"]], ROOT.name

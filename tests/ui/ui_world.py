@@ -26,7 +26,9 @@ from tests.assets.sync_harness import NOW, resources
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".revops" / "test-artifacts" / "ui"
-LOCATION = "revops_pipelines.definitions"
+WORKSPACE = ROOT / "workspace.yaml"
+# The name workspace.yaml gives the code location, whatever the checkout folder is called.
+LOCATION = "revops_pipelines"
 # Loading the code location takes 15 s on a quiet machine, and a minute when the cores are busy.
 UI_START_TIMEOUT = 180.0
 CHROMIUM = Path(os.environ.get("REVOPS_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -106,7 +108,8 @@ def free_port() -> int:
 
 
 def start_webserver(home: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """`dagster-webserver` on the code location, with the instance and the store under `home`."""
+    """`dagster-webserver` on the checkout's workspace.yaml, with the instance and the store under
+    `home`."""
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
@@ -116,7 +119,7 @@ def start_webserver(home: Path, port: int, log: Path) -> subprocess.Popen[bytes]
         return subprocess.Popen(
             [
                 str(Path(sys.executable).with_name("dagster-webserver")),
-                *("-m", LOCATION, "-h", "127.0.0.1", "-p", str(port)),
+                *("-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)),
             ],
             cwd=ROOT,
             env=env,
@@ -130,7 +133,7 @@ def wait_until_loaded(url: str, process: subprocess.Popen[bytes], log: Path) -> 
     try:
         wait_for_asset_graph(url, process, UI_START_TIMEOUT, poll_seconds=0.5)
     except WebserverNotReady as exc:
-        pytest.fail(f"dagster-webserver, {LOCATION}: {exc}\n{log.read_text()[-3000:]}")
+        pytest.fail(f"dagster-webserver -w {WORKSPACE}: {exc}\n{log.read_text()[-3000:]}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -25,11 +26,18 @@ class Receiver:
     engine: sa.Engine
 
 
-@pytest.fixture
-def receiver(db_url: str) -> Iterator[Receiver]:
-    settings = ReceiverSettings(db_url, secrets=SECRETS, max_body_bytes=TEST_BODY_LIMIT)
+@contextmanager
+def serve_receiver(db_url: str, secrets: Mapping[str, str]) -> Iterator[Receiver]:
+    """The receiver with `secrets`, served until the block exits."""
+    settings = ReceiverSettings(db_url, secrets=dict(secrets), max_body_bytes=TEST_BODY_LIMIT)
     with (
         serve_in_thread(create_app(settings)) as server,
         httpx.Client(base_url=server.url, timeout=10) as client,
     ):
         yield Receiver(server.url, client, store_engine.get_engine(db_url))
+
+
+@pytest.fixture
+def receiver(db_url: str) -> Iterator[Receiver]:
+    with serve_receiver(db_url, SECRETS) as served:
+        yield served
