@@ -22,7 +22,7 @@ from revops_pipelines.infra.breaker import breaker_states
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.salesforce import SalesforceResource
 from revops_pipelines.services.company_sync.accounts import AccountsReadStopped, read_accounts
-from revops_pipelines.services.company_sync.sync import MappingMismatch, run_company_sync
+from revops_pipelines.services.company_sync.sync import MappingMismatch, sync_companies
 from revops_pipelines.store.resource import RevopsDatabase
 
 # BackfillPolicy is beta in Dagster 1.13; batching days per run is the point of these assets.
@@ -172,16 +172,17 @@ async def attio_companies(
     The mapping is checked against Attio's schema (from the schema cache) before any write."""
     caches = attio.cache_snapshot()
     try:
-        result = await run_company_sync(
-            mapped_companies,
-            FIELD_MAPPING,
-            attio=attio,
-            database=database,
-            run_id=context.run.run_id,
-            dry_run=config.dry_run,
-            full=config.full,
-            log=context.log,
-        )
+        async with attio.client() as client:
+            result = await sync_companies(
+                client,
+                database.engine(),
+                mapped_companies,
+                FIELD_MAPPING,
+                run_id=context.run.run_id,
+                dry_run=config.dry_run,
+                full=config.full,
+                log=context.log,
+            )
     except MappingMismatch as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     report = company_sync_report(result, dry_run=config.dry_run)

@@ -19,9 +19,8 @@ from revops_pipelines.domain.routing import RoutingConfig
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.salesforce import SalesforceResource
 from revops_pipelines.services.company_sync.accounts import read_accounts
-from revops_pipelines.services.company_sync.sync import CompanySyncResult, run_company_sync
+from revops_pipelines.services.company_sync.sync import CompanySyncResult, sync_companies
 from revops_pipelines.store import engine as store_engine
-from revops_pipelines.store.resource import RevopsDatabase
 from tests.assets.sync_harness import FAST_SF, NOW
 from tests.conftest import ATTIO_TEST_KEY
 from tests.resources.attio_helpers import admin
@@ -67,12 +66,9 @@ def sync(world: dict[str, Any], run_id: str) -> CompanySyncResult:
     """One company sync run over the whole window, through its services: read, map, write."""
     read = read_accounts(world["salesforce"], MAPPING, START, END)
     mapped = map_accounts(read.frame, MAPPING)
-    return asyncio.run(
-        run_company_sync(
-            mapped,
-            MAPPING,
-            attio=world["attio"],
-            database=RevopsDatabase(url=world["db_url"]),
-            run_id=run_id,
-        )
-    )
+
+    async def go() -> CompanySyncResult:
+        async with world["attio"].client() as client:
+            return await sync_companies(client, world["engine"], mapped, MAPPING, run_id=run_id)
+
+    return asyncio.run(go())
