@@ -1,4 +1,5 @@
-"""The one Definitions object of the code location. Each flow adds its module's `defs` here."""
+"""The one Definitions object of the code location: the merge of every assets/, sensors/, jobs and
+schedules module's `defs`, with the resources and loggers. A new module adds its `defs` here."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from typing import Any
 
 import dagster as dg
 
-from revops_pipelines.assets import leads, salesforce_sync, usage
+from revops_pipelines import jobs, schedules
+from revops_pipelines.assets import attio_events, forms, inbox, leads, salesforce_sync, usage
 from revops_pipelines.infra.dagster_logs import LOGGER_DEFS
 from revops_pipelines.infra.settings import RevopsSettings, load_settings
-from revops_pipelines.jobs import SYNC_JOBS
 from revops_pipelines.resources import (
     AttioResource,
     DailyFrameIOManager,
@@ -19,9 +20,8 @@ from revops_pipelines.resources import (
     SalesforceResource,
     SlackResource,
 )
-from revops_pipelines.schedules import SCHEDULES
 from revops_pipelines.sensors import alerts
-from revops_pipelines.sensors import inbox as inbox_flow
+from revops_pipelines.sensors import inbox as inbox_sensors
 from revops_pipelines.store.resource import RevopsDatabase
 
 
@@ -59,15 +59,16 @@ def resource_defs(settings: RevopsSettings | None = None) -> dict[str, Any]:
 
 
 defs = dg.Definitions.merge(
-    dg.Definitions(resources=resource_defs()),
-    inbox_flow.defs,
-    dg.Definitions(assets=leads.LEAD_ASSETS),
-    dg.Definitions(
-        assets=alerts.with_sync_freshness(salesforce_sync.sync_assets),
-        jobs=list(SYNC_JOBS),
-        schedules=list(SCHEDULES),
-    ),
+    inbox.defs,
+    forms.defs,
+    leads.defs,
+    attio_events.defs,
+    salesforce_sync.defs,
     usage.defs,
+    jobs.defs,
+    schedules.defs,
+    inbox_sensors.defs,
     alerts.defs,
-    dg.Definitions(loggers=LOGGER_DEFS),  # `console` (default) and opt-in `json`: dagster_logs.py
+    # `console` (default) and opt-in `json` loggers: infra/dagster_logs.py
+    dg.Definitions(resources=resource_defs(), loggers=LOGGER_DEFS),
 )

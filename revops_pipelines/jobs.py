@@ -1,4 +1,4 @@
-"""Jobs of the code location.
+"""Jobs of the code location: the inbox jobs, the Salesforce syncs and the daily usage rollup.
 
 `inbound_leads_job` and `attio_events_job` are launched by the inbox sensors with one batch of
 inbox rows each (run config `InboxBatchConfig` on their claiming asset). Each ends with a step that
@@ -16,6 +16,7 @@ from revops_pipelines.assets.attio_events import (
 )
 from revops_pipelines.assets.forms import form_inbox_done, form_submissions, no_failed_form_rows
 from revops_pipelines.assets.leads import LEAD_ASSETS
+from revops_pipelines.assets.usage import no_stuck_segment_rows, product_usage
 
 # The asset that claims a job's inbox batch: sensors put the batch's ids in its run config.
 CLAIMING_ASSET = {"inbound_leads_job": "form_submissions", "attio_events_job": "attio_events"}
@@ -62,3 +63,13 @@ salesforce_full_sync_job = dg.define_asset_job(
 )
 
 SYNC_JOBS = (salesforce_incremental_sync_job, salesforce_full_sync_job)
+
+product_usage_job = dg.define_asset_job(
+    name="product_usage_job",
+    description="Segment track events of a day rolled up into Attio usage attributes.",
+    selection=dg.AssetSelection.assets(product_usage)
+    | dg.AssetSelection.checks(no_stuck_segment_rows),
+    tags={"revops/flow": "product_usage"},
+)
+
+defs = dg.Definitions(jobs=[*INBOX_JOBS, *SYNC_JOBS, product_usage_job])

@@ -1,11 +1,15 @@
-"""Schedules: the hourly incremental Salesforce sync and the weekly full sync."""
+"""Schedules: hourly incremental and weekly full Salesforce syncs, the daily usage rollup."""
 
 from datetime import timedelta
 
 import dagster as dg
 
 from revops_pipelines.assets.salesforce_sync import daily_partitions
-from revops_pipelines.jobs import salesforce_full_sync_job, salesforce_incremental_sync_job
+from revops_pipelines.jobs import (
+    product_usage_job,
+    salesforce_full_sync_job,
+    salesforce_incremental_sync_job,
+)
 
 LOOKBACK_MINUTES = 15
 
@@ -56,4 +60,14 @@ def salesforce_full_sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.R
     )
 
 
-SCHEDULES = (salesforce_incremental_sync_schedule, salesforce_full_sync_schedule)
+product_usage_schedule = dg.build_schedule_from_partitioned_job(
+    product_usage_job, hour_of_day=1, name="product_usage_schedule"
+)
+
+SCHEDULES = (
+    salesforce_incremental_sync_schedule,
+    salesforce_full_sync_schedule,
+    product_usage_schedule,
+)
+
+defs = dg.Definitions(schedules=list(SCHEDULES))

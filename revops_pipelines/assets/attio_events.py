@@ -1,47 +1,39 @@
 """Attio webhook events: the Attio flow's edge, claimed from the webhook inbox per run.
 
-The flow claims the Attio rows, parses every element of each delivery's `events[]`,
-deduplicates them, routes each event type to its handler (`resources/attio_event_handlers.py`:
-deal notifications, id-map upkeep on merges and deletions) and, at the very end of the job,
-marks the rows done. Rows stay in the inbox for good. Changes to the two-way fields of synced
-companies are written back to Salesforce (`resources/two_way_sync.py`).
+`attio_events` hands its batch to `services/attio_events/batch.py` (parse, deduplicate, route
+each event type to its handler, write two-way changes back to Salesforce) and reports what
+happened; `attio_inbox_done`, the job's last step, marks the rows done. Rows stay in the inbox
+for good.
 """
 
-from collections import Counter
 from typing import Any
 
 import dagster as dg
 
-from revops_pipelines.assets.forms import (
+from revops_pipelines.assets.inbox import (
     WEBHOOK_INBOX,
     InboxBatchConfig,
     check_result_of,
-    claim_for_run,
     failed_rows_check,
-    md_table,
-    quarantine_row,
-    settle_run_batch,
+    inbox_run,
+    settled_result,
 )
 from revops_pipelines.assets.salesforce_sync import FIELD_MAPPING
 from revops_pipelines.config import config_path, load_model
-from revops_pipelines.domain.attio_events import (
-    AttioEvent,
-    AttioEventParseError,
-    NormalizedEvent,
-    dedupe_events,
-    parse_delivery,
-)
 from revops_pipelines.domain.deal_messages import DealNotificationConfig
+from revops_pipelines.domain.markdown import md_table
 from revops_pipelines.infra.breaker import breaker_states
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.salesforce import SalesforceResource
 from revops_pipelines.resources.slack import SlackResource
-from revops_pipelines.services.attio_events.handlers import AttioEventHandlers, HandlingReport
-from revops_pipelines.services.two_way import TwoWayWriteBack, WriteBackReport
+from revops_pipelines.services.attio_events.batch import ATTIO_SOURCES, handle_attio_events
+from revops_pipelines.services.attio_events.handlers import HandlingReport
+from revops_pipelines.services.two_way import WriteBackReport
 from revops_pipelines.store.resource import RevopsDatabase
 
-ATTIO_SOURCES = ("attio",)
 DEALS_CONFIG = load_model(config_path("deals.yaml"), DealNotificationConfig)
+
+__all__ = ["ATTIO_SOURCES", "attio_events", "attio_inbox_done", "defs", "no_failed_attio_rows"]
 
 
 @dg.asset(
@@ -70,55 +62,43 @@ async def attio_events(
     Deliveries that cannot be parsed are quarantined with the reason (listed in the metadata).
     A failed deal notification fails the run after every other event was handled.
     """
-    engine = database.engine()
-    rows = claim_for_run(context, engine, ATTIO_SOURCES, config)
-    events: list[AttioEvent] = []
-    quarantined: list[tuple[int, str, str]] = []
-    for row in rows:
-        try:
-            events.extend(parse_delivery(row.body, inbox_id=row.id))
-        except AttioEventParseError as exc:
-            quarantine_row(context, engine, row, str(exc))
-            quarantined.append((row.id, row.event_id, str(exc)))
-    normalized: list[NormalizedEvent] = dedupe_events(events)
-    by_type = Counter(e.event_type for e in normalized)
-    write_back_problem = salesforce.configuration_problem()
     caches = attio.cache_snapshot()
     async with attio.client() as client:
-        write_back = None
-        if write_back_problem is None:
-            run_id = context.run.run_id
-            write_back = TwoWayWriteBack(
-                client, engine, salesforce, FIELD_MAPPING, run_id=run_id, log=context.log
-            )
-        handlers = AttioEventHandlers(
-            client, engine, slack, DEALS_CONFIG, log=context.log, write_back=write_back
+        batch = await handle_attio_events(
+            client,
+            database.engine(),
+            inbox_run(context, database),
+            slack=slack,
+            salesforce=salesforce,
+            deals=DEALS_CONFIG,
+            mapping=FIELD_MAPPING,
+            ids=config.inbox_ids,
+            limit=config.limit,
+            log=context.log,
         )
-        report = await handlers.handle(normalized)
-    back = write_back.report if write_back is not None else None
-    errors = report.errors + (back.errors if back is not None else [])
-    if errors:
+    report, back = batch.handling, batch.write_back
+    if batch.errors:
         raise dg.Failure(
-            f"{len(errors)} Attio event(s) failed: " + "; ".join(errors),
+            f"{len(batch.errors)} Attio event(s) failed: " + "; ".join(batch.errors),
             metadata={**_handling_metadata(report), **_write_back_metadata(back)},
         )
     return dg.MaterializeResult(
-        value=normalized,
+        value=batch.normalized,
         metadata={
-            "deliveries": len(rows),
-            "events": len(events),
-            "unique_events": len(normalized),
-            "system_only_events": sum(e.system_only for e in normalized),
-            "quarantined": len(quarantined),
+            "deliveries": batch.deliveries,
+            "events": len(batch.events),
+            "unique_events": len(batch.normalized),
+            "system_only_events": sum(e.system_only for e in batch.normalized),
+            "quarantined": len(batch.quarantined),
             "by_event_type": dg.MetadataValue.md(
-                md_table(["event type", "count"], sorted(by_type.items()))
+                md_table(["event type", "count"], sorted(batch.by_type.items()))
             ),
             "quarantined_rows": dg.MetadataValue.md(
-                md_table(["inbox id", "event id", "reason"], quarantined)
+                md_table(["inbox id", "event id", "reason"], batch.quarantined)
             ),
             "circuit_breakers": dg.MetadataValue.json(breaker_states(attio, slack)),
             **_handling_metadata(report),
-            **_write_back_metadata(back, write_back_problem),
+            **_write_back_metadata(back, batch.write_back_problem),
             **attio.cache_metadata(caches),
             "record_cache_evicted_by_webhooks": report.cache_evicted,
         },
@@ -174,7 +154,7 @@ def attio_inbox_done(
     Event handlers added later go upstream of it (in its `deps`), so rows are done only when the
     whole run succeeded; rows of a failed run return to pending.
     """
-    return settle_run_batch(context, database.engine(), ATTIO_SOURCES)
+    return settled_result(inbox_run(context, database).settle(ATTIO_SOURCES))
 
 
 @dg.asset_check(asset=WEBHOOK_INBOX.key, name="no_failed_attio_rows")
@@ -183,3 +163,6 @@ def no_failed_attio_rows(database: RevopsDatabase) -> dg.AssetCheckResult:
     return check_result_of(
         failed_rows_check(database.engine(), ATTIO_SOURCES, "no_failed_attio_rows")
     )
+
+
+defs = dg.Definitions(assets=[attio_events, attio_inbox_done], asset_checks=[no_failed_attio_rows])

@@ -1,4 +1,8 @@
-"""Flow A: Salesforce accounts -> Attio companies, daily partitions on SystemModstamp."""
+"""Flow A: Salesforce accounts -> Attio companies, daily partitions on SystemModstamp.
+
+The read is `services/company_sync/accounts.py`, the mapping `domain/company_mapping.py`, the
+write `services/company_sync/sync.py`; these assets turn their results into metadata and checks.
+"""
 
 import os
 import warnings
@@ -11,22 +15,14 @@ from pydantic import Field
 
 from revops_pipelines.assets.sync_report import company_sync_report, rejection_table
 from revops_pipelines.config import config_path, load_model
-from revops_pipelines.domain.company_mapping import (
-    DOMAIN_PATTERN,
-    IS_DELETED,
-    REJECT_REASON,
-    SOURCE_ID,
-    map_accounts,
-)
+from revops_pipelines.domain.company_checks import mapped_quality
+from revops_pipelines.domain.company_mapping import map_accounts
 from revops_pipelines.domain.field_mapping import FieldMapping
 from revops_pipelines.infra.breaker import breaker_states
 from revops_pipelines.resources.attio import AttioResource
-from revops_pipelines.resources.salesforce import (
-    SalesforceRequestLimitExceeded,
-    SalesforceResource,
-    SalesforceUnknownField,
-)
-from revops_pipelines.services.company_sync.sync import MappingMismatch, run_company_sync
+from revops_pipelines.resources.salesforce import SalesforceResource
+from revops_pipelines.services.company_sync.accounts import AccountsReadStopped, read_accounts
+from revops_pipelines.services.company_sync.sync import MappingMismatch, sync_companies
 from revops_pipelines.store.resource import RevopsDatabase
 
 # BackfillPolicy is beta in Dagster 1.13; batching days per run is the point of these assets.
@@ -46,6 +42,13 @@ sync_retry = dg.RetryPolicy(
     max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
 GROUP = "salesforce_sync"
+
+# `mapped_companies` and `attio_companies` are synced by the hourly incremental schedule (plus
+# the weekly full sync): `warn_window=3h` flags three missed hourly runs in a row, `fail_window=26h`
+# a whole day without a successful sync, with two hours of slack for a long backfill.
+SYNC_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=26), warn_window=timedelta(hours=3)
+)
 
 
 class AccountsReadConfig(dg.Config):
@@ -76,36 +79,19 @@ def salesforce_accounts(
 ) -> dg.Output[pd.DataFrame]:
     """Salesforce Accounts whose SystemModstamp falls in the partitions' window `[start, end)`,
     read with queryAll so soft-deleted accounts arrive too."""
-    problem = salesforce.configuration_problem()
-    if problem:
-        raise dg.Failure(f"Salesforce is not configured: {problem}", allow_retries=False)
     window = context.partition_time_window
     start = window.start - timedelta(minutes=config.lookback_minutes)
-    rows: list[dict] = []
     try:
-        for page in salesforce.read_accounts(
-            FIELD_MAPPING.source_fields, start, window.end, method=config.method
-        ):
-            rows.extend(page)
-    except SalesforceUnknownField as exc:
-        # A mapping error, not a transient one: retrying cannot help.
-        raise dg.Failure(
-            description=f"config/field_mapping.yaml reads a field the org lacks: {exc}",
-            allow_retries=False,
-        ) from exc
-    except SalesforceRequestLimitExceeded as exc:
-        # Stop cleanly: nothing was written downstream, and the next run reads this window again.
-        raise dg.Failure(
-            description=f"Salesforce API limit reached after {len(rows)} rows: {exc}",
-            allow_retries=False,
-        ) from exc
-    frame = pd.DataFrame(rows, columns=list(dict.fromkeys([*FIELD_MAPPING.source_fields])))
+        read = read_accounts(salesforce, FIELD_MAPPING, start, window.end, method=config.method)
+    except AccountsReadStopped as exc:
+        # Not transient: retrying cannot help, and nothing was written downstream.
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
     usage = salesforce.api_usage
     return dg.Output(
-        frame,
+        read.frame,
         metadata={
-            "rows": len(frame),
-            "deleted": int(frame["IsDeleted"].astype(str).str.lower().eq("true").sum()),
+            "rows": len(read.frame),
+            "deleted": read.deleted,
             "window": f"[{start.isoformat()}, {window.end.isoformat()})",
             "api_usage": f"{usage.used}/{usage.limit}" if usage else "unknown",
             "circuit_breakers": dg.MetadataValue.json(breaker_states(salesforce)),
@@ -119,6 +105,7 @@ def salesforce_accounts(
     io_manager_key="frames_io_manager",
     group_name=GROUP,
     kinds={"pandas"},
+    freshness_policy=SYNC_FRESHNESS,
     check_specs=[
         dg.AssetCheckSpec(
             "rejected_share_within_threshold", asset="mapped_companies", blocking=True
@@ -131,19 +118,15 @@ def mapped_companies(salesforce_accounts: pd.DataFrame) -> dg.Output[pd.DataFram
     """Accounts mapped to Attio company values by `config/field_mapping.yaml`; rows that break a
     rule are kept with their reason and never written."""
     mapped = map_accounts(salesforce_accounts, FIELD_MAPPING)
-    total = len(mapped)
-    rejected = mapped[mapped[REJECT_REASON].notna()]
-    share = len(rejected) / total if total else 0.0
-    live = mapped[~mapped[IS_DELETED]]
-    duplicated_ids = int(mapped[SOURCE_ID].duplicated().sum())
-    bad_domains = int((~live["domains"].dropna().str.fullmatch(DOMAIN_PATTERN)).sum())
+    quality = mapped_quality(mapped)
+    share = quality.rejected_share
     yield dg.Output(
         mapped,
         metadata={
-            "mapped": total - len(rejected),
-            "rejected": len(rejected),
-            "without_domain": int(live["domains"].isna().sum()),
-            "sample_rejections": dg.MetadataValue.md(rejection_table(rejected)),
+            "mapped": quality.total - len(quality.rejected),
+            "rejected": len(quality.rejected),
+            "without_domain": quality.without_domain,
+            "sample_rejections": dg.MetadataValue.md(rejection_table(quality.rejected)),
         },
     )
     yield dg.AssetCheckResult(
@@ -155,15 +138,15 @@ def mapped_companies(salesforce_accounts: pd.DataFrame) -> dg.Output[pd.DataFram
     )
     yield dg.AssetCheckResult(
         check_name="unique_salesforce_ids",
-        passed=duplicated_ids == 0,
+        passed=quality.duplicated_ids == 0,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"duplicated": duplicated_ids},
+        metadata={"duplicated": quality.duplicated_ids},
     )
     yield dg.AssetCheckResult(
         check_name="valid_domains",
-        passed=bad_domains == 0,
+        passed=quality.bad_domains == 0,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"invalid": bad_domains},
+        metadata={"invalid": quality.bad_domains},
     )
 
 
@@ -174,6 +157,7 @@ def mapped_companies(salesforce_accounts: pd.DataFrame) -> dg.Output[pd.DataFram
     pool="attio_api",
     group_name=GROUP,
     kinds={"attio"},
+    freshness_policy=SYNC_FRESHNESS,
     check_specs=[dg.AssetCheckSpec("shared_domains_reported", asset="attio_companies")],
 )
 async def attio_companies(
@@ -188,16 +172,17 @@ async def attio_companies(
     The mapping is checked against Attio's schema (from the schema cache) before any write."""
     caches = attio.cache_snapshot()
     try:
-        result = await run_company_sync(
-            mapped_companies,
-            FIELD_MAPPING,
-            attio=attio,
-            database=database,
-            run_id=context.run.run_id,
-            dry_run=config.dry_run,
-            full=config.full,
-            log=context.log,
-        )
+        async with attio.client() as client:
+            result = await sync_companies(
+                client,
+                database.engine(),
+                mapped_companies,
+                FIELD_MAPPING,
+                run_id=context.run.run_id,
+                dry_run=config.dry_run,
+                full=config.full,
+                log=context.log,
+            )
     except MappingMismatch as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     report = company_sync_report(result, dry_run=config.dry_run)
@@ -218,3 +203,5 @@ async def attio_companies(
 
 
 sync_assets = [salesforce_accounts, mapped_companies, attio_companies]
+
+defs = dg.Definitions(assets=sync_assets)

@@ -10,14 +10,10 @@ import pandas as pd
 
 from revops_pipelines.domain.attio_values import first_value
 from revops_pipelines.domain.company_mapping import REJECT_REASON, SOURCE_ID
+from revops_pipelines.domain.markdown import md_cell as _cell
 from revops_pipelines.services.company_sync.sync import CompanySyncResult
 
 SAMPLE = 10
-
-
-def _cell(text: object, limit: int = 160) -> str:
-    value = str(text).replace("|", "\\|").replace("\n", " ")
-    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def rejection_table(rejected: pd.DataFrame) -> str:

@@ -139,6 +139,7 @@ def simulate(since: datetime, rules_file: Path | None) -> None:
                 raw_ref=f"webhook_inbox:{row['id']}",
                 event_id=row["event_id"],
                 received_at=row["received_at"],
+                inbox_id=row["id"],
             )
             facts = lead_facts(submission)
         except (SubmissionParseError, LeadRejected):

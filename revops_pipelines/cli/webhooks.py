@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from revops_pipelines.services import inbox
 from revops_pipelines.store import engine as store_engine
-from revops_pipelines.store import inbox
 from revops_pipelines.webhooks.settings import ReceiverSettings
 from revops_pipelines.webhooks.sources import SOURCES
 
@@ -62,7 +62,7 @@ def status() -> None:
     """Inbox rows per source and status."""
     engine = store_engine.get_engine()
     for name in SOURCES:
-        counts = inbox.count_by_status(engine, name)
+        counts = inbox.status_counts(engine, name)
         click.echo(f"{name:9} " + "  ".join(f"{k}={v}" for k, v in counts.items()))
 
 

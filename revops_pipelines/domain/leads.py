@@ -50,6 +50,7 @@ class Lead:
     message: str | None
     raw_ref: str
     enrichment: dict[str, Any] = field(default_factory=dict)
+    inbox_id: int | None = None  # the webhook_inbox row behind it, carried from the Submission
 
     @property
     def full_name(self) -> str | None:
@@ -155,4 +156,5 @@ def normalize_submission(submission: Submission) -> Lead:
         region=region_for_country(country),
         message=(submission.message or "").strip() or None,
         raw_ref=submission.raw_ref,
+        inbox_id=submission.inbox_id,
     )

@@ -7,6 +7,7 @@ only finds the answers and refuses payloads it cannot read, with a reason fit fo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -43,6 +44,7 @@ class Submission:
     raw_ref: str  # where the raw delivery is kept, e.g. "webhook_inbox:42"
     event_id: str
     answers: dict[str, Any] = field(default_factory=dict)  # every answer, by question label
+    inbox_id: int | None = None  # the webhook_inbox row it was parsed from (None outside a run)
 
 
 def parse_submission(
@@ -52,13 +54,15 @@ def parse_submission(
     raw_ref: str,
     event_id: str,
     received_at: datetime,
+    inbox_id: int | None = None,
 ) -> Submission:
-    """Parse one stored delivery of `source` into a `Submission`."""
+    """Parse one stored delivery of `source` into a `Submission` (of inbox row `inbox_id`)."""
     parser = _PARSERS.get(source)
     if parser is None:
         raise SubmissionParseError(f"no submission parser for source {source!r}")
     payload = _load_object(body)
-    return parser(payload, raw_ref=raw_ref, event_id=event_id, received_at=received_at)
+    parsed = parser(payload, raw_ref=raw_ref, event_id=event_id, received_at=received_at)
+    return parsed if inbox_id is None else dataclasses.replace(parsed, inbox_id=inbox_id)
 
 
 def _load_object(body: bytes) -> dict[str, Any]:

@@ -104,6 +104,9 @@ class RevopsSettings(BaseSettings):
         description="Slack channel for run-failure alerts.",
     )
     log_format: Literal["human", "json"] = Field(default="human", description="Log lines.")
+    webhook_max_body_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="Largest webhook body the receiver stores (413)."
+    )
 
     @classmethod
     def settings_customise_sources(

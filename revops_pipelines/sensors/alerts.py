@@ -1,4 +1,4 @@
-"""Alerts and freshness: a Slack message per failed run, and freshness policies on the sync.
+"""Alerts: a Slack message per failed run.
 
 `slack_run_failure_sensor` watches every job of the code location and posts one message per
 failed run to `SLACK_ALERTS_CHANNEL` (default: the `REVOPS_ENV` profile's channel) through
@@ -8,21 +8,12 @@ before posting, the channel's recent history is searched for it (when the bot ma
 re-evaluated tick does not post twice. The sensor is RUNNING by default only when
 `SLACK_BOT_TOKEN` is set at load time; without a token it is STOPPED, and if started anyway it
 logs why it posts nothing.
-
-Freshness: `attio_companies` and `mapped_companies` are synced by the hourly incremental schedule
-(plus the weekly full sync). `warn_window=3h` flags three missed hourly runs in a row;
-`fail_window=26h` means a whole day without a successful sync, with two hours of slack for a
-long backfill or a slow daily run. The policies are applied here to the sync's asset
-definitions (`AssetsDefinition.map_asset_specs`; `Definitions.map_resolved_asset_specs` is still a
-preview API in 1.13), so `assets/salesforce_sync.py` is unchanged.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -33,11 +24,6 @@ from revops_pipelines.resources.slack import ENV_VARS, SlackError, SlackResource
 CHANNEL_ENV = "SLACK_ALERTS_CHANNEL"
 WEBSERVER_URL_ENV = "DAGSTER_WEBSERVER_URL"
 MAX_ERROR_CHARS = 1500
-
-SYNC_FRESHNESS = dg.FreshnessPolicy.time_window(
-    fail_window=timedelta(hours=26), warn_window=timedelta(hours=3)
-)
-FRESH_ASSETS = ("mapped_companies", "attio_companies")
 
 
 def alerts_channel() -> str:
@@ -120,17 +106,6 @@ def slack_run_failure_sensor(context: dg.RunFailureSensorContext, slack: SlackRe
         context.log.info(f"no Slack alert for run {run.run_id}: {slack.configuration_problem()}")
     else:
         context.log.info(f"Slack alert for run {run.run_id} in {alerts_channel()} (ts {ts})")
-
-
-def with_sync_freshness(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
-    """The sync's asset definitions, with `SYNC_FRESHNESS` on mapped and Attio companies."""
-
-    def apply(spec: dg.AssetSpec) -> dg.AssetSpec:
-        if spec.key.to_user_string() not in FRESH_ASSETS:
-            return spec
-        return dg.apply_freshness_policy(spec, SYNC_FRESHNESS)
-
-    return [a.map_asset_specs(apply) for a in assets]
 
 
 defs = dg.Definitions(sensors=[slack_run_failure_sensor])

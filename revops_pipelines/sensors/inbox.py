@@ -20,36 +20,27 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
 
-from revops_pipelines.assets.attio_events import (
-    ATTIO_SOURCES,
-    attio_events,
-    attio_inbox_done,
-    no_failed_attio_rows,
-)
-from revops_pipelines.assets.forms import (
-    WEBHOOK_INBOX,
-    failed_rows_check,
-    form_inbox_done,
-    form_submissions,
-    no_failed_form_rows,
-)
+from revops_pipelines.assets.attio_events import no_failed_attio_rows
+from revops_pipelines.assets.forms import no_failed_form_rows
+from revops_pipelines.assets.inbox import failed_rows_check
 from revops_pipelines.domain.submissions import FORM_SOURCES
 from revops_pipelines.jobs import CLAIMING_ASSET, INBOX_JOBS, attio_events_job, inbound_leads_job
-from revops_pipelines.store import inbox
-from revops_pipelines.store.inbox import PendingRef
+from revops_pipelines.services import inbox as inbox_service
+from revops_pipelines.services.attio_events.batch import ATTIO_SOURCES
+from revops_pipelines.services.inbox import PendingRef, ReleaseResult
 from revops_pipelines.store.resource import RevopsDatabase
 
 BATCH_SIZE = 100
 MAX_BATCHES_PER_TICK = 5
 RETRY_AFTER = timedelta(minutes=5)
 CLAIM_TIMEOUT = timedelta(hours=1)
-MAX_ATTEMPTS = inbox.DEFAULT_MAX_ATTEMPTS
+MAX_ATTEMPTS = inbox_service.MAX_ATTEMPTS
 TICK_INTERVAL_SECONDS = 30
 
 
@@ -104,7 +95,7 @@ class InboxCursor:
 class TickPlan:
     run_requests: list[dg.RunRequest]
     cursor: InboxCursor
-    released: inbox.ReleaseResult
+    released: ReleaseResult
     check: dg.AssetCheckEvaluation | None
 
 
@@ -146,29 +137,27 @@ def plan_tick(
     max_attempts: int = MAX_ATTEMPTS,
 ) -> TickPlan:
     """One tick's work for `flow`: bounded SQL only (at most `batch_size * max_batches` rows)."""
-    at = now or datetime.now(UTC)
-    budget = batch_size * max_batches
-    released = inbox.release_stale(
-        engine, claim_timeout, sources=flow.sources, limit=budget, max_attempts=max_attempts, now=at
+    work = inbox_service.plan_batches(
+        engine,
+        flow.sources,
+        after_id=cursor.last_id,
+        budget=batch_size * max_batches,
+        retry_after=retry_after,
+        claim_timeout=claim_timeout,
+        max_attempts=max_attempts,
+        now=now,
     )
-    fresh = inbox.pending_after(engine, flow.sources, after_id=cursor.last_id, limit=budget)
-    requests = [_request(flow, b, new_batch_key(flow, b)) for b in _chunks(fresh, batch_size)]
-    retry: list[PendingRef] = []
-    if len(fresh) < budget:
-        retry = inbox.pending_idle(
-            engine,
-            flow.sources,
-            up_to_id=cursor.last_id,
-            idle_since=at - retry_after,
-            limit=budget - len(fresh),
-        )
-    requests += [_request(flow, b, retry_batch_key(flow, b)) for b in _chunks(retry, batch_size)]
-    last_id = fresh[-1].id if fresh else cursor.last_id
-    failed = inbox.count_by_status(engine, list(flow.sources))["failed"]
+    requests = [_request(flow, b, new_batch_key(flow, b)) for b in _chunks(work.fresh, batch_size)]
+    requests += [
+        _request(flow, b, retry_batch_key(flow, b)) for b in _chunks(work.retry, batch_size)
+    ]
+    last_id = work.fresh[-1].id if work.fresh else cursor.last_id
     check = None
-    if failed != cursor.failed:
+    if work.failed != cursor.failed:
         check = failed_rows_check(engine, flow.sources, flow.check_name)
-    return TickPlan(requests, InboxCursor(last_id=last_id, failed=failed), released, check)
+    return TickPlan(
+        requests, InboxCursor(last_id=last_id, failed=work.failed), work.released, check
+    )
 
 
 def build_inbox_sensor(
@@ -228,16 +217,15 @@ def batch_ids_of(run: dg.DagsterRun) -> list[int]:
 
 def release_run_batch(
     engine: sa.Engine, run: dg.DagsterRun, reason: str, *, max_attempts: int = MAX_ATTEMPTS
-) -> inbox.ReleaseResult:
-    """Give back every row a finished-but-unsuccessful run holds, and charge an attempt to the
-    rows of its batch it never claimed (so a batch that kills its run still ends up failed)."""
-    error = f"run {run.run_id} of {run.job_name} {reason}"
-    # unclaimed first: the rows released next are pending too, and must not be charged twice
-    unclaimed = inbox.charge_unclaimed_attempt(
-        engine, batch_ids_of(run), error, max_attempts=max_attempts
+) -> ReleaseResult:
+    """Give back the rows of a finished-but-unsuccessful run (`services/inbox.py`)."""
+    return inbox_service.release_failed_run(
+        engine,
+        run.run_id,
+        batch_ids_of(run),
+        f"run {run.run_id} of {run.job_name} {reason}",
+        max_attempts=max_attempts,
     )
-    released = inbox.release_claimed_by(engine, run.run_id, error, max_attempts=max_attempts)
-    return released + unclaimed
 
 
 @dg.run_failure_sensor(
@@ -269,9 +257,6 @@ def inbox_run_canceled_sensor(context: dg.RunStatusSensorContext, database: Revo
 
 
 defs = dg.Definitions(
-    assets=[WEBHOOK_INBOX, form_submissions, form_inbox_done, attio_events, attio_inbox_done],
-    asset_checks=[no_failed_form_rows, no_failed_attio_rows],
-    jobs=list(INBOX_JOBS),
     sensors=[
         form_inbox_sensor,
         attio_inbox_sensor,

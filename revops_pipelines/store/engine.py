@@ -126,3 +126,9 @@ def dispose_all() -> None:
         _engine_for(url).dispose()
     _engine_for.cache_clear()
     _migrated.clear()
+
+
+def ping(engine: sa.Engine) -> None:
+    """One round trip to the database (`SELECT 1`); raises when it is unreachable."""
+    with engine.connect() as connection:
+        connection.execute(sa.text("SELECT 1"))

@@ -157,13 +157,9 @@ def create_app(settings: ReceiverSettings) -> Starlette:
         return answer(202, {"status": "stored", "id": result.id}, source.name, started, **fields)
 
     async def healthz(_request: Request) -> JSONResponse:
-        def ping() -> None:
-            with engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-
         sources = {name: ("mounted" if secrets[name] else "refused") for name in SOURCES}
         try:
-            await run_in_threadpool(ping)
+            await run_in_threadpool(store_engine.ping, engine)
         except Exception as exc:
             log_event(logging.ERROR, "healthz: database unreachable", exception=type(exc).__name__)
             return JSONResponse(

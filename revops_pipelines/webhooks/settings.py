@@ -5,12 +5,30 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Annotated
 
+from pydantic import TypeAdapter
+
+from revops_pipelines.infra.settings import RevopsSettings, load_settings, variable_for
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.webhooks.sources import SOURCES
 
-MAX_BODY_BYTES_ENV = "REVOPS_WEBHOOK_MAX_BODY_BYTES"
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_FIELD = "webhook_max_body_bytes"
+MAX_BODY_BYTES_ENV = variable_for(MAX_BODY_FIELD)  # REVOPS_WEBHOOK_MAX_BODY_BYTES
+DEFAULT_MAX_BODY_BYTES: int = RevopsSettings.model_fields[MAX_BODY_FIELD].default
+
+
+def max_body_bytes_setting(environ: Mapping[str, str] | None = None) -> int:
+    """The body limit from the settings model: the process environment's (with its profile), or,
+    for an explicit environment, that mapping's value validated by the same model field."""
+    if environ is None:
+        return load_settings().webhook_max_body_bytes
+    raw = (environ.get(MAX_BODY_BYTES_ENV) or "").strip()
+    if not raw:
+        return DEFAULT_MAX_BODY_BYTES
+    # The model's own field (type and bounds), without the process environment the model reads.
+    info = RevopsSettings.model_fields[MAX_BODY_FIELD]
+    return int(TypeAdapter(Annotated[(info.annotation, *info.metadata)]).validate_python(raw))
 
 
 @dataclass(frozen=True)
@@ -55,6 +73,6 @@ class ReceiverSettings:
             for name, source in SOURCES.items()
             if env.get(source.secret_env, "").strip()
         }
-        limit = max_body_bytes or int(env.get(MAX_BODY_BYTES_ENV) or DEFAULT_MAX_BODY_BYTES)
+        limit = max_body_bytes or max_body_bytes_setting(environ)
         url = env.get(store_engine.DATABASE_URL_ENV, "").strip() or store_engine.database_url()
         return cls(database_url=url, secrets=secrets, max_body_bytes=limit)

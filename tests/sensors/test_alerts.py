@@ -7,6 +7,7 @@ from datetime import timedelta
 import dagster as dg
 import pytest
 
+from revops_pipelines.assets import salesforce_sync
 from revops_pipelines.definitions import defs
 from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.sensors import alerts
@@ -115,7 +116,7 @@ def test_sync_assets_carry_the_freshness_policy() -> None:
     graph = defs.resolve_asset_graph()
     for name in ("mapped_companies", "attio_companies"):
         policy = graph.get(dg.AssetKey(name)).freshness_policy
-        assert policy == alerts.SYNC_FRESHNESS
+        assert policy == salesforce_sync.SYNC_FRESHNESS
         assert policy.fail_window.to_timedelta() == timedelta(hours=26)
     assert graph.get(dg.AssetKey("salesforce_accounts")).freshness_policy is None
     assert defs.resolve_sensor_def("slack_run_failure_sensor") is not None

@@ -89,7 +89,7 @@ def test_failed_run_returns_its_rows_then_they_fail_after_max_attempts(
     def broken_mark_done(*_args: object, **_kwargs: object) -> int:
         raise RuntimeError("Attio is down")
 
-    monkeypatch.setattr(forms.inbox, "mark_done", broken_mark_done)
+    monkeypatch.setattr(inbox, "mark_done", broken_mark_done)
     failed = run_request(request, "inbound_leads_job", instance, raise_on_error=False)
     assert not failed.success
     assert _statuses(engine, ids) == [("processing", 0)] * 2  # held until the failure is handled
@@ -127,7 +127,7 @@ def test_run_that_dies_before_claiming_still_charges_its_batch(
     def broken_claim(*_args: object, **_kwargs: object) -> list[inbox.InboxRow]:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(forms.inbox, "claim_batch", broken_claim)
+    monkeypatch.setattr(inbox, "claim_batch", broken_claim)
     failed = run_request(request, "inbound_leads_job", instance, raise_on_error=False)
     assert not failed.success
     _fail_sensor(instance, failed, db_url)
@@ -139,7 +139,7 @@ def test_canceled_run_releases_its_rows(
 ) -> None:
     ids = store_forms(engine, 1)
     [request] = plan_tick(engine, FORMS, InboxCursor()).run_requests
-    monkeypatch.setattr(forms.inbox, "mark_done", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(inbox, "mark_done", lambda *a, **k: 1 / 0)
     run = run_request(request, "inbound_leads_job", instance, raise_on_error=False)
     context = dg.build_run_status_sensor_context(
         sensor_name="inbox_run_canceled_sensor",

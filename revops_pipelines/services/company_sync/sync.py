@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 
 from revops_pipelines.domain.company_drift import Reconciliation, reconcile
 from revops_pipelines.domain.company_mapping import (
@@ -17,7 +18,7 @@ from revops_pipelines.domain.company_mapping import (
 )
 from revops_pipelines.domain.company_sync import CompanyAction, plan_company_sync
 from revops_pipelines.domain.field_mapping import FieldMapping, mapping_problems
-from revops_pipelines.resources.attio import AttioResource
+from revops_pipelines.resources.attio import AttioClient, AttioResource
 from revops_pipelines.services.company_sync.writer import (
     outcome_without_write,
     write_company_actions,
@@ -65,8 +66,8 @@ class CompanySyncResult:
 class _OutcomeRecorder:
     """Writes outcomes to the store in small transactions as they arrive."""
 
-    def __init__(self, database: RevopsDatabase, run_id: str) -> None:
-        self.database = database
+    def __init__(self, engine: sa.Engine, run_id: str) -> None:
+        self.engine = engine
         self.run_id = run_id
         self.pending: list[SyncOutcome] = []
         self.all: list[SyncOutcome] = []
@@ -80,7 +81,7 @@ class _OutcomeRecorder:
     def flush(self) -> None:
         if not self.pending:
             return
-        with self.database.engine().begin() as connection:
+        with self.engine.begin() as connection:
             record_outcomes(
                 connection,
                 run_id=self.run_id,
@@ -104,18 +105,45 @@ async def run_company_sync(
     full: bool = False,
     log: Any = None,
 ) -> CompanySyncResult:
+    """`sync_companies` over a client of `attio` and the store of `database`."""
+    async with attio.client() as client:
+        return await sync_companies(
+            client,
+            database.engine(),
+            mapped,
+            mapping,
+            run_id=run_id,
+            dry_run=dry_run,
+            full=full,
+            log=log,
+        )
+
+
+async def sync_companies(
+    client: AttioClient,
+    engine: sa.Engine,
+    mapped: pd.DataFrame,
+    mapping: FieldMapping,
+    *,
+    run_id: str,
+    dry_run: bool = False,
+    full: bool = False,
+    log: Any = None,
+) -> CompanySyncResult:
+    """Check the mapping against Attio, plan against the last state, write what changed (or,
+    in a full sync, also what drifted in Attio) and record every outcome under `run_id`."""
     logger = log or logging.getLogger("revops.sync")
-    await check_mapping_against_attio(mapping, attio)
+    await check_mapping_against_attio(mapping, client)
     ids = mapped[SOURCE_ID].astype(str).tolist()
     domains = mapped["domains"].dropna().astype(str).tolist()
-    with database.engine().connect() as connection:
+    with engine.connect() as connection:
         state = load_state(connection, SYNC_NAME, ids)
         record_ids = load_record_ids(connection, "salesforce", "Account", ids)
         owners = outside_domain_owners(connection, SYNC_NAME, domains, ids)
     rewrite: dict[str, str] = {}
     reconciliation = None
     if full:
-        reconciliation = await _reconcile_with_attio(mapped, mapping, attio, record_ids)
+        reconciliation = await _reconcile_with_attio(mapped, mapping, client, record_ids)
         rewrite = {sid: "missing in Attio" for sid in reconciliation.missing}
         rewrite |= {sid: f"drift: {', '.join(a)}" for sid, a in reconciliation.drifted.items()}
     plan = plan_company_sync(mapped, state, record_ids, owners, mapping, rewrite=rewrite)
@@ -130,25 +158,24 @@ async def run_company_sync(
     logger.info(f"company sync plan for {len(mapped)} rows: {result.counts}")
     if dry_run:
         return result
-    recorder = _OutcomeRecorder(database, run_id)
+    recorder = _OutcomeRecorder(engine, run_id)
     for action in plan.actions:
         outcome = outcome_without_write(action)
         if outcome is not None:
             recorder(outcome)
     writes = plan.writes
     if writes:
-        async with attio.client() as client:
-            try:
-                await write_company_actions(client, writes, recorder)
-            finally:
-                recorder.flush()
+        try:
+            await write_company_actions(client, writes, recorder)
+        finally:
+            recorder.flush()
     recorder.flush()
     result.outcomes = recorder.all
     return result
 
 
 async def _reconcile_with_attio(
-    mapped: pd.DataFrame, mapping: FieldMapping, attio: AttioResource, record_ids: dict[str, str]
+    mapped: pd.DataFrame, mapping: FieldMapping, client: AttioClient, record_ids: dict[str, str]
 ) -> Reconciliation:
     """Page through every Attio company and compare it with what the accounts map to."""
     live = mapped[mapped[REJECT_REASON].isna() & ~mapped[IS_DELETED]]
@@ -158,24 +185,22 @@ async def _reconcile_with_attio(
         )
         for row in live.to_dict("records")
     }
-    async with attio.client() as client:
-        companies = await client.records.query_all("companies")
+    companies = await client.records.query_all("companies")
     known = set(mapped[SOURCE_ID].astype(str))
     return reconcile(expected, known, record_ids, companies, mapping)
 
 
-async def check_mapping_against_attio(mapping: FieldMapping, attio: AttioResource) -> None:
+async def check_mapping_against_attio(mapping: FieldMapping, client: AttioClient) -> None:
     """Fail before any write when the mapping names what the workspace lacks."""
-    async with attio.client() as client:
-        attributes = await client.workspace.attributes("objects", mapping.target_object)
-        present = {a.get("api_slug") for a in attributes}
-        options = {
-            rule.target: await client.workspace.select_options(
-                "objects", mapping.target_object, rule.target
-            )
-            for rule in mapping.fields
-            if rule.transform == "select" and rule.target in present
-        }
+    attributes = await client.workspace.attributes("objects", mapping.target_object)
+    present = {a.get("api_slug") for a in attributes}
+    options = {
+        rule.target: await client.workspace.select_options(
+            "objects", mapping.target_object, rule.target
+        )
+        for rule in mapping.fields
+        if rule.transform == "select" and rule.target in present
+    }
     problems = mapping_problems(mapping, attributes, options)
     if problems:
         raise MappingMismatch(

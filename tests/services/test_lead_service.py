@@ -1,0 +1,164 @@
+"""The inbound-lead flow's services called directly (no Dagster) against the Attio, Slack,
+Outreach and enrichment sandboxes over real HTTP: a form row becomes one person, one task, one
+Slack message, one enrollment and one audit note, each in the effect ledger, and its inbox row
+is done; unreadable and invalid submissions are quarantined with the reason."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from revops_pipelines.domain.attio_values import first_value, record_id
+from revops_pipelines.domain.submissions import FORM_SOURCES
+from revops_pipelines.resources.attio import AttioResource
+from revops_pipelines.resources.enrichment import EnrichmentResource
+from revops_pipelines.resources.outreach import OutreachResource
+from revops_pipelines.resources.slack import SlackResource
+from revops_pipelines.services.inbox import InboxRun
+from revops_pipelines.services.leads.batch import follow_up_leads, people_in_attio, route_leads
+from revops_pipelines.services.leads.flow import LeadReport
+from revops_pipelines.services.leads.intake import claim_submissions, normalize_leads
+from revops_pipelines.store import inbox
+from revops_pipelines.store.inbox import NewEvent
+from revops_pipelines.store.tables import effect_ledger, webhook_inbox
+from revops_sandbox.enrichment import ENRICHMENT_SANDBOX_KEY
+from revops_sandbox.form_traffic import typeform_delivery
+from revops_sandbox.outreach import OUTREACH_SANDBOX_TOKEN
+from revops_sandbox.slack import SLACK_SANDBOX_TOKEN
+from tests.services.conftest import LISTS, ROUTING
+
+CHANNELS = ("sales-leads", "leads-alice", "leads-bob", "leads-carol", "leads-dan")
+
+
+@pytest.fixture
+def clients(side_systems, db_url) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    for sandbox, _ in side_systems.values():
+        sandbox.reset()
+    (slack, slack_url), (outreach, outreach_url), (_, enrichment_url) = (
+        side_systems["slack"],
+        side_systems["outreach"],
+        side_systems["enrichment"],
+    )
+    return {
+        "slack_sandbox": slack,
+        "outreach_sandbox": outreach,
+        "slack": SlackResource(token=SLACK_SANDBOX_TOKEN, base_url=f"{slack_url}/api/"),
+        "outreach": OutreachResource(
+            access_token=OUTREACH_SANDBOX_TOKEN, base_url=f"{outreach_url}/api/v2", mailbox_id="1"
+        ),
+        "enrichment": EnrichmentResource(
+            api_key=ENRICHMENT_SANDBOX_KEY, base_url=enrichment_url, database_url=db_url
+        ),
+    }
+
+
+def run_lead_flow(
+    engine: sa.Engine, attio: AttioResource, clients: dict[str, Any], run_id: str
+) -> tuple[InboxRun, list[LeadReport], Any, Any]:
+    """Every step of the lead flow for one run, the way the job chains them."""
+    run = InboxRun(engine, run_id)
+    submissions = claim_submissions(run)
+    leads = normalize_leads(run, submissions.submissions, clients["enrichment"])
+
+    async def go() -> list[LeadReport]:
+        async with attio.client() as client:
+            people = await people_in_attio(client, run, leads.leads, ROUTING, LISTS)
+            routed = await route_leads(client, engine, run, ROUTING, people.kept)
+            return await follow_up_leads(
+                client,
+                engine,
+                run,
+                routed.kept,
+                routing=ROUTING,
+                lists=LISTS,
+                slack=clients["slack"],
+                outreach=clients["outreach"],
+            )
+
+    return run, asyncio.run(go()), submissions, leads
+
+
+def test_one_form_row_becomes_exactly_one_of_every_effect(  # type: ignore[no-untyped-def]
+    engine, attio, attio_sandbox, clients
+) -> None:
+    delivery = typeform_delivery("unused-secret", random.Random(4))
+    payload = json.loads(delivery.body)
+    [stored] = inbox.store_events(
+        engine, [NewEvent("typeform", payload["event_id"], {}, delivery.body)]
+    )
+    run, reports, submissions, leads = run_lead_flow(engine, attio, clients, "svc-lead-1")
+
+    [submission] = submissions.submissions
+    [lead] = leads.leads
+    assert submission.inbox_id == stored.id and lead.inbox_id == stored.id
+    [report] = reports
+    assert not (report.failed_critical or report.retry_later)
+    email = next(a["email"] for a in payload["form_response"]["answers"] if a["type"] == "email")
+    [person] = [
+        p
+        for p in attio_sandbox.records("people")
+        if email in [v["email_address"] for v in p["values"]["email_addresses"]]
+    ]
+    pid = record_id(person)
+    assert first_value(person, "owner", "referenced_actor_id")
+    assert first_value(person, "routing_reason").startswith("rule ")
+    assert len([t for t in attio_sandbox.tasks() if pid in str(t["linked_records"])]) == 1
+    assert len([n for n in attio_sandbox.notes() if n["parent_record_id"] == pid]) == 1
+    slack = clients["slack_sandbox"]
+    assert sum(len(slack.messages(c)) for c in CHANNELS) == 1
+    assert len(clients["outreach_sandbox"].sequence_states()) == 1
+    with engine.connect() as connection:
+        ledger = dict(
+            connection.execute(
+                sa.select(effect_ledger.c.step, effect_ledger.c.status).where(
+                    effect_ledger.c.key.like(f"{lead.key}:%")
+                )
+            ).all()
+        )
+    assert ledger == {s: "done" for s in ("list", "task", "slack", "outreach", "note")}
+    settled = run.settle(FORM_SOURCES)
+    assert settled.ids == [stored.id] and settled.counts["done"] == 1
+
+    # The same row processed again (a retried run) sends nothing twice: the ledger holds it.
+    with engine.begin() as connection:
+        connection.execute(sa.update(webhook_inbox).values(status="pending"))
+    _, again, _, _ = run_lead_flow(engine, attio, clients, "svc-lead-2")
+    assert [s.detail.endswith("(on an earlier attempt)") for s in again[0].steps[1:3]] == [
+        True,
+        True,
+    ]
+    assert sum(len(slack.messages(c)) for c in CHANNELS) == 1
+    assert len([n for n in attio_sandbox.notes() if n["parent_record_id"] == pid]) == 1
+    assert len(clients["outreach_sandbox"].sequence_states()) == 1
+
+
+def test_unreadable_and_invalid_submissions_are_quarantined_with_the_reason(  # type: ignore[no-untyped-def]
+    engine, attio, clients
+) -> None:
+    good = typeform_delivery("unused-secret", random.Random(5)).body
+    payload = json.loads(good)
+    email = next(a["email"] for a in payload["form_response"]["answers"] if a["type"] == "email")
+    bad_email = good.replace(email.encode(), b"nobody-at-nowhere")
+    unreadable = b'{"event_type": "form_response", "event_id": "no-form"}'
+    stored = inbox.store_events(
+        engine,
+        [
+            NewEvent("typeform", "bad-email", {}, bad_email),
+            NewEvent("typeform", "unreadable", {}, unreadable),
+        ],
+    )
+    run = InboxRun(engine, "svc-lead-bad")
+    batch = claim_submissions(run)
+    leads = normalize_leads(run, batch.submissions, clients["enrichment"])
+    assert batch.claimed == 2 and leads.leads == []
+    rows = {r.event_id: r for r in inbox.get_rows(engine, [s.id for s in stored if s.id])}
+    assert rows["bad-email"].status == "quarantined"
+    assert "invalid email" in (rows["bad-email"].last_error or "")
+    assert rows["unreadable"].status == "quarantined"
+    assert "form_response is missing" in (rows["unreadable"].last_error or "")
+    assert run.settle(FORM_SOURCES).done == 0
