@@ -20,6 +20,7 @@ from revops_pipelines.resources.attio import AttioError, AttioResource
 from revops_pipelines.resources.enrichment import EnrichmentResource
 from revops_pipelines.resources.outreach import OutreachResource
 from revops_pipelines.resources.slack import SlackResource
+from revops_pipelines.services.leads.enrichment import CompanyEnrichment
 from revops_pipelines.services.leads.flow import (
     LeadInAttio,
     LeadReport,
@@ -108,10 +109,11 @@ def inbound_leads(
             )
     enriched: Counter[str] = Counter()
     if enrichment.is_configured():
+        cached_enrichment = CompanyEnrichment(enrichment, database.engine())
         for index, lead in enumerate(leads):
             if not lead.company_domain:
                 continue
-            result = enrichment.company(lead.company_domain)
+            result = cached_enrichment.company(lead.company_domain)
             enriched[result.status] += 1
             if result.company is not None:
                 profile = result.company

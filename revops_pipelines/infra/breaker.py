@@ -31,6 +31,7 @@ import httpx
 import pybreaker
 import requests
 
+from revops_pipelines.infra.errors import ApiError
 from revops_pipelines.infra.settings import load_settings
 
 # Under Dagster's builtin logger, so state changes show in the run's own log as well.
@@ -67,16 +68,13 @@ def breaker_settings() -> BreakerSettings:
     )
 
 
-class CircuitOpenError(RuntimeError):
+class CircuitOpenError(ApiError, RuntimeError):
     """The API's breaker is open: the call was refused without a request.
 
-    Not retryable within the call and never ambiguous (nothing was sent), so retry loops and
-    the effect ledger pass it straight up; a later run or step retry is the next probe.
+    An `ApiError` that is not retryable within the call and never ambiguous (nothing was sent),
+    so the retry policy and send-once pass it straight up; a later run or step retry is the
+    next probe. Not an outage either: the breaker's own refusal never counts toward opening it.
     """
-
-    retryable = False
-    ambiguous = False
-    outage = False  # the breaker's own refusal never counts toward opening it again
 
     def __init__(
         self, api: str, failures: int, last_errors: list[str], retry_in: float, *, probing: bool
@@ -100,13 +98,11 @@ def is_transient_status(status: int | None) -> bool:
 def counts_toward_opening(exc: BaseException) -> bool:
     """Does this failure of a whole call (after its retries) count toward opening the breaker?
 
-    The project's own errors say so in `outage` (Attio, Slack, Outreach, enrichment); what
-    simple-salesforce and requests raise is mapped here, since the Salesforce resource hands
-    those over raw from its retry loop.
+    Every client's errors are `ApiError`s and say so in `outage`. A third-party error that
+    escaped a client unmapped (requests, httpx, simple-salesforce) is judged by its kind.
     """
-    outage = getattr(exc, "outage", None)
-    if isinstance(outage, bool):
-        return outage
+    if isinstance(exc, ApiError):
+        return exc.outage
     if isinstance(exc, requests.exceptions.SSLError):
         return False  # a trust or certificate problem: configuration, not an outage
     if isinstance(

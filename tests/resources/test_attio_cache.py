@@ -53,13 +53,11 @@ def run(coro: Any) -> Any:
 @pytest.fixture
 def fresh_caches() -> Iterator[None]:
     """The caches are process-wide per credential: start each test with none."""
-    from revops_pipelines.resources.attio import cache
+    from revops_pipelines.infra.cache import reset_caches
 
-    cache._schema.clear()
-    cache._records.clear()
+    reset_caches()
     yield
-    cache._schema.clear()
-    cache._records.clear()
+    reset_caches()
 
 
 def test_the_schema_cache_spares_requests_until_its_ttl_and_setup_clears_it(
@@ -111,12 +109,12 @@ def test_the_schema_cache_spares_requests_until_its_ttl_and_setup_clears_it(
 
 
 def test_a_redis_schema_cache_carries_over_to_a_new_process(attio_sandbox, fresh_caches) -> None:  # type: ignore[no-untyped-def]
-    from revops_pipelines.resources.attio import cache
+    from revops_pipelines.infra.cache import reset_caches
 
     template = "GET /v2/{target}/{identifier}/attributes"
 
     def new_process_reads() -> AttioResource:
-        cache._schema.clear()  # what a new step process starts with: nothing in memory
+        reset_caches()  # what a new step process starts with: nothing in memory
         attio = resource(attio_sandbox, schema_cache_ttl_seconds=60, redis_url=REDIS_URL)
 
         async def read() -> None:
