@@ -1,15 +1,16 @@
 """Circuit breakers for the outside APIs: after repeated transient failures, fail fast.
 
 One `ApiBreaker` per API, base URL and credential in a process (`breaker_for`, shared like the
-Attio budget). pybreaker runs the state machine (closed -> open after `fail_max` consecutive
+rate budgets). pybreaker runs the state machine (closed -> open after `fail_max` consecutive
 counted failures -> half-open after `reset_timeout` -> closed by a good probe, open again by a
 bad one). Around it, this module decides:
 
-- what counts (`counts_toward_opening`): 5xx, 408, timeouts and dropped connections. A 429 is a
-  budget the retry layer waits out, and other 4xx show a working API: they do not count, and
-  like a success they end a streak.
-- what a client wraps: one logical call with its retries (`calling()`), so a blip a retry
-  absorbs never counts, and an open breaker means `fail_max` calls in a row gave up.
+- what counts (`counts_toward_opening`): an `ApiError` whose `outage` is set (no answer, 408,
+  5xx). A 429 is a budget the retry policy waits out, and other 4xx show a working API: they do
+  not count, and like a success they end a streak.
+- what a client wraps: one logical call with its retries (`calling()`, which the retry
+  policy's `call`/`acall` enter), so a blip a retry absorbs never counts, and an open breaker
+  means `fail_max` calls in a row gave up.
 - one probe at a time when half-open (pybreaker admits every caller then).
 - `CircuitOpenError`, naming the API and the last errors; state changes logged; `snapshot()`
   for run metadata. Thresholds: `breaker_settings()`, the one place that reads them.
@@ -21,10 +22,10 @@ import hashlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import dagster as dg
 import httpx
@@ -36,7 +37,6 @@ from revops_pipelines.infra.settings import load_settings
 
 # Under Dagster's builtin logger, so state changes show in the run's own log as well.
 log = dg.get_dagster_logger("revops.breaker")
-T = TypeVar("T")
 
 FAIL_MAX_ENV = "REVOPS_BREAKER_FAIL_MAX"
 RESET_SECONDS_ENV = "REVOPS_BREAKER_RESET_SECONDS"
@@ -278,16 +278,6 @@ class BreakerGuard:
         if not credential:
             return {"api": api, "state": "not configured"}
         return self.circuit_breaker().snapshot()
-
-    def guarded(self, fn: Callable[..., T]) -> Callable[..., T]:
-        """`fn` (a whole call, its retries included) run under this API's breaker."""
-        breaker = self.circuit_breaker()
-
-        def call(*args: Any, **kwargs: Any) -> T:
-            with breaker.calling():
-                return fn(*args, **kwargs)
-
-        return call
 
 
 _registry: dict[tuple[str, str, str], ApiBreaker] = {}

@@ -3,10 +3,12 @@
 Speaks the Outreach API v2 (JSON:API, `application/vnd.api+json`) over httpx. `enroll_once`
 finds or creates the prospect (by email), then finds or creates the sequenceState (prospect +
 sequence + mailbox): looking first makes a repeated call a no-op, and after an ambiguous
-failure (a timeout, a dropped connection, a 5xx on a create) it looks again before creating.
-A 422 on a create (email taken, already in the sequence) is answered by looking too. 429s wait
-their `Retry-After`, reads are retried on 5xx and transport errors, with backoff and jitter,
-bounded by attempts and a total wait cap. JSON:API `errors` surface in `OutreachError`.
+failure (a timeout, a dropped connection, a 5xx on a create) it looks again before creating,
+under the shared send-once rule (`infra/send_once.py`). A 422 on a create (email taken, already
+in the sequence) is answered by looking too. Requests go through the shared retry policy
+(`infra/retry.py`): 429s wait their `Retry-After`, reads are retried on 5xx and transport
+errors, creates are not (`OutreachError.retryable` says which). JSON:API `errors` surface in
+`OutreachError`.
 """
 
 from __future__ import annotations

@@ -45,8 +45,10 @@ from revops_pipelines.resources.salesforce_http import (  # noqa: F401  (re-expo
     _error_details,
     _Session,
     _State,
+    connection_error,
     is_transient,
     parse_limit_info,
+    refusal,
 )
 from revops_pipelines.resources.salesforce_reads import RestReads
 
@@ -197,7 +199,7 @@ class SalesforceResource(RestReads, BulkReads, SalesforceBreaker, dg.Configurabl
                     outage=counts_toward_opening(exc),
                 ) from None
             except requests.RequestException as exc:
-                raise _connection_error("login", exc) from exc
+                raise connection_error("login", exc) from exc
 
         session_id, instance = self._with_retries("login", login)
         return Salesforce(
@@ -262,22 +264,12 @@ class SalesforceResource(RestReads, BulkReads, SalesforceBreaker, dg.Configurabl
         except sf_exc.SalesforceExpiredSession:
             raise
         except sf_exc.SalesforceError as exc:
-            code, message, fields = _error_details(exc)
-            retryable, outage = is_transient(exc), counts_toward_opening(exc)
-            if code == "REQUEST_LIMIT_EXCEEDED" or exc.status == 429:
-                usage, self._state.usage = self._state.usage, None
-                raise SalesforceRequestLimitExceeded(
-                    f"Salesforce refused {what} with {code or exc.status}: {message}; stopping "
-                    "so the next run resumes",
-                    usage,
-                    retryable=retryable,
-                    outage=outage,
-                ) from None
-            raise SalesforceApiError(
-                exc.status, code or str(exc.status), message, fields, retryable, outage
-            ) from None
+            refused = refusal(what, exc, self._state.usage)
+            if isinstance(refused, SalesforceRequestLimitExceeded):
+                self._state.usage = None  # a later call asks the org afresh
+            raise refused from None
         except requests.RequestException as exc:
-            raise _connection_error(what, exc) from exc
+            raise connection_error(what, exc) from exc
 
     # ---- schema -------------------------------------------------------------------------------
 
@@ -311,11 +303,3 @@ class SalesforceResource(RestReads, BulkReads, SalesforceBreaker, dg.Configurabl
             raise ValueError("update_account needs at least one field")
         data = dict(fields)
         self._call(f"update Account {account_id}", lambda sf: sf.Account.update(account_id, data))
-
-
-def _connection_error(what: str, exc: requests.RequestException) -> SalesforceApiError:
-    """A request with no answer from Salesforce (dropped, timed out, refused, untrusted)."""
-    text = f"Salesforce {what}: {type(exc).__name__}: {exc}"
-    return SalesforceApiError(
-        None, "CONNECTION_ERROR", text, [], is_transient(exc), counts_toward_opening(exc)
-    )

@@ -13,7 +13,7 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce import exceptions as sf_exc
 
-from revops_pipelines.infra.breaker import BreakerGuard
+from revops_pipelines.infra.breaker import BreakerGuard, counts_toward_opening
 from revops_pipelines.infra.errors import ApiError
 from revops_pipelines.infra.rate_budget import RateBudgeted
 
@@ -150,6 +150,35 @@ def is_transient(exc: BaseException) -> bool:
             return True
         return code == "REQUEST_LIMIT_EXCEEDED" and "Concurrent" in message
     return False
+
+
+def refusal(
+    what: str, exc: sf_exc.SalesforceError, usage: ApiUsage | None
+) -> SalesforceApiError | SalesforceRequestLimitExceeded:
+    """Salesforce's refusal of `what` as this module's error: the daily limit (or a 429) as
+    `SalesforceRequestLimitExceeded` carrying the last known `usage`, else `SalesforceApiError`
+    with Salesforce's errorCode, message and fields. Retryable when `is_transient`."""
+    code, message, fields = _error_details(exc)
+    retryable, outage = is_transient(exc), counts_toward_opening(exc)
+    if code == "REQUEST_LIMIT_EXCEEDED" or exc.status == 429:
+        return SalesforceRequestLimitExceeded(
+            f"Salesforce refused {what} with {code or exc.status}: {message}; stopping so the "
+            "next run resumes",
+            usage,
+            retryable=retryable,
+            outage=outage,
+        )
+    return SalesforceApiError(
+        exc.status, code or str(exc.status), message, fields, retryable, outage
+    )
+
+
+def connection_error(what: str, exc: requests.RequestException) -> SalesforceApiError:
+    """A request with no answer from Salesforce (dropped, timed out, refused, untrusted)."""
+    text = f"Salesforce {what}: {type(exc).__name__}: {exc}"
+    return SalesforceApiError(
+        None, "CONNECTION_ERROR", text, [], is_transient(exc), counts_toward_opening(exc)
+    )
 
 
 class _Session(requests.Session):
