@@ -31,6 +31,7 @@ import dagster as dg
 import httpx
 import pybreaker
 import requests
+from simple_salesforce import exceptions as sf_exc
 
 from revops_pipelines.infra.errors import ApiError
 from revops_pipelines.infra.settings import load_settings
@@ -113,9 +114,12 @@ def counts_toward_opening(exc: BaseException) -> bool:
         | httpx.TransportError,
     ):
         return True
-    status = getattr(exc, "status", None)  # simple-salesforce's SalesforceError
-    if status is None:
-        status = getattr(exc, "code", None)  # SalesforceAuthenticationFailed (the login)
+    if isinstance(exc, sf_exc.SalesforceAuthenticationFailed):
+        status = exc.code  # the login's HTTP status, or a SOAP fault's code (a string)
+    elif isinstance(exc, sf_exc.SalesforceError):
+        status = exc.status
+    else:
+        return False
     return isinstance(status, int) and is_transient_status(status)
 
 
