@@ -1,1 +1,4 @@
-"""Software-defined assets, one module per flow, checks beside their assets: thin, they read inputs, call the flow's service and return metadata."""
+"""Software-defined assets, one module per flow, checks beside their assets.
+
+Thin: each asset reads its inputs, calls the flow's service and returns metadata.
+"""

@@ -1,15 +1,16 @@
 """Circuit breakers for the outside APIs: after repeated transient failures, fail fast.
 
 One `ApiBreaker` per API, base URL and credential in a process (`breaker_for`, shared like the
-Attio budget). pybreaker runs the state machine (closed -> open after `fail_max` consecutive
+rate budgets). pybreaker runs the state machine (closed -> open after `fail_max` consecutive
 counted failures -> half-open after `reset_timeout` -> closed by a good probe, open again by a
 bad one). Around it, this module decides:
 
-- what counts (`counts_toward_opening`): 5xx, 408, timeouts and dropped connections. A 429 is a
-  budget the retry layer waits out, and other 4xx show a working API: they do not count, and
-  like a success they end a streak.
-- what a client wraps: one logical call with its retries (`calling()`), so a blip a retry
-  absorbs never counts, and an open breaker means `fail_max` calls in a row gave up.
+- what counts (`counts_toward_opening`): an `ApiError` whose `outage` is set (no answer, 408,
+  5xx). A 429 is a budget the retry policy waits out, and other 4xx show a working API: they do
+  not count, and like a success they end a streak.
+- what a client wraps: one logical call with its retries (`calling()`, which the retry
+  policy's `call`/`acall` enter), so a blip a retry absorbs never counts, and an open breaker
+  means `fail_max` calls in a row gave up.
 - one probe at a time when half-open (pybreaker admits every caller then).
 - `CircuitOpenError`, naming the API and the last errors; state changes logged; `snapshot()`
   for run metadata. Thresholds: `breaker_settings()`, the one place that reads them.
@@ -21,21 +22,22 @@ import hashlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import dagster as dg
 import httpx
 import pybreaker
 import requests
+from simple_salesforce import exceptions as sf_exc
 
+from revops_pipelines.infra.errors import ApiError
 from revops_pipelines.infra.settings import load_settings
 
 # Under Dagster's builtin logger, so state changes show in the run's own log as well.
 log = dg.get_dagster_logger("revops.breaker")
-T = TypeVar("T")
 
 FAIL_MAX_ENV = "REVOPS_BREAKER_FAIL_MAX"
 RESET_SECONDS_ENV = "REVOPS_BREAKER_RESET_SECONDS"
@@ -67,16 +69,13 @@ def breaker_settings() -> BreakerSettings:
     )
 
 
-class CircuitOpenError(RuntimeError):
+class CircuitOpenError(ApiError, RuntimeError):
     """The API's breaker is open: the call was refused without a request.
 
-    Not retryable within the call and never ambiguous (nothing was sent), so retry loops and
-    the effect ledger pass it straight up; a later run or step retry is the next probe.
+    An `ApiError` that is not retryable within the call and never ambiguous (nothing was sent),
+    so the retry policy and send-once pass it straight up; a later run or step retry is the
+    next probe. Not an outage either: the breaker's own refusal never counts toward opening it.
     """
-
-    retryable = False
-    ambiguous = False
-    outage = False  # the breaker's own refusal never counts toward opening it again
 
     def __init__(
         self, api: str, failures: int, last_errors: list[str], retry_in: float, *, probing: bool
@@ -100,13 +99,11 @@ def is_transient_status(status: int | None) -> bool:
 def counts_toward_opening(exc: BaseException) -> bool:
     """Does this failure of a whole call (after its retries) count toward opening the breaker?
 
-    The project's own errors say so in `outage` (Attio, Slack, Outreach, enrichment); what
-    simple-salesforce and requests raise is mapped here, since the Salesforce resource hands
-    those over raw from its retry loop.
+    Every client's errors are `ApiError`s and say so in `outage`. A third-party error that
+    escaped a client unmapped (requests, httpx, simple-salesforce) is judged by its kind.
     """
-    outage = getattr(exc, "outage", None)
-    if isinstance(outage, bool):
-        return outage
+    if isinstance(exc, ApiError):
+        return exc.outage
     if isinstance(exc, requests.exceptions.SSLError):
         return False  # a trust or certificate problem: configuration, not an outage
     if isinstance(
@@ -117,9 +114,12 @@ def counts_toward_opening(exc: BaseException) -> bool:
         | httpx.TransportError,
     ):
         return True
-    status = getattr(exc, "status", None)  # simple-salesforce's SalesforceError
-    if status is None:
-        status = getattr(exc, "code", None)  # SalesforceAuthenticationFailed (the login)
+    if isinstance(exc, sf_exc.SalesforceAuthenticationFailed):
+        status = exc.code  # the login's HTTP status, or a SOAP fault's code (a string)
+    elif isinstance(exc, sf_exc.SalesforceError):
+        status = exc.status
+    else:
+        return False
     return isinstance(status, int) and is_transient_status(status)
 
 
@@ -282,16 +282,6 @@ class BreakerGuard:
         if not credential:
             return {"api": api, "state": "not configured"}
         return self.circuit_breaker().snapshot()
-
-    def guarded(self, fn: Callable[..., T]) -> Callable[..., T]:
-        """`fn` (a whole call, its retries included) run under this API's breaker."""
-        breaker = self.circuit_breaker()
-
-        def call(*args: Any, **kwargs: Any) -> T:
-            with breaker.calling():
-                return fn(*args, **kwargs)
-
-        return call
 
 
 _registry: dict[tuple[str, str, str], ApiBreaker] = {}

@@ -1,13 +1,11 @@
-"""Caches in front of Attio reads, shared by every client of one credential in the process.
+"""Caches in front of an API's reads, shared by every client of one credential in the process.
 
-- The workspace schema (objects, attributes, select options, lists, members) changes rarely and
-  is read by every run to validate the mapping and routing files: kept for a TTL in memory, or
-  in Redis when a URL is given (Dagster runs each step in a process of its own, so only a shared
-  cache carries over from run to run). Creating an attribute, option or list clears it.
-- Records, optionally: an LRU with a TTL in memory, or Redis when a URL is given so several
-  processes share it. The client keeps it coherent with its own writes; Attio's `record.*`
-  webhooks evict what others changed (`attio_events`), and the TTL bounds anything missed.
-  A cache that fails (Redis down) is a miss, never a failed run.
+`cache_for(api, what, base_url, credential, ...)` gives the one cache of that API credential
+and kind of value (for Attio: the workspace `schema`, and `record`s): a TTL'd LRU in memory, or
+Redis when a URL is given, so several processes (Dagster runs each step in a process of its
+own) share it. The client that owns a cache keeps it coherent with its own writes and evicts
+what others changed; the TTL bounds anything missed. A cache that fails (Redis down) is a miss,
+never a failed run. Values are JSON.
 """
 
 from __future__ import annotations
@@ -23,8 +21,7 @@ from typing import Any
 import cachetools
 import redis
 
-log = logging.getLogger("revops.attio.cache")
-SCHEMA_ENTRIES = 4096  # far more than a workspace's objects, lists and their attributes
+log = logging.getLogger("revops.cache")
 
 
 @dataclass
@@ -117,12 +114,12 @@ class _Redis:
 
 
 class Cache:
-    """One cache (the schema, or records) over either store, with hit counts. A store that
-    fails (Redis down) is a miss, never a failed run; the TTL bounds how long a missed eviction
-    can serve an old value."""
+    """One cache (an API's schema, its records, ...) over either store, with hit counts. A
+    store that fails (Redis down) is a miss, never a failed run; the TTL bounds how long a
+    missed eviction can serve an old value."""
 
-    def __init__(self, store: _Memory | _Redis, what: str) -> None:
-        self.store, self.what = store, what
+    def __init__(self, store: _Memory | _Redis, what: str, api: str = "") -> None:
+        self.store, self.what, self.api = store, what, api
         self.stats = CacheStats()
         self._lock = threading.Lock()
 
@@ -182,47 +179,51 @@ class Cache:
         with self._lock:
             self.stats.errors += 1
         log.warning(
-            f"Attio {self.what} cache {what} failed, treated as a miss: {type(exc).__name__}: {exc}"
+            "%s %s cache %s failed, treated as a miss: %s: %s",
+            self.api,
+            self.what,
+            what,
+            type(exc).__name__,
+            exc,
         )
 
 
-def _scope(base_url: str, api_key: str) -> str:
-    digest = hashlib.sha256(f"{base_url}\0{api_key}".encode()).hexdigest()[:16]
-    return digest
+def _scope(base_url: str, credential: str) -> str:
+    return hashlib.sha256(f"{base_url}\0{credential}".encode()).hexdigest()[:16]
 
 
 _lock = threading.Lock()
-_schema: dict[tuple[str, str | None, float], Cache] = {}
-_records: dict[tuple[str, str | None, float, int], Cache] = {}
+_caches: dict[tuple[str, str, str, str | None, float, int], Cache] = {}
 
 
-def schema_cache_for(
-    base_url: str, api_key: str, ttl: float, redis_url: str | None = None
+def cache_for(
+    api: str,
+    what: str,
+    base_url: str,
+    credential: str,
+    *,
+    ttl: float,
+    size: int,
+    redis_url: str | None = None,
 ) -> Cache:
-    scope = _scope(base_url, api_key)
-    key = (scope, redis_url, ttl)
+    """The shared cache of `what` for this API credential: in Redis under
+    `revops:<api>:<scope>:<what>:` when `redis_url` is given (and the TTL is above 0), else an
+    LRU of `size` entries in memory; off when the TTL (or, in memory, the size) is 0."""
+    scope = _scope(base_url, credential)
+    key = (api, what, scope, redis_url, ttl, size)
     with _lock:
-        if key not in _schema:
+        if key not in _caches:
             store = (
-                _Redis(redis_url, ttl, prefix=f"revops:attio:{scope}:schema:")
-                if redis_url and ttl > 0
-                else _Memory(ttl, SCHEMA_ENTRIES)
-            )
-            _schema[key] = Cache(store, "schema")
-        return _schema[key]
-
-
-def record_cache_for(
-    base_url: str, api_key: str, *, ttl: float, size: int, redis_url: str | None
-) -> Cache:
-    scope = _scope(base_url, api_key)
-    key = (scope, redis_url, ttl, size)
-    with _lock:
-        if key not in _records:
-            store = (
-                _Redis(redis_url, ttl, prefix=f"revops:attio:{scope}:record:")
+                _Redis(redis_url, ttl, prefix=f"revops:{api.lower()}:{scope}:{what}:")
                 if redis_url and ttl > 0
                 else _Memory(ttl, size)
             )
-            _records[key] = Cache(store, "record")
-        return _records[key]
+            _caches[key] = Cache(store, what, api)
+        return _caches[key]
+
+
+def reset_caches() -> None:
+    """Forget every shared cache object (tests; a fresh process starts empty anyway). Values
+    already in Redis stay there."""
+    with _lock:
+        _caches.clear()

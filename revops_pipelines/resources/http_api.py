@@ -1,5 +1,5 @@
 """What the JSON-over-HTTP resources (enrichment, Outreach) share: one lazily opened
-`httpx.Client` per resource, closed at the end of each step, and their breaker."""
+`httpx.Client` per resource, closed at the end of each step, their breaker and rate budget."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import dagster as dg
 import httpx
 
 from revops_pipelines.infra.breaker import BreakerGuard
+from revops_pipelines.infra.rate_budget import RateBudgeted
 
 
-class HttpApiResource(BreakerGuard):
+class HttpApiResource(BreakerGuard, RateBudgeted):
     """Mixed into a ConfigurableResource that declares `_http: httpx.Client | None` as a
     PrivateAttr and says what is missing in `configuration_problem()`."""
 

@@ -3,27 +3,28 @@
 Speaks the Outreach API v2 (JSON:API, `application/vnd.api+json`) over httpx. `enroll_once`
 finds or creates the prospect (by email), then finds or creates the sequenceState (prospect +
 sequence + mailbox): looking first makes a repeated call a no-op, and after an ambiguous
-failure (a timeout, a dropped connection, a 5xx on a create) it looks again before creating.
-A 422 on a create (email taken, already in the sequence) is answered by looking too. 429s wait
-their `Retry-After`, reads are retried on 5xx and transport errors, with backoff and jitter,
-bounded by attempts and a total wait cap. JSON:API `errors` surface in `OutreachError`.
+failure (a timeout, a dropped connection, a 5xx on a create) it looks again before creating,
+under the shared send-once rule (`infra/send_once.py`). A 422 on a create (email taken, already
+in the sequence) is answered by looking too. Requests go through the shared retry policy
+(`infra/retry.py`): 429s wait their `Retry-After`, reads are retried on 5xx and transport
+errors, creates are not (`OutreachError.retryable` says which). JSON:API `errors` surface in
+`OutreachError`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
-from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 import httpx
-import tenacity
 from pydantic import Field, PrivateAttr
 
 from revops_pipelines.infra.breaker import is_transient_status
-from revops_pipelines.infra.retry import retry_after_seconds
+from revops_pipelines.infra.errors import ApiError
+from revops_pipelines.infra.retry import RetrySettings, call, retry_after_seconds
+from revops_pipelines.infra.send_once import send_once_sync
 from revops_pipelines.resources.http_api import HttpApiResource
 
 log = logging.getLogger("revops.outreach")
@@ -38,7 +39,7 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _TRANSIENT = {408, 500, 502, 503, 504}
 
 
-class OutreachError(Exception):
+class OutreachError(ApiError):
     """A failed Outreach call: the JSON:API `errors` when Outreach answered, else a transport
     failure (`status_code` None). `retryable`: safe to send again; `ambiguous`: a create may
     have been applied although no answer arrived."""
@@ -122,36 +123,27 @@ class OutreachResource(HttpApiResource, dg.ConfigurableResource):
         }
         return self._open_http(self.base_url, headers, self.timeout_seconds)
 
-    def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        """One call with retries: 429 always (not processed), 5xx and transport errors only
-        for reads. A create that may have been applied raises with `ambiguous` set."""
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, OutreachError) and exc.retry_after_seconds is not None:
-                return exc.retry_after_seconds + random.uniform(0, 0.1)
-            return random.uniform(0, min(15.0, 0.25 * 2 ** (state.attempt_number - 1)))
-
-        def too_long(state: tenacity.RetryCallState) -> bool:
-            return state.idle_for + (state.upcoming_sleep or 0.0) > self.max_total_wait_seconds
-
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(lambda e: getattr(e, "retryable", False)),
-            wait=wait,
-            stop=tenacity.stop_after_attempt(self.max_attempts) | too_long,
-            reraise=True,
+    def retry_settings(self) -> RetrySettings:
+        return RetrySettings(
+            max_attempts=self.max_attempts, max_total_wait_seconds=self.max_total_wait_seconds
         )
-        # The breaker counts the whole call, retries included: a blip never trips it.
-        with self.circuit_breaker().calling():
-            for attempt in retrying:
-                with attempt:
-                    return self._send(method, path, **kwargs)
-        raise AssertionError("unreachable: the retry loop returns or raises")
+
+    def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """One call under the shared retry policy: 429 always (not processed), 5xx and
+        transport errors only for reads. A create that may have been applied raises with
+        `ambiguous` set. The breaker counts the whole call, retries included."""
+        return call(
+            lambda: self._send(method, path, **kwargs),
+            self.retry_settings(),
+            breaker=self.circuit_breaker(),
+        )
 
     def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         read = method == "GET"
+        client = self._client()
+        self.rate_budget().acquire_sync("read" if read else "write")
         try:
-            response = self._client().request(method, path.lstrip("/"), **kwargs)
+            response = client.request(method, path.lstrip("/"), **kwargs)
         except _NOT_SENT as exc:
             raise self._transport(method, path, exc, retryable=True, ambiguous=False) from None
         except httpx.HTTPError as exc:
@@ -165,7 +157,7 @@ class OutreachResource(HttpApiResource, dg.ConfigurableResource):
         errors = errors or [{"id": "httpError", "detail": response.reason_phrase}]
         status = response.status_code
         if status == 429:
-            wait = retry_after_seconds(response.headers.get("Retry-After"), now=datetime.now(UTC))
+            wait = retry_after_seconds(response.headers.get("Retry-After"))
             raise OutreachError(
                 method, path, status, errors, retryable=True, retry_after_seconds=wait
             )
@@ -191,21 +183,17 @@ class OutreachResource(HttpApiResource, dg.ConfigurableResource):
         return int(data[0]["id"]) if data else None
 
     def _create_once(self, what: str, path: str, body: dict[str, Any], look: Any) -> int:
-        """POST `body`; on an ambiguous failure or a 422, what `look()` finds, else POST again."""
-        for resend in range(self.max_resends + 1):
-            try:
-                return int(self.request("POST", path, json=body)["data"]["id"])
-            except OutreachError as exc:
-                if not (exc.ambiguous or exc.status_code == 422):
-                    raise
-                found = look()
-                if found is not None:
-                    log.info("Outreach %s already existed (%s); using it", what, exc.detail)
-                    return int(found)
-                if exc.status_code == 422 or resend == self.max_resends:
-                    raise
-                log.info("Outreach %s was not created (%s); sending again", what, exc.detail)
-        raise AssertionError("unreachable")
+        """POST `body` under the shared send-once rule; a 422 (email taken, already in the
+        sequence) is Outreach's "already exists": answered by `look()` too, never resent."""
+        return int(
+            send_once_sync(
+                lambda: self.request("POST", path, json=body)["data"]["id"],
+                look,
+                what=f"Outreach {what}",
+                max_resends=self.max_resends,
+                already_exists=_already_exists,
+            )
+        )
 
     # --- the operations --------------------------------------------------------------------
     def find_prospect(self, email: str) -> int | None:
@@ -271,3 +259,7 @@ class OutreachResource(HttpApiResource, dg.ConfigurableResource):
             items += page.get("data") or []
             url, params = (page.get("links") or {}).get("next"), None
         return items
+
+
+def _already_exists(exc: BaseException) -> bool:
+    return isinstance(exc, OutreachError) and exc.status_code == 422

@@ -17,17 +17,19 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
 import dagster as dg
 import requests
-import tenacity
 from pydantic import Field, PrivateAttr
 from simple_salesforce import Salesforce
 from simple_salesforce import exceptions as sf_exc
 from simple_salesforce.login import SalesforceLogin
 
+from revops_pipelines.infra.breaker import counts_toward_opening
+from revops_pipelines.infra.retry import RetrySettings, call
 from revops_pipelines.resources.salesforce_bulk import BulkReads
 from revops_pipelines.resources.salesforce_http import (  # noqa: F401  (re-exported)
     ENV_VARS,
@@ -43,8 +45,10 @@ from revops_pipelines.resources.salesforce_http import (  # noqa: F401  (re-expo
     _error_details,
     _Session,
     _State,
+    connection_error,
     is_transient,
     parse_limit_info,
+    refusal,
 )
 from revops_pipelines.resources.salesforce_reads import RestReads
 
@@ -79,6 +83,9 @@ class SalesforceResource(RestReads, BulkReads, SalesforceBreaker, dg.Configurabl
     max_attempts: int = Field(default=5, ge=1, description="Attempts per request, first included.")
     retry_initial_seconds: float = Field(default=1.0, ge=0)
     retry_max_seconds: float = Field(default=30.0, ge=0)
+    max_total_wait_seconds: float = Field(
+        default=120.0, ge=0, description="Cap on time spent waiting between attempts of a call."
+    )
     max_api_usage_percent: float = Field(
         default=90.0, gt=0, le=100, description="Stop before the org's daily API usage passes this."
     )
@@ -173,9 +180,10 @@ class SalesforceResource(RestReads, BulkReads, SalesforceBreaker, dg.Configurabl
                 version=self.api_version,
                 session=session,
             )
-        try:
-            session_id, instance = self.guarded(self._retrying("login"))(
-                lambda: SalesforceLogin(
+
+        def login() -> tuple[str, str]:
+            try:
+                return SalesforceLogin(
                     username=self.username,
                     password=self.password,
                     security_token=self.security_token or None,
@@ -183,34 +191,41 @@ class SalesforceResource(RestReads, BulkReads, SalesforceBreaker, dg.Configurabl
                     session=session,
                     scratch_url=self.login_url(),
                 )
-            )
-        except sf_exc.SalesforceAuthenticationFailed as exc:
-            raise SalesforceAuthenticationError(
-                f"Salesforce login at {self.login_url()} failed: {exc.code}: {exc.auth_message}"
-            ) from None
+            except sf_exc.SalesforceAuthenticationFailed as exc:
+                raise SalesforceAuthenticationError(
+                    f"Salesforce login at {self.login_url()} failed: {exc.code}: "
+                    f"{exc.auth_message}",
+                    retryable=is_transient(exc),
+                    outage=counts_toward_opening(exc),
+                ) from None
+            except requests.RequestException as exc:
+                raise connection_error("login", exc) from exc
+
+        session_id, instance = self._with_retries("login", login)
         return Salesforce(
             instance=instance, session_id=session_id, version=self.api_version, session=session
         )
 
-    def _retrying(self, what: str) -> tenacity.Retrying:
-        log = dg.get_dagster_logger()
+    def retry_settings(self) -> RetrySettings:
+        return RetrySettings(
+            max_attempts=self.max_attempts,
+            max_total_wait_seconds=self.max_total_wait_seconds,
+            initial_backoff_seconds=self.retry_initial_seconds,
+            max_backoff_seconds=self.retry_max_seconds,
+        )
 
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            detail = _error_details(exc)[0] if isinstance(exc, sf_exc.SalesforceError) else ""
-            log.warning(
-                f"Salesforce {what}: attempt {state.attempt_number} failed "
-                f"({type(exc).__name__} {detail}); retrying in {state.upcoming_sleep:.1f}s"
-            )
+    def _with_retries(self, what: str, attempt: Callable[[], T]) -> T:
+        """`attempt` under the shared retry policy and this org's breaker and rate budget."""
 
-        return tenacity.Retrying(
-            retry=tenacity.retry_if_exception(is_transient),
-            stop=tenacity.stop_after_attempt(self.max_attempts),
-            wait=tenacity.wait_random_exponential(
-                multiplier=self.retry_initial_seconds, max=self.retry_max_seconds
-            ),
-            before_sleep=before_sleep,
-            reraise=True,
+        def budgeted() -> T:
+            self.rate_budget().acquire_sync("api")
+            return attempt()
+
+        return call(
+            budgeted,
+            self.retry_settings(),
+            breaker=self.circuit_breaker(),
+            what=f"Salesforce {what}",
         )
 
     def _check_budget(self) -> None:
@@ -225,12 +240,13 @@ class SalesforceResource(RestReads, BulkReads, SalesforceBreaker, dg.Configurabl
             )
 
     def _call(self, what: str, fn: Callable[[Salesforce], T]) -> T:
-        """Run one request with retries; map Salesforce's refusals to this module's errors."""
+        """Run one request with retries; Salesforce's refusals arrive as this module's errors
+        (transient ones retried first: see `is_transient`)."""
         for relogin in (True, False):
             self._check_budget()
             client = self.client()
             try:
-                return self.guarded(self._retrying(what))(fn, client)
+                return self._with_retries(what, partial(self._attempt, what, fn, client))
             except sf_exc.SalesforceExpiredSession:
                 if relogin and not self.access_token:
                     self._state.client = None  # the password session expired: log in again
@@ -238,23 +254,22 @@ class SalesforceResource(RestReads, BulkReads, SalesforceBreaker, dg.Configurabl
                 raise SalesforceAuthenticationError(
                     f"Salesforce {what}: the session is expired or invalid (INVALID_SESSION_ID)"
                 ) from None
-            except sf_exc.SalesforceError as exc:
-                code, message, fields = _error_details(exc)
-                if code == "REQUEST_LIMIT_EXCEEDED" or exc.status == 429:
-                    usage, self._state.usage = self._state.usage, None
-                    raise SalesforceRequestLimitExceeded(
-                        f"Salesforce refused {what} with {code or exc.status}: {message}; stopping "
-                        "so the next run resumes",
-                        usage,
-                    ) from None
-                raise SalesforceApiError(
-                    exc.status, code or str(exc.status), message, fields
-                ) from None
-            except requests.RequestException as exc:  # retries spent, or not worth retrying
-                raise SalesforceApiError(
-                    None, "CONNECTION_ERROR", f"Salesforce {what}: {type(exc).__name__}: {exc}", []
-                ) from exc
         raise AssertionError("unreachable")
+
+    def _attempt(self, what: str, fn: Callable[[Salesforce], T], client: Salesforce) -> T:
+        """One request; a failure becomes an `ApiError` of this module (an expired session
+        stays simple-salesforce's, for `_call` to log in again)."""
+        try:
+            return fn(client)
+        except sf_exc.SalesforceExpiredSession:
+            raise
+        except sf_exc.SalesforceError as exc:
+            refused = refusal(what, exc, self._state.usage)
+            if isinstance(refused, SalesforceRequestLimitExceeded):
+                self._state.usage = None  # a later call asks the org afresh
+            raise refused from None
+        except requests.RequestException as exc:
+            raise connection_error(what, exc) from exc
 
     # ---- schema -------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Salesforce HTTP plumbing for the resource: errors, API usage, the session, transient checks."""
+"""Salesforce HTTP plumbing for the resource: its errors (`ApiError`s), API usage, the session,
+and which failures are transient."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce import exceptions as sf_exc
 
-from revops_pipelines.infra.breaker import BreakerGuard
+from revops_pipelines.infra.breaker import BreakerGuard, counts_toward_opening
+from revops_pipelines.infra.errors import ApiError
+from revops_pipelines.infra.rate_budget import RateBudgeted
 
 T = TypeVar("T")
 ENV_VARS = {
@@ -27,8 +30,13 @@ _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 
 
-class SalesforceError(Exception):
-    """Base of the errors this resource raises."""
+class SalesforceError(ApiError):
+    """Base of the errors this resource raises. `retryable` (see `is_transient`) and `outage`
+    are set per failure; configuration and field errors are neither."""
+
+    def __init__(self, message: str, *, retryable: bool = False, outage: bool = False) -> None:
+        super().__init__(message)
+        self.retryable, self.outage = retryable, outage
 
 
 class SalesforceNotConfigured(SalesforceError):
@@ -53,15 +61,22 @@ class SalesforceApiError(SalesforceError):
     """A request Salesforce refused for a reason of its own (validation, bad query, ...)."""
 
     def __init__(
-        self, status: int | None, error_code: str, message: str, fields: list[str]
+        self,
+        status: int | None,
+        error_code: str,
+        message: str,
+        fields: list[str],
+        retryable: bool = False,
+        outage: bool = False,
     ) -> None:
-        super().__init__(f"{error_code}: {message}".strip())
+        super().__init__(f"{error_code}: {message}".strip(), retryable=retryable, outage=outage)
         self.status, self.error_code, self.message, self.fields = (
             status,
             error_code,
             message,
             fields,
         )
+        self.status_code = status
 
 
 @dataclass(frozen=True)
@@ -85,9 +100,15 @@ class SalesforceRequestLimitExceeded(SalesforceError):
     any: reading again from there (inclusive) loses nothing."""
 
     def __init__(
-        self, message: str, api_usage: ApiUsage | None, resume_from: datetime | None = None
+        self,
+        message: str,
+        api_usage: ApiUsage | None,
+        resume_from: datetime | None = None,
+        *,
+        retryable: bool = False,
+        outage: bool = False,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, retryable=retryable, outage=outage)
         self.api_usage, self.resume_from = api_usage, resume_from
 
 
@@ -131,6 +152,35 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def refusal(
+    what: str, exc: sf_exc.SalesforceError, usage: ApiUsage | None
+) -> SalesforceApiError | SalesforceRequestLimitExceeded:
+    """Salesforce's refusal of `what` as this module's error: the daily limit (or a 429) as
+    `SalesforceRequestLimitExceeded` carrying the last known `usage`, else `SalesforceApiError`
+    with Salesforce's errorCode, message and fields. Retryable when `is_transient`."""
+    code, message, fields = _error_details(exc)
+    retryable, outage = is_transient(exc), counts_toward_opening(exc)
+    if code == "REQUEST_LIMIT_EXCEEDED" or exc.status == 429:
+        return SalesforceRequestLimitExceeded(
+            f"Salesforce refused {what} with {code or exc.status}: {message}; stopping so the "
+            "next run resumes",
+            usage,
+            retryable=retryable,
+            outage=outage,
+        )
+    return SalesforceApiError(
+        exc.status, code or str(exc.status), message, fields, retryable, outage
+    )
+
+
+def connection_error(what: str, exc: requests.RequestException) -> SalesforceApiError:
+    """A request with no answer from Salesforce (dropped, timed out, refused, untrusted)."""
+    text = f"Salesforce {what}: {type(exc).__name__}: {exc}"
+    return SalesforceApiError(
+        None, "CONNECTION_ERROR", text, [], is_transient(exc), counts_toward_opening(exc)
+    )
+
+
 class _Session(requests.Session):
     """A session that trusts the configured CA bundle even when REQUESTS_CA_BUNDLE points
     elsewhere, applies a default timeout, and records `Sforce-Limit-Info`."""
@@ -162,9 +212,10 @@ class _Session(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-class SalesforceBreaker(BreakerGuard):
-    """The resource's breaker, shared per org URL and token (or user). The resource runs each
-    retry loop (`_retrying`) through `guarded`, so whole calls count, not single attempts."""
+class SalesforceBreaker(BreakerGuard, RateBudgeted):
+    """The resource's breaker and rate budget, shared per org URL and token (or user). The
+    resource runs each call's whole retry loop under the breaker, so whole calls count, not
+    single attempts."""
 
     def breaker_identity(self) -> tuple[str, str, str]:
         url = getattr(self, "instance_url", None) or getattr(self, "login_url")()  # noqa: B009

@@ -1,13 +1,13 @@
 """Slack as a Dagster resource, over slack_sdk's `WebClient` pointed at `SLACK_API_BASE_URL`.
 
-The client carries slack_sdk's `RateLimitErrorRetryHandler` (a 429 waits its `Retry-After`
-seconds) and a connection-error handler that only resends what cannot have arrived: a request
-that never reached Slack, or a read. A post whose answer was lost (a timeout, a reset after it
-was sent, a 5xx, or Slack's own `internal_error`/`fatal_error`/`request_timeout`) is ambiguous.
-`post_message_once` tags each message with a deterministic marker in its message metadata and,
-after an ambiguous failure, looks for the marker in `conversations.history` before posting
-again. Slack's `ok: false` errors surface as `SlackError` with Slack's error code. The token
-never appears in logs or errors.
+One retry loop: slack_sdk's own retry handlers are switched off, and every call goes through
+the shared retry policy (`infra/retry.py`). A 429 waits its `Retry-After` seconds; a request
+that never reached Slack, or a read, is sent again. A post whose answer was lost (a timeout, a
+reset after it was sent, a 5xx, or Slack's own `internal_error`/`fatal_error`/`request_timeout`)
+is ambiguous and is not resent blindly: `post_message_once` tags each message with a
+deterministic marker in its message metadata and, under the shared send-once rule, looks for
+the marker in `conversations.history` before posting again. Slack's `ok: false` errors surface
+as `SlackError` with Slack's error code. The token never appears in logs or errors.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.client
 import logging
 import os
-import random
 import re
 import time
 from collections.abc import Iterator
@@ -26,16 +25,12 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-)
-from slack_sdk.http_retry.handler import RetryHandler
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
 
 from revops_pipelines.infra.breaker import BreakerGuard, is_transient_status
+from revops_pipelines.infra.errors import ApiError
+from revops_pipelines.infra.rate_budget import RateBudgeted
+from revops_pipelines.infra.retry import RetrySettings, call, retry_after_seconds
+from revops_pipelines.infra.send_once import send_once_sync
 
 log = logging.getLogger("revops.slack")
 DEFAULT_BASE_URL = "https://slack.com/api/"
@@ -47,7 +42,7 @@ AMBIGUOUS_ERRORS = {"internal_error", "fatal_error", "request_timeout", "service
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 
 
-class SlackError(Exception):
+class SlackError(ApiError):
     """A failed Slack call: Slack's `error` code when it answered, else a transport failure.
 
     `retryable`: sending again is safe and may succeed; `ambiguous`: the post may have been
@@ -82,35 +77,14 @@ class SlackError(Exception):
         return f"Slack {self.method} -> {self.status_code} {self.error}{details}"
 
 
-class SafeConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
-    """slack_sdk's connection-error handler, minus resending a post that may have arrived.
-
-    urllib wraps failures while connecting and sending in `URLError` (nothing reached Slack);
-    a reset or disconnect while waiting for the answer comes bare, and then only reads are
-    resent: a post goes back to `post_message_once`, which looks before posting again.
-    """
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if not super()._can_retry(state=state, request=request, response=response, error=error):
-            return False
-        return isinstance(error, URLError) or not request.url.endswith(WRITE_METHODS)
-
-
-class SlackResource(BreakerGuard, dg.ConfigurableResource):
+class SlackResource(BreakerGuard, RateBudgeted, dg.ConfigurableResource):
     """Slack Web API with a bot token. Build it with `from_env()`."""
 
     token: str | None = Field(default=None, repr=False, description="SLACK_BOT_TOKEN.")
     base_url: str = Field(default=DEFAULT_BASE_URL, description="SLACK_API_BASE_URL.")
     timeout_seconds: int = Field(default=30, ge=1)
-    rate_limit_retries: int = Field(default=3, ge=0, description="429s waited out per call.")
-    connection_retries: int = Field(default=2, ge=0)
+    max_attempts: int = Field(default=4, ge=1, description="Attempts per call, first included.")
+    max_total_wait_seconds: float = Field(default=60.0, ge=0, description="Retry wait cap.")
     max_resends: int = Field(default=2, ge=0, description="Posts after an ambiguous failure.")
     lookback_seconds: float = Field(
         default=900.0, gt=0, description="How far before a post its marker is looked for."
@@ -144,46 +118,44 @@ class SlackResource(BreakerGuard, dg.ConfigurableResource):
         return "Slack", self.base_url, (self.token or "").strip()
 
     def client(self) -> WebClient:
-        """The WebClient, with the rate-limit and safe connection-error retry handlers."""
+        """The WebClient, without slack_sdk's retry handlers: `call` is the one retry loop."""
         if self._client is None:
             problem = self.configuration_problem()
             if problem:
                 raise SlackError("(setup)", "not_configured", messages=[problem])
-            handlers: list[RetryHandler] = [
-                SafeConnectionErrorRetryHandler(max_retry_count=self.connection_retries),
-                RateLimitErrorRetryHandler(max_retry_count=self.rate_limit_retries),
-            ]
             self._client = WebClient(
                 token=(self.token or "").strip(),
                 base_url=self.base_url.rstrip("/") + "/",  # slack_sdk joins method names on
                 timeout=self.timeout_seconds,
-                retry_handlers=handlers,
+                retry_handlers=[],  # its default resends a post whose answer was lost
             )
         return self._client
 
+    def retry_settings(self) -> RetrySettings:
+        return RetrySettings(
+            max_attempts=self.max_attempts, max_total_wait_seconds=self.max_total_wait_seconds
+        )
+
     # --- calls -----------------------------------------------------------------------------
     def call(self, method: str, **params: Any) -> dict[str, Any]:
-        """One Web API call; a read is retried (bounded) when the failure is transient. The
-        breaker counts the whole call (its retries and slack_sdk's), not each attempt."""
-        with self.circuit_breaker().calling():
-            for attempt in range(self.connection_retries + 1):
-                try:
-                    return self._call(method, params)
-                except SlackError as exc:
-                    if method in WRITE_METHODS or not (exc.retryable or exc.ambiguous):
-                        raise
-                    if attempt == self.connection_retries:
-                        raise
-                    time.sleep(exc.retry_after_seconds or random.uniform(0, 0.5 * 2**attempt))
-        raise AssertionError("unreachable")
+        """One Web API call under the shared retry policy: what `SlackError.retryable` allows
+        (a 429, a request that never left, a read's transient failure) is sent again. The
+        breaker counts the whole call, not each attempt."""
+        return call(
+            lambda: self._call(method, params),
+            self.retry_settings(),
+            breaker=self.circuit_breaker(),
+        )
 
     def _call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         write = method in WRITE_METHODS
+        client = self.client()
+        self.rate_budget().acquire_sync("write" if write else "read")
         try:
             if write:
-                response = self.client().api_call(method, json=params)
+                response = client.api_call(method, json=params)
             else:
-                response = self.client().api_call(method, http_verb="GET", params=params)
+                response = client.api_call(method, http_verb="GET", params=params)
             return dict(response.data)  # type: ignore[arg-type]
         except SlackApiError as exc:
             raise _api_error(method, exc, write) from None
@@ -271,27 +243,16 @@ class SlackResource(BreakerGuard, dg.ConfigurableResource):
         cid = self.channel_id(channel)
         since = time.time() - self.lookback_seconds
         metadata = {"event_type": MARKER_EVENT_TYPE, "event_payload": {"marker": marker}}
-        if look_first and (found := self.find_message(cid, marker, oldest=since)):
+
+        def post() -> str:
+            return str(self.post_message(cid, text, blocks, metadata=metadata)["ts"])
+
+        def look() -> str | None:
+            return self.find_message(cid, marker, oldest=since)
+
+        if look_first and (found := look()):
             return found
-        resends = 0
-        # A 429 was not applied and waits out its Retry-After: it does not spend a resend,
-        # which is kept for failures that may have posted; the attempt cap still bounds it.
-        for attempt in range(self.max_resends + 2 * self.rate_limit_retries + 1):
-            try:
-                answer = self.post_message(cid, text, blocks, metadata=metadata)
-                return str(answer["ts"])
-            except SlackError as exc:
-                rate_limited = exc.status_code == 429
-                resends += 0 if rate_limited else 1
-                if not (exc.ambiguous or exc.retryable) or resends > self.max_resends:
-                    raise
-                if exc.ambiguous and (found := self.find_message(cid, marker, oldest=since)):
-                    log.info("Slack post %s had arrived (%s); not posting again", marker, exc)
-                    return found
-                log.info("Slack post %s did not arrive (%s); posting again", marker, exc)
-                time.sleep(exc.retry_after_seconds or random.uniform(0, 0.5 * 2**attempt))
-        raise SlackError("chat.postMessage", "ratelimited", status_code=429, retryable=True)
-        raise AssertionError("unreachable")
+        return send_once_sync(post, look, what=f"Slack post {marker}", max_resends=self.max_resends)
 
 
 def _api_error(method: str, exc: SlackApiError, write: bool) -> SlackError:
@@ -304,7 +265,8 @@ def _api_error(method: str, exc: SlackApiError, write: bool) -> SlackError:
         header = (response.headers or {}).get("Retry-After") or (response.headers or {}).get(
             "retry-after"
         )
-        wait = float(header[0] if isinstance(header, list) else header or 1)
+        wait = retry_after_seconds(header[0] if isinstance(header, list) else header)
+        wait = 1.0 if wait is None else wait  # Slack always sends it; wait a second if not
         return SlackError(
             method, code, status_code=status, retryable=True, retry_after_seconds=wait
         )

@@ -27,11 +27,11 @@ from revops_pipelines.store.sync_records import load_record_ids, upsert
 from revops_pipelines.store.tables import id_map, sync_state, webhook_inbox
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
-from revops_pipelines.webhooks.sources import sign_attio
 from revops_sandbox.server import serve_in_thread
 from revops_sandbox.slack import SLACK_SANDBOX_TOKEN
 from tests.assets.inbox_runs import meta, run_sensor
 from tests.resources.attio_helpers import connect
+from tests.webhooks.helpers import sign
 
 SECRET = "test-attio-secret"
 WINS = "sales-wins"
@@ -141,7 +141,7 @@ def event(
 
 def deliver(world: dict[str, Any], key: str, *events: dict[str, Any]) -> int:
     body = json.dumps({"webhook_id": "wh-1", "events": list(events)}).encode()
-    headers = {"Attio-Signature": sign_attio(SECRET, body), "Idempotency-Key": key}
+    headers = {"Attio-Signature": sign("attio", SECRET, body), "Idempotency-Key": key}
     return httpx.post(
         f"{world['receiver']}/webhooks/attio", content=body, headers=headers
     ).status_code

@@ -52,9 +52,7 @@ def world(side_systems, attio_sandbox, db_url, dagster_instance, monkeypatch):  
         "outreach": OutreachResource(
             access_token=OUTREACH_SANDBOX_TOKEN, base_url=f"{outreach_url}/api/v2", mailbox_id="1"
         ),
-        "enrichment": EnrichmentResource(
-            api_key=ENRICHMENT_SANDBOX_KEY, base_url=enrichment_url, database_url=db_url
-        ),
+        "enrichment": EnrichmentResource(api_key=ENRICHMENT_SANDBOX_KEY, base_url=enrichment_url),
     }
     settings = ReceiverSettings(database_url=db_url, secrets={"typeform": SECRET})
     with serve_in_thread(create_app(settings)) as receiver:

@@ -26,10 +26,10 @@ from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store.tables import sync_conflicts, sync_log, sync_state
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
-from revops_pipelines.webhooks.sources import sign_attio
 from revops_sandbox.server import serve_in_thread
 from tests.assets.inbox_runs import meta, run_sensor
 from tests.assets.sync_harness import materialize_days
+from tests.webhooks.helpers import sign
 
 SECRET = "two-way-attio-secret"
 
@@ -86,7 +86,10 @@ def deliver(world: dict[str, Any], events: list[dict[str, Any]], prefix: str) ->
     statuses = []
     for i, event in enumerate(events):
         body = json.dumps({"webhook_id": "wh-two-way", "events": [event]}).encode()
-        headers = {"Attio-Signature": sign_attio(SECRET, body), "Idempotency-Key": f"{prefix}-{i}"}
+        headers = {
+            "Attio-Signature": sign("attio", SECRET, body),
+            "Idempotency-Key": f"{prefix}-{i}",
+        }
         response = httpx.post(f"{world['receiver']}/webhooks/attio", content=body, headers=headers)
         statuses.append(response.status_code)
     return statuses

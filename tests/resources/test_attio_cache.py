@@ -25,8 +25,8 @@ from revops_pipelines.sensors.inbox import attio_inbox_sensor
 from revops_pipelines.store.resource import RevopsDatabase
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import ReceiverSettings
-from revops_pipelines.webhooks.sources import sign_attio
 from revops_sandbox.server import serve_in_thread
+from tests.webhooks.helpers import sign
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 SECRET = "cache-test-secret"
@@ -53,13 +53,11 @@ def run(coro: Any) -> Any:
 @pytest.fixture
 def fresh_caches() -> Iterator[None]:
     """The caches are process-wide per credential: start each test with none."""
-    from revops_pipelines.resources.attio import cache
+    from revops_pipelines.infra.cache import reset_caches
 
-    cache._schema.clear()
-    cache._records.clear()
+    reset_caches()
     yield
-    cache._schema.clear()
-    cache._records.clear()
+    reset_caches()
 
 
 def test_the_schema_cache_spares_requests_until_its_ttl_and_setup_clears_it(
@@ -111,12 +109,12 @@ def test_the_schema_cache_spares_requests_until_its_ttl_and_setup_clears_it(
 
 
 def test_a_redis_schema_cache_carries_over_to_a_new_process(attio_sandbox, fresh_caches) -> None:  # type: ignore[no-untyped-def]
-    from revops_pipelines.resources.attio import cache
+    from revops_pipelines.infra.cache import reset_caches
 
     template = "GET /v2/{target}/{identifier}/attributes"
 
     def new_process_reads() -> AttioResource:
-        cache._schema.clear()  # what a new step process starts with: nothing in memory
+        reset_caches()  # what a new step process starts with: nothing in memory
         attio = resource(attio_sandbox, schema_cache_ttl_seconds=60, redis_url=REDIS_URL)
 
         async def read() -> None:
@@ -217,7 +215,7 @@ def test_a_record_updated_webhook_evicts_the_cached_record(
     with serve_in_thread(create_app(settings)) as receiver:
         for i, event in enumerate(attio_sandbox.webhook_events(position)):
             body = json.dumps({"webhook_id": "wh-cache", "events": [event]}).encode()
-            headers = {"Attio-Signature": sign_attio(SECRET, body), "Idempotency-Key": f"c-{i}"}
+            headers = {"Attio-Signature": sign("attio", SECRET, body), "Idempotency-Key": f"c-{i}"}
             response = httpx.post(f"{receiver.url}/webhooks/attio", content=body, headers=headers)
             assert response.status_code == 202
     database = RevopsDatabase(url=db_url)

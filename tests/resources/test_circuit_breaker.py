@@ -36,6 +36,8 @@ from revops_pipelines.resources.enrichment import EnrichmentResource
 from revops_pipelines.resources.outreach import OutreachError, OutreachResource
 from revops_pipelines.resources.salesforce import SalesforceApiError, SalesforceResource
 from revops_pipelines.resources.slack import SlackError, SlackResource
+from revops_pipelines.services.leads.enrichment import CompanyEnrichment
+from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
 from revops_sandbox.attio import AttioSandbox
 from revops_sandbox.enrichment import ENRICHMENT_SANDBOX_KEY
@@ -363,7 +365,7 @@ def front_requests(url: str) -> int:
 def test_slack_opens_fails_fast_and_recovers(side_systems: Any) -> None:
     sandbox, url = side_systems["slack"]
     sandbox.reset()
-    slack = SlackResource(token=SLACK_SANDBOX_TOKEN, base_url=f"{url}/api/", connection_retries=1)
+    slack = SlackResource(token=SLACK_SANDBOX_TOKEN, base_url=f"{url}/api/", max_attempts=2)
     breaker = breaker_for("Slack", f"{url}/api", SLACK_SANDBOX_TOKEN, BreakerSettings(2, 0.3))
     httpx.post(f"{url}/_sandbox/faults", json={"rate": 1.0, "kinds": ["503"], "seed": 1})
     for _ in range(2):
@@ -406,10 +408,10 @@ def test_an_open_enrichment_breaker_is_an_error_result_without_a_call(
 ) -> None:
     sandbox, url = side_systems["enrichment"]
     sandbox.reset()
-    enrich = EnrichmentResource(
-        api_key=ENRICHMENT_SANDBOX_KEY, base_url=url, database_url=db_url, max_attempts=2,
-        max_total_wait_seconds=1,
+    client = EnrichmentResource(
+        api_key=ENRICHMENT_SANDBOX_KEY, base_url=url, max_attempts=2, max_total_wait_seconds=1,
     )  # fmt: skip
+    enrich = CompanyEnrichment(client, store_engine.get_engine(db_url))
     breaker_for("Enrichment", url, ENRICHMENT_SANDBOX_KEY, BreakerSettings(2, 30))
     httpx.post(f"{url}/_sandbox/faults", json={"rate": 1.0, "kinds": ["503"], "seed": 1})
     try:
@@ -421,7 +423,7 @@ def test_an_open_enrichment_breaker_is_an_error_result_without_a_call(
         assert front_requests(url) == sent
     finally:
         httpx.delete(f"{url}/_sandbox/faults")
-        enrich.close()
+        client.close()
 
 
 # --- the lead flow: an open Slack or Outreach breaker loses no lead ----------------------------

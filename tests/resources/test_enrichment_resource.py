@@ -1,8 +1,10 @@
-"""EnrichmentResource against the enrichment sandbox over loopback, cached in the store (SQLite
-and PostgreSQL): found, pending, not found, and failures that never raise."""
+"""EnrichmentResource against the enrichment sandbox over loopback, with the lead flow's
+cache-aside in the store in front of it (SQLite and PostgreSQL): found, pending, not found, and
+failures that never raise."""
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from collections.abc import Iterator
@@ -13,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from revops_pipelines.resources.enrichment import CompanyProfile, EnrichmentResource
+from revops_pipelines.services.leads.enrichment import CachePolicy, CompanyEnrichment
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store.tables import enrichment_cache
 from revops_sandbox.enrichment import ENRICHMENT_SANDBOX_KEY, EnrichmentSandbox
@@ -36,16 +39,19 @@ def sandbox(served: tuple[EnrichmentSandbox, str]) -> EnrichmentSandbox:
 
 
 @pytest.fixture
-def enrich(sandbox: EnrichmentSandbox, db_url: str) -> Iterator[EnrichmentResource]:
+def enrich(sandbox: EnrichmentSandbox, db_url: str) -> Iterator[CompanyEnrichment]:
     resource = EnrichmentResource(
         api_key=ENRICHMENT_SANDBOX_KEY,
         base_url=sandbox.url,  # type: ignore[attr-defined]
-        database_url=db_url,
         timeout_seconds=1,
         max_total_wait_seconds=3,
     )
-    yield resource
+    yield CompanyEnrichment(resource, store_engine.get_engine(db_url))
     resource.close()
+
+
+def with_client(enrich: CompanyEnrichment, **change: object) -> CompanyEnrichment:
+    return dataclasses.replace(enrich, client=enrich.client.model_copy(update=change))
 
 
 def cache_row(db_url: str, domain: str) -> dict | None:
@@ -57,7 +63,7 @@ def cache_row(db_url: str, domain: str) -> dict | None:
 
 
 def test_found_then_served_from_the_cache_without_a_call(
-    sandbox: EnrichmentSandbox, enrich: EnrichmentResource, db_url: str
+    sandbox: EnrichmentSandbox, enrich: CompanyEnrichment, db_url: str
 ) -> None:
     first = enrich.company("www.Analytical.example")
     assert first.status == "found"
@@ -77,7 +83,7 @@ def test_found_then_served_from_the_cache_without_a_call(
     assert ttl == timedelta(days=7)
 
 
-def test_as_fields_feeds_the_lead(enrich: EnrichmentResource) -> None:
+def test_as_fields_feeds_the_lead(enrich: CompanyEnrichment) -> None:
     fields = enrich.company("apollo.example").company.as_fields()  # type: ignore[union-attr]
     assert fields == {
         "domain": "apollo.example", "name": "Apollo Guidance", "employees": 2300,
@@ -87,7 +93,7 @@ def test_as_fields_feeds_the_lead(enrich: EnrichmentResource) -> None:
 
 
 def test_pending_is_cached_for_minutes_then_found(
-    sandbox: EnrichmentSandbox, enrich: EnrichmentResource, db_url: str
+    sandbox: EnrichmentSandbox, enrich: CompanyEnrichment, db_url: str
 ) -> None:
     pending = enrich.company("kernel.example")
     assert (pending.status, pending.company) == ("pending", None)
@@ -95,7 +101,7 @@ def test_pending_is_cached_for_minutes_then_found(
     assert sandbox.lookups() == {"kernel.example": 1}
     row = cache_row(db_url, "kernel.example")
     assert row is not None and row["expires_at"] - row["fetched_at"] == timedelta(minutes=5)
-    expired = enrich.model_copy(update={"pending_ttl_minutes": 0.0})
+    expired = dataclasses.replace(enrich, policy=CachePolicy(pending=timedelta(0)))
     with store_engine.get_engine(db_url).begin() as connection:
         connection.execute(
             enrichment_cache.update().values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
@@ -106,7 +112,7 @@ def test_pending_is_cached_for_minutes_then_found(
 
 
 def test_not_found_is_cached_too(
-    sandbox: EnrichmentSandbox, enrich: EnrichmentResource, db_url: str
+    sandbox: EnrichmentSandbox, enrich: CompanyEnrichment, db_url: str
 ) -> None:
     assert enrich.company("unknown.example").status == "not_found"
     assert enrich.company("unknown.example").status == "not_found"
@@ -116,7 +122,7 @@ def test_not_found_is_cached_too(
 
 
 def test_a_transient_failure_is_retried(
-    sandbox: EnrichmentSandbox, enrich: EnrichmentResource
+    sandbox: EnrichmentSandbox, enrich: CompanyEnrichment
 ) -> None:
     sandbox.faults.configure({"next": ["503", "drop_after_apply"]})
     result = enrich.company("acme.example")
@@ -124,9 +130,7 @@ def test_a_transient_failure_is_retried(
     assert sandbox.stats()["faults_injected"] == {"503": 1, "drop_after_apply": 1}
 
 
-def test_a_429_waits_its_retry_after(
-    sandbox: EnrichmentSandbox, enrich: EnrichmentResource
-) -> None:
+def test_a_429_waits_its_retry_after(sandbox: EnrichmentSandbox, enrich: CompanyEnrichment) -> None:
     sandbox.configure(rate=1)
     enrich.company("acme.example")
     started = time.monotonic()
@@ -147,15 +151,15 @@ def test_a_429_waits_its_retry_after(
     ],
 )
 def test_failures_never_raise_and_never_show_the_key(
-    enrich: EnrichmentResource, change: dict, expected: str, db_url: str
+    enrich: CompanyEnrichment, change: dict, expected: str, db_url: str
 ) -> None:
-    result = enrich.model_copy(update=change).company("acme.example")
+    result = with_client(enrich, **change).company("acme.example")
     assert (result.status, result.error, result.company) == ("error", expected, None)
     assert cache_row(db_url, "acme.example") is None  # errors are not cached
 
 
 def test_a_persistent_outage_is_an_error_result(
-    sandbox: EnrichmentSandbox, enrich: EnrichmentResource, db_url: str
+    sandbox: EnrichmentSandbox, enrich: CompanyEnrichment, db_url: str
 ) -> None:
     sandbox.faults.configure({"rate": 1.0, "kinds": ["503"]})
     result = enrich.company("acme.example")
@@ -168,15 +172,14 @@ def test_an_unreachable_api_is_an_error_result(db_url: str) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
-    resource = EnrichmentResource(
-        api_key="k", base_url=f"http://127.0.0.1:{port}", database_url=db_url,
-        max_attempts=2, max_total_wait_seconds=1,
+    client = EnrichmentResource(
+        api_key="k", base_url=f"http://127.0.0.1:{port}", max_attempts=2, max_total_wait_seconds=1,
     )  # fmt: skip
-    result = resource.company("acme.example")
+    result = CompanyEnrichment(client, store_engine.get_engine(db_url)).company("acme.example")
     assert (result.status, result.error) == ("error", "ConnectError reaching the enrichment API")
 
 
-def test_invalid_or_missing_domains_are_error_results(enrich: EnrichmentResource) -> None:
+def test_invalid_or_missing_domains_are_error_results(enrich: CompanyEnrichment) -> None:
     assert enrich.company("  ").error == "no domain to look up"
     invalid = enrich.company("not a domain")
     assert (invalid.status, invalid.error) == ("error", "HTTP 422 invalid_domain")
@@ -184,11 +187,12 @@ def test_invalid_or_missing_domains_are_error_results(enrich: EnrichmentResource
 
 def test_a_broken_store_does_not_stop_enrichment(sandbox: EnrichmentSandbox, tmp_path) -> None:  # type: ignore[no-untyped-def]
     broken = f"sqlite:///{tmp_path / 'missing-dir' / 'nested' / 'revops.db'}"
-    resource = EnrichmentResource(
+    client = EnrichmentResource(
         api_key=ENRICHMENT_SANDBOX_KEY,
-        base_url=sandbox.url,
-        database_url=broken,  # type: ignore[attr-defined]
+        base_url=sandbox.url,  # type: ignore[attr-defined]
     )
+    # A plain engine: it only fails when the cache is used, as a store that broke mid-run.
+    resource = CompanyEnrichment(client, sa.create_engine(broken))
     assert resource.company("acme.example").status == "found"
     assert resource.company("acme.example").from_cache is False
     assert sandbox.lookups() == {"acme.example": 2}

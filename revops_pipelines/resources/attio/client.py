@@ -60,7 +60,7 @@ class AttioClient:
         transport = AttioTransport(
             api_key=api_key,
             base_url=base_url,
-            budget=budget_for(base_url, api_key, write_rate, read_rate),
+            budget=budget_for("Attio", base_url, api_key, {"write": write_rate, "read": read_rate}),
             retry=retry or RetrySettings(),
             timeout_seconds=timeout_seconds,
             max_concurrency=max_concurrency,

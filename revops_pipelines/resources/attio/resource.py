@@ -10,17 +10,13 @@ import dagster as dg
 from pydantic import Field
 
 from revops_pipelines.infra.breaker import BreakerGuard
-from revops_pipelines.infra.cache import (
-    Cache,
-    CacheStats,
-    record_cache_for,
-    schema_cache_for,
-)
+from revops_pipelines.infra.cache import Cache, CacheStats, cache_for
 from revops_pipelines.infra.retry import RetrySettings
 from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.transport import DEFAULT_BASE_URL
 
 BASE_URL_ENV = "ATTIO_BASE_URL"
+SCHEMA_ENTRIES = 4096  # far more than a workspace's objects, lists and their attributes
 
 
 class AttioResource(BreakerGuard, dg.ConfigurableResource):
@@ -54,15 +50,20 @@ class AttioResource(BreakerGuard, dg.ConfigurableResource):
         return self.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
 
     def schema_cache(self) -> Cache:
-        return schema_cache_for(
+        return cache_for(
+            "Attio",
+            "schema",
             self.resolved_base_url(),
             self.api_key,
-            self.schema_cache_ttl_seconds,
+            ttl=self.schema_cache_ttl_seconds,
+            size=SCHEMA_ENTRIES,
             redis_url=self.redis_url,
         )
 
     def record_cache(self) -> Cache:
-        return record_cache_for(
+        return cache_for(
+            "Attio",
+            "record",
             self.resolved_base_url(),
             self.api_key,
             ttl=self.record_cache_ttl_seconds,

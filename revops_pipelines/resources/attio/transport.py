@@ -10,8 +10,8 @@ from typing import Any, Literal
 import httpx
 
 from revops_pipelines.infra.breaker import ApiBreaker
-from revops_pipelines.infra.rate_budget import AttioBudget
-from revops_pipelines.infra.retry import RetrySettings, retry_after_seconds, retrying
+from revops_pipelines.infra.rate_budget import RateBudget
+from revops_pipelines.infra.retry import RetrySettings, acall, retry_after_seconds
 from revops_pipelines.resources.attio.errors import AttioConfigError, AttioError
 
 log = logging.getLogger("revops.attio")
@@ -41,7 +41,7 @@ class AttioTransport:
         *,
         api_key: str,
         base_url: str,
-        budget: AttioBudget,
+        budget: RateBudget,
         retry: RetrySettings,
         timeout_seconds: float,
         max_concurrency: int,
@@ -88,22 +88,20 @@ class AttioTransport:
         exhausted their retries. A retry inside a call admitted before the breaker opened
         stops at `check()` instead of sending again.
         """
-        loop = retrying(self._retry)
         try:
-            with self.breaker.calling():
-                async for attempt in loop:
-                    with attempt:
-                        if attempt.retry_state.attempt_number > 1:
-                            self.breaker.check()
-                            self.retries += 1
-                        return await self._send_once(method, path, kind, idempotent, params, json)
+            return await acall(
+                lambda: self._attempt(method, path, kind, idempotent, params, json),
+                self._retry,
+                breaker=self.breaker,
+                on_retry=self._count_retry,
+            )
         except AttioError as exc:
-            exc.attempts = int(loop.statistics.get("attempt_number", 1))
-            exc.waited_seconds = float(loop.statistics.get("idle_for", 0.0))
             if exc.attempts > 1:
                 log.warning("%s", exc)
             raise
-        raise AssertionError("unreachable: the retry loop returns or raises")
+
+    def _count_retry(self) -> None:
+        self.retries += 1
 
     async def write_data(
         self,
@@ -130,7 +128,7 @@ class AttioTransport:
             raise
         return True
 
-    async def _send_once(
+    async def _attempt(
         self,
         method: str,
         path: str,
@@ -139,9 +137,8 @@ class AttioTransport:
         params: dict[str, Any] | None,
         json: Any,
     ) -> Any:
-        limiter = self._budget.limiter(kind)
         async with self._in_flight:
-            await limiter.acquire()
+            await self._budget.acquire(kind)
             self.requests_sent += 1
             try:
                 response = await self._http.request(

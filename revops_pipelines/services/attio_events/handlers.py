@@ -53,18 +53,15 @@ from revops_pipelines.domain.deal_messages import (
     notification_note,
     transition_key,
 )
+from revops_pipelines.infra.send_once import Effect, run_once
 from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.errors import AttioError
 from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.services.two_way import TwoWayWriteBack
-from revops_pipelines.store.ledger import Effect, run_once
+from revops_pipelines.store.ledger import LedgerTable
 from revops_pipelines.store.sync_records import forget_record_ids, repoint_record_ids
 
 DEALS = "deals"
-
-
-def _ambiguous(exc: BaseException) -> bool:
-    return bool(getattr(exc, "ambiguous", False)) or isinstance(exc, TimeoutError | ConnectionError)
 
 
 @dataclass
@@ -212,9 +209,7 @@ class AttioEventHandlers:
             ts = await asyncio.to_thread(self.slack.find_message, channel_id, key, oldest=oldest)
             return Effect(ts, {"channel": channel}) if ts else None
 
-        posted = await run_once(
-            self.engine, key, "deal_notification", post, look, is_ambiguous=_ambiguous
-        )
+        posted = await run_once(LedgerTable(self.engine), key, "deal_notification", post, look)
         ts = str(posted.effect.ref)
         title, content = notification_note(kind, facts, channel, ts)
 
@@ -232,9 +227,7 @@ class AttioEventHandlers:
                     return Effect(str(note["id"]["note_id"]))
             return None
 
-        await run_once(
-            self.engine, f"{key}:note", "deal_note", write_note, look_note, is_ambiguous=_ambiguous
-        )
+        await run_once(LedgerTable(self.engine), f"{key}:note", "deal_note", write_note, look_note)
         status = "sent" if posted.status == "done" else "already sent"
         self.report.notifications.append((facts.record_id, kind, status, f"{channel} {ts}"))
         if self.log is not None:

@@ -27,6 +27,7 @@ from revops_pipelines.domain.leads import Lead
 from revops_pipelines.domain.messages import Rep as MessageRep
 from revops_pipelines.domain.messages import new_lead_blocks
 from revops_pipelines.domain.routing import LeadFacts, RoutingConfig, RoutingDecision
+from revops_pipelines.infra.send_once import Effect, EffectOutcome, run_once
 from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.errors import AttioError
 from revops_pipelines.resources.outreach import OutreachResource
@@ -38,7 +39,7 @@ from revops_pipelines.services.leads.attio_records import (
     find_note,
     find_task,
 )
-from revops_pipelines.store.ledger import Effect, EffectOutcome, ledger_row, run_once
+from revops_pipelines.store.ledger import LedgerTable, ledger_row
 from revops_pipelines.store.routing import route_lead
 
 DEFAULT_SLACK_CHANNEL = "#sales-leads"
@@ -66,10 +67,6 @@ class LeadReport:
     steps: list[StepResult] = field(default_factory=list)
     failed_critical: str | None = None
     retry_later: str | None = None  # a non-critical step failed; try it again next run
-
-
-def _ambiguous(exc: BaseException) -> bool:
-    return bool(getattr(exc, "ambiguous", False)) or isinstance(exc, TimeoutError | ConnectionError)
 
 
 async def put_leads_in_attio(
@@ -148,7 +145,7 @@ async def run_lead_actions(
             )
             return Effect(str(entry["id"]["entry_id"]), {"list": list_slug})
 
-        listed = await run_once(engine, f"{key}:list", "list", add_to_list, is_ambiguous=_ambiguous)
+        listed = await run_once(LedgerTable(engine), f"{key}:list", "list", add_to_list)
         report.steps.append(done_step("list", listed, list_slug))
 
         if rep is not None:
@@ -174,7 +171,7 @@ async def run_lead_actions(
                 return Effect(str(found["id"]["task_id"])) if found else None
 
             tasked = await run_once(
-                engine, f"{key}:task", "task", create_task, look_task, is_ambiguous=_ambiguous
+                LedgerTable(engine), f"{key}:task", "task", create_task, look_task
             )
             report.steps.append(
                 done_step("task", tasked, f"{rep.email}, due {deadline.isoformat()}")
@@ -211,9 +208,7 @@ async def run_lead_actions(
         return Effect(str(found["id"]["note_id"])) if found else None
 
     try:
-        await run_once(
-            engine, f"{key}:note", "note", write_note, look_note, is_ambiguous=_ambiguous
-        )
+        await run_once(LedgerTable(engine), f"{key}:note", "note", write_note, look_note)
         report.steps.append(StepResult("note", "done"))
     except AttioError as exc:
         report.failed_critical = str(exc)
@@ -245,7 +240,7 @@ async def _notify_slack(
         return Effect(ts, {"channel": channel}) if ts else None
 
     try:
-        outcome = await run_once(engine, key, "slack", post, look, is_ambiguous=_ambiguous)
+        outcome = await run_once(LedgerTable(engine), key, "slack", post, look)
     except Exception as exc:  # non-critical: reported, never blocks the lead
         return StepResult("slack", "failed", str(exc))
     return done_step("slack", outcome, channel)
@@ -274,9 +269,7 @@ async def _enroll(
 
     try:
         # enroll_once finds before it creates, so it is its own look-before-resend.
-        enrolled = await run_once(
-            engine, f"{lead.key}:outreach", "outreach", enroll, is_ambiguous=_ambiguous
-        )
+        enrolled = await run_once(LedgerTable(engine), f"{lead.key}:outreach", "outreach", enroll)
     except Exception as exc:  # non-critical: reported, never blocks the lead
         return StepResult("outreach", "failed", str(exc))
     return done_step("outreach", enrolled, f"sequence {sequence}")

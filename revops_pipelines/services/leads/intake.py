@@ -19,6 +19,7 @@ from revops_pipelines.domain.submissions import (
 )
 from revops_pipelines.resources.enrichment import EnrichmentResource
 from revops_pipelines.services.inbox import DEFAULT_BATCH_LIMIT, InboxRun
+from revops_pipelines.services.leads.enrichment import CompanyEnrichment
 
 
 @dataclass
@@ -75,11 +76,12 @@ def normalize_leads(
                 run.quarantine(submission.inbox_id, str(exc), what="submission")
             batch.quarantined.append((submission.raw_ref, str(exc)))
     if enrichment.is_configured():
-        batch.leads = [_enriched(lead, enrichment, batch.enriched) for lead in batch.leads]
+        cached = CompanyEnrichment(enrichment, run.engine)
+        batch.leads = [_enriched(lead, cached, batch.enriched) for lead in batch.leads]
     return batch
 
 
-def _enriched(lead: Lead, enrichment: EnrichmentResource, counts: Counter[str]) -> Lead:
+def _enriched(lead: Lead, enrichment: CompanyEnrichment, counts: Counter[str]) -> Lead:
     if not lead.company_domain:
         return lead
     result = enrichment.company(lead.company_domain)

@@ -1,0 +1,70 @@
+"""The rate budget per API credential: one budget per credential, requests spaced 1/rate apart
+whether they come from threads or coroutines, kinds limited apart, no rate: no wait."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+
+from revops_pipelines.infra.rate_budget import budget_for
+
+
+def densest_second(times: list[float]) -> int:
+    return max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
+
+
+def test_one_budget_per_credential() -> None:
+    a = budget_for("Demo", "http://x/", "key-a", {"write": 5.0})
+    assert budget_for("Demo", "http://x", "key-a", {"write": 5.0}) is a
+    assert budget_for("Demo", "http://x", "key-b", {"write": 5.0}) is not a
+    assert budget_for("Other", "http://x", "key-a", {"write": 5.0}) is not a
+
+
+def test_threads_and_coroutines_share_the_spacing() -> None:
+    budget = budget_for("Demo", "http://spacing", "k", {"write": 20.0, "read": None})
+    sent: list[float] = []
+    lock = threading.Lock()
+
+    def note() -> None:
+        with lock:
+            sent.append(time.monotonic())
+
+    def thread_sender() -> None:
+        for _ in range(5):
+            budget.acquire_sync("write")
+            note()
+
+    async def coroutine_senders() -> None:
+        async def one() -> None:
+            await budget.acquire("write")
+            note()
+
+        await asyncio.gather(*(one() for _ in range(15)))
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=thread_sender) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    asyncio.run(coroutine_senders())
+    for thread in threads:
+        thread.join()
+    sent.sort()
+    assert len(sent) == 25
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert min(gaps) >= 0.05 - 0.005  # 1/20 s apart, whoever asked
+    assert time.monotonic() - started >= 24 * 0.05 - 0.01
+    assert densest_second(sent) <= 20
+
+
+def test_kinds_are_limited_apart_and_no_rate_means_no_wait() -> None:
+    budget = budget_for("Demo", "http://kinds", "k", {"write": 2.0, "read": None})
+    budget.acquire_sync("write")
+    started = time.monotonic()
+    for _ in range(50):
+        budget.acquire_sync("read")
+    budget.acquire_sync("other")
+    assert time.monotonic() - started < 0.1
+    budget.acquire_sync("write")
+    assert time.monotonic() - started >= 0.45  # the second write waited its 1/2 s
