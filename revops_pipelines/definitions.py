@@ -32,7 +32,7 @@ def resource_defs(settings: RevopsSettings | None = None) -> dict[str, Any]:
     variable's name); plain settings with a documented default are read when definitions load.
     Slack, enrichment and Outreach take their secrets only when the variables are set; an
     absent integration is then skipped with the reason from its `configuration_problem()`.
-    Budgets and retry caps come from the `REVOPS_ENV` profile (`settings.py`).
+    Budgets and retry caps come from the `REVOPS_ENV` profile (`infra/settings.py`).
     """
     settings = settings or load_settings()
     return {

@@ -175,7 +175,7 @@ def dedupe_events(events: Iterable[AttioEvent]) -> list[NormalizedEvent]:
 
 
 # --- routing -------------------------------------------------------------------------------
-# Event type -> the name of its handler (`resources/attio_event_handlers.py`). One small table:
+# Event type -> the name of its handler (`services/attio_events/handlers.py`). One small table:
 # a type that is not here is recorded and skipped, never an error.
 RECORD_CREATED, RECORD_UPDATED = "record_created", "record_updated"
 RECORD_DELETED, RECORD_MERGED = "record_deleted", "record_merged"

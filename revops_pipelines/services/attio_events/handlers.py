@@ -11,7 +11,7 @@ dispatch table (`domain.attio_events.DISPATCH`).
   value) is announced in the wins channel and documented by a note on the deal, both through
   the effect ledger under the deal transition's key, so redeliveries and retried runs do nothing.
 - The same record events of synced companies go to the two-way write-back
-  (`resources/two_way_sync.py`) when Salesforce is configured: Attio's changes to two-way fields
+  (`services/two_way.py`) when Salesforce is configured: Attio's changes to two-way fields
   are written back to the account, conflicts are recorded, our own echoes change nothing.
 - `list-entry.*`, `note.*`, `task.*`: acknowledged; no action yet.
 A deal whose notification fails does not stop the others; the batch then fails at the end, so

@@ -1,8 +1,8 @@
 """A lead's records and activities in Attio: company, person, owner, list entry, task, note.
 
 Companies and people are asserted on their unique keys (domains, email addresses), so they are
-written once by construction. Tasks and notes have no unique key: `lead_flow` runs them through
-the effect ledger with the `find_*` functions below as the look-before-resend.
+written once by construction. Tasks and notes have no unique key: `services/leads/flow.py` runs
+them through the effect ledger with the `find_*` functions below as the look-before-resend.
 """
 
 from __future__ import annotations
