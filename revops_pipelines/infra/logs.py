@@ -1,10 +1,12 @@
-"""Structured logs for the whole project: one JSON-lines formatter and one secret-masking filter,
+"""Structured logs for the whole project: one JSON-lines formatter and one masking filter,
 used by the webhook receiver (`webhooks/logs.py`) and by Dagster runs (`dagster_logs.py`).
 
 Masking replaces with `***` the value of every configured secret (the variables in
 `SECRET_ENV_VARS`, the password inside `REVOPS_DATABASE_URL`, and secrets handed to
 `register_secrets` in code, such as the receiver's signing secrets) and any `Bearer <token>`,
-wherever it appears: the message, the structured fields, the exception text. The environment is
+wherever it appears: the message, the structured fields, the exception text. Personal data
+(email addresses, international phone numbers) is masked the same way (`m•••@northwind.io`,
+`domain/personal_data.py`). The environment is
 reread at most once a second (a secret set later is masked from then on). The formatter masks
 what it writes even without the filter, so a JSON line can never carry a secret; the filter masks
 the record itself for the other handlers on the same logger (plain-text ones, uvicorn's).
@@ -29,6 +31,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple, TextIO
 from urllib.parse import unquote, urlsplit
+
+from revops_pipelines.domain.personal_data import mask_personal
 
 # Every secret the project reads from the environment (README "Configuration"). The webhook
 # signing secrets must match `webhooks/sources.py` (a test keeps them in step).
@@ -134,12 +138,21 @@ class SecretMasker:
     def _found(text: str, values: tuple[str, ...]) -> bool:
         return "earer" in text.lower() or any(v in text for v in values)
 
+    @staticmethod
+    def _personal(text: str) -> bool:
+        return "@" in text or "+" in text or "%40" in text
+
     def mask(self, text: str) -> str:
+        """Secrets, bearer tokens and personal data (emails, phone numbers) masked."""
         state = self._current()
-        return state.plain.sub(_replace, text) if self._found(text, state.values) else text
+        if self._found(text, state.values):
+            text = state.plain.sub(_replace, text)
+        return mask_personal(text) if self._personal(text) else text
 
     def mask_json(self, line: str) -> str:
-        """Mask a serialized JSON line; the result is still valid JSON."""
+        """Mask the secrets of a serialized JSON line; the result is still valid JSON. (Personal
+        data is masked before serializing, see `JsonFormatter`: an address may straddle a JSON
+        escape.)"""
         state = self._current()
         return state.as_json.sub(_replace, line) if self._found(line, state.json_values) else line
 
@@ -148,9 +161,16 @@ class SecretMasker:
         value with nothing to mask comes back as it is (one test over all its text)."""
         strings: list[str] = []
         _strings(value, strings)
-        if not self._found("\n".join(strings), self._current().values):
+        text = "\n".join(strings)
+        if not (self._found(text, self._current().values) or self._personal(text)):
             return value
         return self._mask_deep(value)
+
+    def mask_personal_value(self, value: Any) -> Any:
+        """Personal data masked inside a (nested) value; secrets untouched."""
+        strings: list[str] = []
+        _strings(value, strings)
+        return _personal_deep(value) if self._personal("\n".join(strings)) else value
 
     def _mask_deep(self, value: Any) -> Any:
         if value is None or isinstance(value, bool | int | float):
@@ -162,6 +182,18 @@ class SecretMasker:
         if isinstance(value, list | tuple | set | frozenset):
             return [self._mask_deep(v) for v in value]
         return self.mask(str(value))
+
+
+def _personal_deep(value: Any) -> Any:
+    if value is None or isinstance(value, _NUMBERS):
+        return value
+    if isinstance(value, str):
+        return mask_personal(value)
+    if isinstance(value, _MAPPINGS):
+        return {mask_personal(str(k)): _personal_deep(v) for k, v in value.items()}
+    if isinstance(value, _SEQUENCES):
+        return [_personal_deep(v) for v in value]
+    return mask_personal(str(value))
 
 
 def _strings(value: Any, out: list[str]) -> None:
@@ -241,8 +273,10 @@ class JsonFormatter(logging.Formatter):
         return entry
 
     def format(self, record: logging.LogRecord) -> str:
-        # One pass over the finished line is much cheaper than masking field by field.
-        return masker.mask_json(json.dumps(self.entry(record), default=str))
+        # Personal data field by field (rarely present: a cheap test first); secrets in one pass
+        # over the finished line, much cheaper than masking field by field.
+        entry = masker.mask_personal_value(self.entry(record))
+        return masker.mask_json(json.dumps(entry, default=str))
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

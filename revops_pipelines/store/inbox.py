@@ -17,6 +17,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from revops_pipelines.domain.personal_data import mask_personal
 from revops_pipelines.store.inbox_queries import (
     InboxRow,
     PendingRef,
@@ -85,6 +86,9 @@ def _now(now: datetime | None) -> datetime:
 
 
 def _clip(text: str) -> str:
+    """An error as the inbox keeps it: personal data masked (the UI and the CLI show it; the
+    raw values stay in the body), clipped to `MAX_ERROR_CHARS`."""
+    text = mask_personal(text)
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
