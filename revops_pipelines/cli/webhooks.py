@@ -6,7 +6,7 @@ import click
 
 from revops_pipelines.services import inbox
 from revops_pipelines.store import engine as store_engine
-from revops_pipelines.webhooks.settings import ReceiverSettings
+from revops_pipelines.webhooks.settings import ReceiverSettings, WeakSecretError
 from revops_pipelines.webhooks.sources import SOURCES
 
 
@@ -36,7 +36,10 @@ def serve(host: str, port: int, max_body_bytes: int | None, log_level: str) -> N
     from revops_pipelines.webhooks.app import create_app
     from revops_pipelines.webhooks.logs import configure_logging
 
-    settings = ReceiverSettings.from_env(max_body_bytes=max_body_bytes)
+    try:
+        settings = ReceiverSettings.from_env(max_body_bytes=max_body_bytes)
+    except WeakSecretError as exc:
+        raise click.ClickException(str(exc)) from None
     if not settings.mounted:
         names = ", ".join(s.secret_env for s in SOURCES.values())
         raise click.ClickException(f"no webhook secret is set ({names}): nothing to receive")

@@ -51,8 +51,9 @@ SECRET_ENV_VARS = (
 )
 DATABASE_URL_ENV = "REVOPS_DATABASE_URL"
 MASK = "***"
-# Shorter values are not masked: replacing every "ab" would garble the logs, and a secret that
-# short is no secret anyway.
+# Every configured secret is masked, whatever its length. Shorter than this, only where it
+# stands alone (not inside a longer word or number): replacing every "ab" inside other words
+# would garble the logs without hiding anything more.
 MIN_SECRET_CHARS = 4
 # The token charset has no quote or backslash, so inside a JSON line a match stays in one string.
 _BEARER = re.compile(r"(?i:\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*)")
@@ -85,7 +86,7 @@ def secret_values(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
     values = {env.get(name, "").strip() for name in SECRET_ENV_VARS}
     values.update(_url_passwords(env.get(DATABASE_URL_ENV, "")))
     values.update(_registered)
-    return tuple(sorted((v for v in values if len(v) >= MIN_SECRET_CHARS), key=lambda v: -len(v)))
+    return tuple(sorted((v for v in values if v), key=lambda v: -len(v)))
 
 
 class _MaskState(NamedTuple):
@@ -116,6 +117,10 @@ class SecretMasker:
         # Swapped whole, so threads never see half an update.
         self._state = _MaskState(float("-inf"), (), (), _BEARER, _BEARER)
 
+    def has_short(self) -> bool:
+        """Whether a configured secret is shorter than `MIN_SECRET_CHARS` (see `mask_json`)."""
+        return any(len(v) < MIN_SECRET_CHARS for v in self._current().values)
+
     def refresh(self) -> None:
         self._state = self._state._replace(checked_at=float("-inf"))
 
@@ -127,7 +132,9 @@ class SecretMasker:
         values = secret_values()
         if values != state.values:
             # Inside a JSON line a secret appears escaped (quotes, backslashes, non-ASCII).
-            json_values = tuple(json.dumps(v)[1:-1] for v in values)
+            # Short ones are left to `has_short` callers: masking a bare "1" in a JSON line
+            # could replace a number and break the line.
+            json_values = tuple(json.dumps(v)[1:-1] for v in values if len(v) >= MIN_SECRET_CHARS)
             state = _MaskState(now, values, json_values, _compile(values), _compile(json_values))
         else:
             state = state._replace(checked_at=now)
@@ -151,8 +158,8 @@ class SecretMasker:
 
     def mask_json(self, line: str) -> str:
         """Mask the secrets of a serialized JSON line; the result is still valid JSON. (Personal
-        data is masked before serializing, see `JsonFormatter`: an address may straddle a JSON
-        escape.)"""
+        data and secrets shorter than `MIN_SECRET_CHARS` are masked before serializing, see
+        `JsonFormatter`: an address may straddle a JSON escape, a short secret a number.)"""
         state = self._current()
         return state.as_json.sub(_replace, line) if self._found(line, state.json_values) else line
 
@@ -219,8 +226,14 @@ _MAPPINGS = (dict, Mapping)
 _SEQUENCES = (list, tuple, set, frozenset)
 
 
+def _secret_pattern(value: str) -> str:
+    if len(value) >= MIN_SECRET_CHARS:
+        return re.escape(value)
+    return rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])"
+
+
 def _compile(values: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join([_BEARER.pattern, *map(re.escape, values)]))
+    return re.compile("|".join([_BEARER.pattern, *map(_secret_pattern, values)]))
 
 
 masker = SecretMasker()
@@ -275,7 +288,9 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         # Personal data field by field (rarely present: a cheap test first); secrets in one pass
         # over the finished line, much cheaper than masking field by field.
-        entry = masker.mask_personal_value(self.entry(record))
+        entry = self.entry(record)
+        short = masker.has_short()
+        entry = masker.mask_value(entry) if short else masker.mask_personal_value(entry)
         return masker.mask_json(json.dumps(entry, default=str))
 
 
