@@ -107,6 +107,12 @@ class RevopsSettings(BaseSettings):
     webhook_max_body_bytes: int = Field(
         default=1024 * 1024, gt=0, description="Largest webhook body the receiver stores (413)."
     )
+    # Attio's Idempotency-Key is not signed: an identical body within this window is a replay
+    # (or a burst of the same change, which the handler would collapse anyway). Longer windows
+    # stop later replays but also merge two real changes of one attribute by one actor.
+    webhook_replay_window_seconds: float = Field(
+        default=600.0, ge=0, description="Identical Attio bodies within it are duplicates."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -30,7 +30,7 @@ from revops_pipelines.store.inbox_queries import (
     pending_idle,
     rows_with_status,
 )
-from revops_pipelines.store.tables import webhook_inbox
+from revops_pipelines.store.tables import webhook_digests, webhook_inbox
 
 __all__ = [  # the read-only queries and their row shapes are re-exported from inbox_queries
     "DEFAULT_MAX_ATTEMPTS",
@@ -106,6 +106,9 @@ class NewEvent:
     headers: Mapping[str, str]
     body: bytes
     received_at: datetime | None = None
+    # For a source whose event id the signature does not cover: the body's digest seen within
+    # this window makes the delivery a duplicate too (a replayed body under a new key).
+    replay_window: timedelta | None = None
 
 
 def store_event(
@@ -124,44 +127,91 @@ def store_event(
 
 def store_events(engine: sa.Engine, events: Sequence[NewEvent]) -> list[StoreResult]:
     """Insert several deliveries in one statement and one commit (group commit); the results are
-    in the order given. Redeliveries, also within `events`, are duplicates."""
+    in the order given. Redeliveries, also within `events`, are duplicates: by `(source,
+    event_id)`, and for events with a `replay_window` by the body's digest seen within it."""
     if not events:
         return []
     at = datetime.now(UTC)
     first: dict[tuple[str, str], int] = {}
     for index, event in enumerate(events):
         first.setdefault((event.source, event.event_id), index)
-    values = [
-        {
-            "source": event.source,
-            "event_id": event.event_id,
-            "received_at": event.received_at or at,
-            "headers": dict(event.headers),
-            "body": event.body,
-            "status": "pending",
-            "attempts": 0,
-            "updated_at": event.received_at or at,
-        }
-        for index, event in enumerate(events)
-        if first[(event.source, event.event_id)] == index
-    ]
-    stored = _insert_new(engine, values)
+    with engine.begin() as conn:  # the digests and the rows commit together, or neither
+        replayed = _replayed(conn, events, first, at)
+        values = [
+            {
+                "source": event.source,
+                "event_id": event.event_id,
+                "received_at": event.received_at or at,
+                "headers": dict(event.headers),
+                "body": event.body,
+                "status": "pending",
+                "attempts": 0,
+                "updated_at": event.received_at or at,
+            }
+            for index, event in enumerate(events)
+            if first[(event.source, event.event_id)] == index and index not in replayed
+        ]
+        stored = _insert_new(conn, values)
     results = []
     for index, event in enumerate(events):
         key = (event.source, event.event_id)
-        new_id = stored.get(key) if first[key] == index else None
+        new_id = stored.get(key) if first[key] == index and index not in replayed else None
         results.append(StoreResult("stored", new_id) if new_id else StoreResult("duplicate", None))
     return results
 
 
-def _insert_new(engine: sa.Engine, values: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+def _insert(conn: sa.Connection, table: sa.Table) -> Any:
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def _insert_new(conn: sa.Connection, values: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
     """Insert rows whose (source, event_id) is new (PostgreSQL or SQLite); their ids by key."""
-    insert = postgresql.insert(_t) if engine.dialect.name == "postgresql" else sqlite.insert(_t)
-    stmt = insert.on_conflict_do_nothing(index_elements=["source", "event_id"]).returning(
-        _t.c.id, _t.c.source, _t.c.event_id
+    if not values:
+        return {}
+    stmt = (
+        _insert(conn, _t)
+        .on_conflict_do_nothing(index_elements=["source", "event_id"])
+        .returning(_t.c.id, _t.c.source, _t.c.event_id)
     )
-    with engine.begin() as conn:  # executemany: SQLAlchemy sends it as one multi-row INSERT
-        return {(r.source, r.event_id): r.id for r in conn.execute(stmt, values)}
+    # executemany: SQLAlchemy sends it as one multi-row INSERT
+    return {(r.source, r.event_id): r.id for r in conn.execute(stmt, values)}
+
+
+def _replayed(
+    conn: sa.Connection,
+    events: Sequence[NewEvent],
+    first: Mapping[tuple[str, str], int],
+    at: datetime,
+) -> set[int]:
+    """The indexes of `events` whose body digest was seen within their `replay_window` (earlier
+    in `events` too). Each fresh digest is recorded (or refreshed, when last seen before the
+    window) by one upsert that returns only the rows it wrote: under concurrency the second
+    writer waits for the first's row lock and then finds the digest recent (PostgreSQL), or
+    runs after it (SQLite serializes writers)."""
+    replayed: set[int] = set()
+    wanted: dict[tuple[str, str], int] = {}
+    for index, event in enumerate(events):
+        if event.replay_window is None or first[(event.source, event.event_id)] != index:
+            continue
+        key = (event.source, hashlib.sha256(event.body).hexdigest())
+        if key in wanted:
+            replayed.add(index)
+        else:
+            wanted[key] = index
+    by_window: dict[timedelta, list[tuple[str, str]]] = {}
+    for key, index in wanted.items():
+        by_window.setdefault(events[index].replay_window or timedelta(0), []).append(key)
+    for window, keys in by_window.items():
+        insert = _insert(conn, webhook_digests)
+        stmt = insert.on_conflict_do_update(
+            index_elements=["source", "digest"],
+            set_={"seen_at": insert.excluded.seen_at},
+            where=webhook_digests.c.seen_at < at - window,
+        ).returning(webhook_digests.c.source, webhook_digests.c.digest)
+        rows = [{"source": s, "digest": d, "seen_at": at} for s, d in keys]
+        written = {(r.source, r.digest) for r in conn.execute(stmt, rows)}
+        replayed.update(wanted[key] for key in keys if key not in written)
+    return replayed
 
 
 def claim_batch(

@@ -69,6 +69,17 @@ webhook_inbox = sa.Table(
     sa.Index(None, "source", "received_at"),  # the product-usage rollup reads a source by day
 )
 
+# The body digests of deliveries whose key the signature does not cover (Attio's Idempotency-Key):
+# a captured body re-sent under a new key within the replay window is a duplicate. One row per
+# (source, digest), refreshed when seen again after the window.
+webhook_digests = sa.Table(
+    "webhook_digests",
+    metadata,
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("seen_at", UtcDateTime(), nullable=False),
+)
+
 id_map = sa.Table(
     "id_map",
     metadata,

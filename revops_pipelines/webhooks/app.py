@@ -153,7 +153,10 @@ def create_app(settings: ReceiverSettings, *, serve_metrics: bool = True) -> Sta
             error = {"error": "malformed_json", "detail": "expected a JSON object"}
             return answer(400, error, source.name, started, bytes=len(body))
         event_id = source.event_id(payload, request.headers, body)
-        event = NewEvent(source.name, event_id, _stored_headers(source, request), body)
+        window = settings.replay_window if source.dedupe_body_digest else None
+        event = NewEvent(
+            source.name, event_id, _stored_headers(source, request), body, None, window
+        )
         try:
             result = await writer.store(event)  # answered after the commit that holds it
         except (sa.exc.SQLAlchemyError, TimeoutError) as exc:
