@@ -288,14 +288,32 @@ def mark_quarantined(
         return conn.execute(stmt.values(**values, updated_at=at)).rowcount == 1
 
 
+Backoff = Sequence[float]  # seconds to wait after the 1st, 2nd, ... failed attempt
+
+
+def _retry_at(at: datetime, backoff: Backoff | None) -> Any:
+    """The row's next retry time from its attempts (before this charge), in SQL: one CASE over
+    the schedule, so rows with different attempts are released in one statement."""
+    if not backoff:
+        return sa.null()
+
+    def time(seconds: float) -> Any:
+        return sa.bindparam(None, at + timedelta(seconds=seconds), type_=_t.c.retry_at.type)
+
+    when = [(_t.c.attempts == n, time(s)) for n, s in enumerate(backoff)]
+    return sa.case(*when, else_=time(backoff[-1]))
+
+
 def _charge_attempt(
     engine: sa.Engine,
     where: sa.ColumnElement[bool],
     error: str,
     max_attempts: int,
     at: datetime,
+    backoff: Backoff | None = None,
 ) -> ReleaseResult:
-    """attempts + 1; back to pending, or failed once `max_attempts` is used up."""
+    """attempts + 1; back to pending (not retried before its backoff), or failed with the
+    error once `max_attempts` is used up."""
     exhausted = _t.c.attempts + 1 >= max_attempts
     stmt = (
         sa.update(_t)
@@ -310,6 +328,9 @@ def _charge_attempt(
             claimed_by=None,
             claimed_at=None,
             updated_at=at,
+            retry_at=sa.case((exhausted, sa.null()), else_=_retry_at(at, backoff))
+            if backoff
+            else None,
         )
         .returning(_t.c.status)
     )
@@ -326,12 +347,13 @@ def release(
     claimed_by: str | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     now: datetime | None = None,
+    backoff: Backoff | None = None,
 ) -> ReleaseResult:
     """Give claimed rows back after a failure: one attempt is charged, the error recorded."""
     where = sa.and_(_t.c.id.in_(list(ids)), _t.c.status == "processing")
     if claimed_by is not None:
         where = sa.and_(where, _t.c.claimed_by == claimed_by)
-    return _charge_attempt(engine, where, error, max_attempts, _now(now))
+    return _charge_attempt(engine, where, error, max_attempts, _now(now), backoff)
 
 
 def release_claimed_by(
@@ -341,10 +363,11 @@ def release_claimed_by(
     *,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     now: datetime | None = None,
+    backoff: Backoff | None = None,
 ) -> ReleaseResult:
     """Release every row still held by `claimed_by` (a failed or canceled run)."""
     where = sa.and_(_t.c.claimed_by == claimed_by, _t.c.status == "processing")
-    return _charge_attempt(engine, where, error, max_attempts, _now(now))
+    return _charge_attempt(engine, where, error, max_attempts, _now(now), backoff)
 
 
 def charge_unclaimed_attempt(
@@ -354,11 +377,12 @@ def charge_unclaimed_attempt(
     *,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     now: datetime | None = None,
+    backoff: Backoff | None = None,
 ) -> ReleaseResult:
     """Charge an attempt to rows of a failed run's batch that are still pending (the run died
     before claiming them), so a retry gets a fresh run key and poison batches still end."""
     where = sa.and_(_t.c.id.in_(list(ids)), _t.c.status == "pending")
-    return _charge_attempt(engine, where, error, max_attempts, _now(now))
+    return _charge_attempt(engine, where, error, max_attempts, _now(now), backoff)
 
 
 def release_stale(
@@ -369,6 +393,7 @@ def release_stale(
     limit: int = 1000,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     now: datetime | None = None,
+    backoff: Backoff | None = None,
 ) -> ReleaseResult:
     """Release up to `limit` claims older than `older_than` (their worker is presumed dead)."""
     at = _now(now)
@@ -378,7 +403,7 @@ def release_stale(
     stale_ids = stale.order_by(_t.c.id).limit(limit).scalar_subquery()
     where = sa.and_(_t.c.id.in_(stale_ids), _t.c.status == "processing")
     error = f"claim expired after {int(older_than.total_seconds())} s"
-    return _charge_attempt(engine, where, error, max_attempts, at)
+    return _charge_attempt(engine, where, error, max_attempts, at, backoff)
 
 
 def requeue(engine: sa.Engine, ids: Iterable[int], *, now: datetime | None = None) -> int:
@@ -387,7 +412,7 @@ def requeue(engine: sa.Engine, ids: Iterable[int], *, now: datetime | None = Non
     stmt = (
         sa.update(_t)
         .where(_t.c.id.in_(list(ids)), _t.c.status.in_(("failed", "quarantined")))
-        .values(status="pending", attempts=0, processed_at=None, updated_at=at)
+        .values(status="pending", attempts=0, processed_at=None, updated_at=at, retry_at=None)
     )
     with engine.begin() as conn:
         return conn.execute(stmt).rowcount

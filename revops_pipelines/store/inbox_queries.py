@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -79,16 +79,22 @@ def pending_idle(
     up_to_id: int,
     idle_since: datetime,
     limit: int,
+    now: datetime | None = None,
 ) -> list[PendingRef]:
-    """Pending rows at or below `up_to_id` untouched since `idle_since`: released for a retry,
-    or never claimed by the run requested for them."""
+    """Pending rows at or below `up_to_id` due for another run: handed back and past their
+    `retry_at` (backoff by attempts), or without one and untouched since `idle_since` (never
+    claimed by the run requested for them)."""
+    at = now or datetime.now(UTC)
+    due = sa.or_(
+        _t.c.retry_at <= at, sa.and_(_t.c.retry_at.is_(None), _t.c.updated_at < idle_since)
+    )
     stmt = (
         sa.select(_t.c.id, _t.c.source, _t.c.attempts)
         .where(
             _t.c.status == "pending",
             _t.c.source.in_(_sources(sources)),
             _t.c.id <= up_to_id,
-            _t.c.updated_at < idle_since,
+            due,
         )
         .order_by(_t.c.id)
         .limit(limit)

@@ -63,6 +63,8 @@ webhook_inbox = sa.Table(
     sa.Column("claimed_at", UtcDateTime()),
     sa.Column("processed_at", UtcDateTime()),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # A handed-back row is not retried before this (exponential backoff by attempts).
+    sa.Column("retry_at", UtcDateTime()),
     sa.UniqueConstraint("source", "event_id"),
     sa.CheckConstraint(sa.column("status").in_(INBOX_STATUSES), name="status"),
     sa.Index(None, "status", "source", "id"),
