@@ -121,3 +121,25 @@ def requeue(ids: tuple[int, ...]) -> None:
     """Put failed or quarantined inbox rows back to pending with a fresh attempt budget."""
     changed = inbox.requeue(store_engine.get_engine(), ids)
     click.echo(f"requeued {changed} of {len(ids)} rows")
+
+
+@webhooks.command()
+@click.option(
+    "--older-than",
+    "older_than",
+    default="30d",
+    show_default=True,
+    help="Age of settled rows to empty: a number and h, d or w.",
+)
+def purge(older_than: str) -> None:
+    """Drop the bodies and headers of inbox rows settled (done or quarantined) before the age.
+
+    The rows stay with their (source, event_id), so a redelivery is still a duplicate; failed
+    rows are kept whole for an operator."""
+    try:
+        age = inbox.parse_age(older_than)
+        result = inbox.purge(store_engine.get_engine(), age)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"emptied {result.rows} settled rows older than {older_than}")
+    click.echo(f"removed {result.digests} replay digests")

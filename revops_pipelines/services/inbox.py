@@ -48,7 +48,9 @@ __all__ = [
     "ReleaseResult",
     "SettledBatch",
     "failed_rows",
+    "parse_age",
     "plan_batches",
+    "purge",
     "release_failed_run",
     "requeue",
     "status_counts",
@@ -230,3 +232,30 @@ def status_counts(engine: sa.Engine, sources: str | Sequence[str]) -> dict[str, 
 def failed_rows(engine: sa.Engine, sources: Sequence[str], limit: int = 50) -> list[InboxRow]:
     """Rows that used up their attempts, oldest first."""
     return inbox.rows_with_status(engine, "failed", sources=list(sources), limit=limit)
+
+
+DEFAULT_RETENTION = timedelta(days=30)
+
+
+def purge(
+    engine: sa.Engine, older_than: timedelta = DEFAULT_RETENTION, *, now: datetime | None = None
+) -> inbox.PurgeResult:
+    """Retention: drop the bodies and headers of rows settled more than `older_than` ago (their
+    `(source, event_id)` stays, so redeliveries are still duplicates), and old replay digests."""
+    if older_than < timedelta(days=1):
+        raise ValueError(f"refusing to purge rows settled less than a day ago ({older_than})")
+    at = now or datetime.now(UTC)
+    result = inbox.purge_settled(engine, at - older_than, now=at)
+    logging.getLogger("revops.inbox").info(
+        "inbox purge: %s rows emptied, %s digests removed", result.rows, result.digests
+    )
+    return result
+
+
+def parse_age(text: str) -> timedelta:
+    """`30d`, `12h`, `2w` as a duration (the CLI's and the schedule's `--older-than`)."""
+    units = {"h": "hours", "d": "days", "w": "weeks"}
+    value, unit = text.strip()[:-1], text.strip()[-1:].lower()
+    if unit not in units or not value.isdigit():
+        raise ValueError(f"{text!r} is not an age: write a number and h, d or w (e.g. 30d)")
+    return timedelta(**{units[unit]: int(value)})

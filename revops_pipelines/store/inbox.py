@@ -1,9 +1,10 @@
 """The webhook inbox: the one API for storing, claiming and settling raw webhook deliveries.
 
 A row moves `pending -> processing -> done | quarantined`, or back to `pending` when a run fails
-(one attempt charged each time) and to `failed` once it has used `max_attempts`. Claiming is atomic:
-`FOR UPDATE SKIP LOCKED` on PostgreSQL, a single guarded `UPDATE ... RETURNING` on SQLite (whose
-writers are serialized), so two workers never hold one row. Rows are never deleted.
+(one attempt charged each time) and to `failed` once it has used `max_attempts`. Claiming is
+atomic: `FOR UPDATE SKIP LOCKED` on PostgreSQL, a single guarded `UPDATE ... RETURNING` on SQLite
+(whose writers are serialized), so two workers never hold one row. Rows are never deleted:
+retention (`purge_settled`) drops the body and headers of old settled rows and keeps the row.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [  # the read-only queries and their row shapes are re-exported from i
     "InboxRow",
     "NewEvent",
     "PendingRef",
+    "PurgeResult",
     "ReleaseResult",
     "StoreOutcome",
     "StoreResult",
@@ -51,6 +53,7 @@ __all__ = [  # the read-only queries and their row shapes are re-exported from i
     "mark_quarantined",
     "pending_after",
     "pending_idle",
+    "purge_settled",
     "release",
     "release_claimed_by",
     "release_stale",
@@ -411,8 +414,54 @@ def requeue(engine: sa.Engine, ids: Iterable[int], *, now: datetime | None = Non
     at = _now(now)
     stmt = (
         sa.update(_t)
-        .where(_t.c.id.in_(list(ids)), _t.c.status.in_(("failed", "quarantined")))
+        .where(
+            _t.c.id.in_(list(ids)),
+            _t.c.status.in_(("failed", "quarantined")),
+            _t.c.purged_at.is_(None),  # a purged row has no body left to process
+        )
         .values(status="pending", attempts=0, processed_at=None, updated_at=at, retry_at=None)
     )
     with engine.begin() as conn:
         return conn.execute(stmt).rowcount
+
+
+SETTLED = ("done", "quarantined")
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    rows: int  # settled rows whose body and headers were dropped
+    digests: int  # replay digests older than the cut-off, deleted
+
+
+def purge_settled(
+    engine: sa.Engine, before: datetime, *, batch: int = 1000, now: datetime | None = None
+) -> PurgeResult:
+    """Drop the body and headers of rows settled (done or quarantined) before `before`, in
+    batches of `batch` rows (short transactions beside live traffic); the row and its
+    `(source, event_id)` stay, so a redelivery is still a duplicate. Failed rows wait for an
+    operator and are kept whole. Replay digests last seen before `before` go too."""
+    at = _now(now)
+    rows = 0
+    while True:
+        ids = (
+            sa.select(_t.c.id)
+            .where(_t.c.status.in_(SETTLED), _t.c.processed_at < before, _t.c.purged_at.is_(None))
+            .order_by(_t.c.id)
+            .limit(batch)
+            .scalar_subquery()
+        )
+        stmt = (
+            sa.update(_t)
+            .where(_t.c.id.in_(ids))
+            .values(body=b"", headers={}, purged_at=at, updated_at=at)
+        )
+        with engine.begin() as conn:
+            changed = conn.execute(stmt).rowcount
+        rows += changed
+        if changed < batch:
+            break
+    with engine.begin() as conn:
+        old = sa.delete(webhook_digests).where(webhook_digests.c.seen_at < before)
+        digests = conn.execute(old).rowcount
+    return PurgeResult(rows, digests)

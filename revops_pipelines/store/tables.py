@@ -65,6 +65,9 @@ webhook_inbox = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     # A handed-back row is not retried before this (exponential backoff by attempts).
     sa.Column("retry_at", UtcDateTime()),
+    # Retention: when the body and headers of this settled row were dropped (the key stays, so a
+    # redelivery is still a duplicate).
+    sa.Column("purged_at", UtcDateTime()),
     sa.UniqueConstraint("source", "event_id"),
     sa.CheckConstraint(sa.column("status").in_(INBOX_STATUSES), name="status"),
     sa.Index(None, "status", "source", "id"),
