@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_ARGS ?=
 export DAGSTER_HOME ?= $(CURDIR)/.revops/dagster_home
 
-.PHONY: install chromium demo test lint check-defs bench clean
+.PHONY: install chromium demo test lint check-defs bench bench-quick clean
 
 $(STAMP): pyproject.toml revops_sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ check-defs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py --quick
 
 clean:
 	rm -rf $(VENV) .revops .pytest_cache .ruff_cache

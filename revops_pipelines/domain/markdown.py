@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from revops_pipelines.domain.personal_data import mask_personal
+
 CELL_LIMIT = 160
 
 
 def md_cell(value: object, limit: int = CELL_LIMIT) -> str:
-    """One table cell: pipes escaped, newlines flattened, clipped to `limit` characters."""
-    text = str(value).replace("|", "\\|").replace("\n", " ")
+    """One table cell: personal data masked (metadata is read by everyone with the UI), pipes
+    escaped, newlines flattened, clipped to `limit` characters."""
+    text = mask_personal(str(value)).replace("|", "\\|").replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -3,6 +3,8 @@ breakers need to know about a failed call, whichever API it was."""
 
 from __future__ import annotations
 
+from revops_pipelines.domain.personal_data import mask_personal
+
 
 class ApiError(Exception):
     """A failed call to an outside API.
@@ -27,3 +29,8 @@ class ApiError(Exception):
     status_code: int | None = None
     attempts: int = 1
     waited_seconds: float = 0.0
+
+    def __str__(self) -> str:
+        # An API's validation message may quote the lead's email or phone; the text reaches the
+        # run's event log, Dagster's console and alerts, so it is masked here, once for all APIs.
+        return mask_personal(super().__str__())

@@ -1,10 +1,12 @@
-"""Structured logs for the whole project: one JSON-lines formatter and one secret-masking filter,
+"""Structured logs for the whole project: one JSON-lines formatter and one masking filter,
 used by the webhook receiver (`webhooks/logs.py`) and by Dagster runs (`dagster_logs.py`).
 
 Masking replaces with `***` the value of every configured secret (the variables in
 `SECRET_ENV_VARS`, the password inside `REVOPS_DATABASE_URL`, and secrets handed to
 `register_secrets` in code, such as the receiver's signing secrets) and any `Bearer <token>`,
-wherever it appears: the message, the structured fields, the exception text. The environment is
+wherever it appears: the message, the structured fields, the exception text. Personal data
+(email addresses, international phone numbers) is masked the same way (`m•••@northwind.io`,
+`domain/personal_data.py`). The environment is
 reread at most once a second (a secret set later is masked from then on). The formatter masks
 what it writes even without the filter, so a JSON line can never carry a secret; the filter masks
 the record itself for the other handlers on the same logger (plain-text ones, uvicorn's).
@@ -30,6 +32,8 @@ from functools import lru_cache
 from typing import Any, NamedTuple, TextIO
 from urllib.parse import unquote, urlsplit
 
+from revops_pipelines.domain.personal_data import mask_personal
+
 # Every secret the project reads from the environment (README "Configuration"). The webhook
 # signing secrets must match `webhooks/sources.py` (a test keeps them in step).
 SECRET_ENV_VARS = (
@@ -47,8 +51,9 @@ SECRET_ENV_VARS = (
 )
 DATABASE_URL_ENV = "REVOPS_DATABASE_URL"
 MASK = "***"
-# Shorter values are not masked: replacing every "ab" would garble the logs, and a secret that
-# short is no secret anyway.
+# Every configured secret is masked, whatever its length. Shorter than this, only where it
+# stands alone (not inside a longer word or number): replacing every "ab" inside other words
+# would garble the logs without hiding anything more.
 MIN_SECRET_CHARS = 4
 # The token charset has no quote or backslash, so inside a JSON line a match stays in one string.
 _BEARER = re.compile(r"(?i:\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*)")
@@ -81,7 +86,7 @@ def secret_values(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
     values = {env.get(name, "").strip() for name in SECRET_ENV_VARS}
     values.update(_url_passwords(env.get(DATABASE_URL_ENV, "")))
     values.update(_registered)
-    return tuple(sorted((v for v in values if len(v) >= MIN_SECRET_CHARS), key=lambda v: -len(v)))
+    return tuple(sorted((v for v in values if v), key=lambda v: -len(v)))
 
 
 class _MaskState(NamedTuple):
@@ -112,6 +117,10 @@ class SecretMasker:
         # Swapped whole, so threads never see half an update.
         self._state = _MaskState(float("-inf"), (), (), _BEARER, _BEARER)
 
+    def has_short(self) -> bool:
+        """Whether a configured secret is shorter than `MIN_SECRET_CHARS` (see `mask_json`)."""
+        return any(len(v) < MIN_SECRET_CHARS for v in self._current().values)
+
     def refresh(self) -> None:
         self._state = self._state._replace(checked_at=float("-inf"))
 
@@ -123,7 +132,9 @@ class SecretMasker:
         values = secret_values()
         if values != state.values:
             # Inside a JSON line a secret appears escaped (quotes, backslashes, non-ASCII).
-            json_values = tuple(json.dumps(v)[1:-1] for v in values)
+            # Short ones are left to `has_short` callers: masking a bare "1" in a JSON line
+            # could replace a number and break the line.
+            json_values = tuple(json.dumps(v)[1:-1] for v in values if len(v) >= MIN_SECRET_CHARS)
             state = _MaskState(now, values, json_values, _compile(values), _compile(json_values))
         else:
             state = state._replace(checked_at=now)
@@ -134,12 +145,21 @@ class SecretMasker:
     def _found(text: str, values: tuple[str, ...]) -> bool:
         return "earer" in text.lower() or any(v in text for v in values)
 
+    @staticmethod
+    def _personal(text: str) -> bool:
+        return "@" in text or "+" in text or "%40" in text
+
     def mask(self, text: str) -> str:
+        """Secrets, bearer tokens and personal data (emails, phone numbers) masked."""
         state = self._current()
-        return state.plain.sub(_replace, text) if self._found(text, state.values) else text
+        if self._found(text, state.values):
+            text = state.plain.sub(_replace, text)
+        return mask_personal(text) if self._personal(text) else text
 
     def mask_json(self, line: str) -> str:
-        """Mask a serialized JSON line; the result is still valid JSON."""
+        """Mask the secrets of a serialized JSON line; the result is still valid JSON. (Personal
+        data and secrets shorter than `MIN_SECRET_CHARS` are masked before serializing, see
+        `JsonFormatter`: an address may straddle a JSON escape, a short secret a number.)"""
         state = self._current()
         return state.as_json.sub(_replace, line) if self._found(line, state.json_values) else line
 
@@ -148,9 +168,16 @@ class SecretMasker:
         value with nothing to mask comes back as it is (one test over all its text)."""
         strings: list[str] = []
         _strings(value, strings)
-        if not self._found("\n".join(strings), self._current().values):
+        text = "\n".join(strings)
+        if not (self._found(text, self._current().values) or self._personal(text)):
             return value
         return self._mask_deep(value)
+
+    def mask_personal_value(self, value: Any) -> Any:
+        """Personal data masked inside a (nested) value; secrets untouched."""
+        strings: list[str] = []
+        _strings(value, strings)
+        return _personal_deep(value) if self._personal("\n".join(strings)) else value
 
     def _mask_deep(self, value: Any) -> Any:
         if value is None or isinstance(value, bool | int | float):
@@ -162,6 +189,18 @@ class SecretMasker:
         if isinstance(value, list | tuple | set | frozenset):
             return [self._mask_deep(v) for v in value]
         return self.mask(str(value))
+
+
+def _personal_deep(value: Any) -> Any:
+    if value is None or isinstance(value, _NUMBERS):
+        return value
+    if isinstance(value, str):
+        return mask_personal(value)
+    if isinstance(value, _MAPPINGS):
+        return {mask_personal(str(k)): _personal_deep(v) for k, v in value.items()}
+    if isinstance(value, _SEQUENCES):
+        return [_personal_deep(v) for v in value]
+    return mask_personal(str(value))
 
 
 def _strings(value: Any, out: list[str]) -> None:
@@ -187,8 +226,14 @@ _MAPPINGS = (dict, Mapping)
 _SEQUENCES = (list, tuple, set, frozenset)
 
 
+def _secret_pattern(value: str) -> str:
+    if len(value) >= MIN_SECRET_CHARS:
+        return re.escape(value)
+    return rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])"
+
+
 def _compile(values: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join([_BEARER.pattern, *map(re.escape, values)]))
+    return re.compile("|".join([_BEARER.pattern, *map(_secret_pattern, values)]))
 
 
 masker = SecretMasker()
@@ -241,8 +286,12 @@ class JsonFormatter(logging.Formatter):
         return entry
 
     def format(self, record: logging.LogRecord) -> str:
-        # One pass over the finished line is much cheaper than masking field by field.
-        return masker.mask_json(json.dumps(self.entry(record), default=str))
+        # Personal data field by field (rarely present: a cheap test first); secrets in one pass
+        # over the finished line, much cheaper than masking field by field.
+        entry = self.entry(record)
+        short = masker.has_short()
+        entry = masker.mask_value(entry) if short else masker.mask_personal_value(entry)
+        return masker.mask_json(json.dumps(entry, default=str))
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

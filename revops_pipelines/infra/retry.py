@@ -6,6 +6,9 @@ request is safe). The wait honours the error's `Retry-After` (an HTTP date or se
 exponential backoff with full jitter; the loop is bounded by a number of attempts and by a cap
 on the total time spent waiting, whichever comes first. tenacity runs the loop; `call` and
 `acall` are the same policy for sync and async clients, under the API's circuit breaker.
+
+An inbox row handed back by a run waits by the same rule at a coarser scale (`handback_delays`):
+exponential by its attempts, capped, from the settings profile.
 """
 
 from __future__ import annotations
@@ -209,3 +212,10 @@ def _retrying_now(breaker: ApiBreaker | None, on_retry: Callable[[], None] | Non
         breaker.check()
     if on_retry is not None:
         on_retry()
+
+
+def handback_delays(base_seconds: float, max_seconds: float, attempts: int) -> tuple[float, ...]:
+    """Seconds a handed-back inbox row waits after its 1st, 2nd, ... failed attempt:
+    `base * 2^(n - 1)`, capped at `max_seconds`. (No jitter: the store computes each row's time
+    in one statement, and the sensor launches retries in bounded batches anyway.)"""
+    return tuple(min(max_seconds, base_seconds * 2 ** (n - 1)) for n in range(1, attempts + 1))

@@ -40,6 +40,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "record_cache_ttl_seconds": 30.0,
         "alerts_channel": "#revops-dev-alerts",
         "log_format": "human",
+        "inbox_retry_base_seconds": 5.0,
+        "inbox_retry_max_seconds": 120.0,
     },
     "staging": {
         "attio_write_rate": 25.0,
@@ -53,6 +55,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "record_cache_ttl_seconds": 60.0,
         "alerts_channel": "#revops-staging-alerts",
         "log_format": "json",
+        "inbox_retry_base_seconds": 10.0,
+        "inbox_retry_max_seconds": 600.0,
     },
     "production": {
         "attio_write_rate": 20.0,
@@ -66,6 +70,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "record_cache_ttl_seconds": 120.0,
         "alerts_channel": "#revops-alerts",
         "log_format": "json",
+        "inbox_retry_base_seconds": 15.0,
+        "inbox_retry_max_seconds": 900.0,
     },
 }
 
@@ -106,6 +112,22 @@ class RevopsSettings(BaseSettings):
     log_format: Literal["human", "json"] = Field(default="human", description="Log lines.")
     webhook_max_body_bytes: int = Field(
         default=1024 * 1024, gt=0, description="Largest webhook body the receiver stores (413)."
+    )
+    # A handed-back inbox row waits base * 2^(attempts - 1), capped, before its next run: a blip
+    # is retried within seconds, an outage is not hammered.
+    inbox_retry_base_seconds: float = Field(
+        default=10.0, gt=0, description="Wait before a handed-back inbox row's first retry."
+    )
+    inbox_retry_max_seconds: float = Field(
+        default=600.0, gt=0, description="Longest wait between two attempts of an inbox row."
+    )
+    # Attio's Idempotency-Key is not signed: an identical body within this window is a replay
+    # (or a burst or echo of the same change, which the handler would collapse anyway). Attio's
+    # body names the record and attribute, not the value, so two real changes of one attribute by
+    # one actor within the window are one event too (a deal won, reopened and won again within
+    # five minutes is announced once). Longer stops later replays and merges more.
+    webhook_replay_window_seconds: float = Field(
+        default=300.0, ge=0, description="Identical Attio bodies within it are duplicates."
     )
 
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any
 
 import dagster as dg
 
+from revops_pipelines.domain.personal_data import mask_personal
 from revops_pipelines.infra.settings import load_settings
 from revops_pipelines.resources.slack import ENV_VARS, SlackError, SlackResource
 
@@ -38,7 +39,7 @@ def failure_message(
     partition = run.tags.get("dagster/partition")
     what = run.job_name + (f" [{partition}]" if partition else "")
     text = f"Dagster run failed: {what} ({run.run_id[:8]})"
-    detail = (error or "no error message").strip()
+    detail = mask_personal((error or "no error message").strip())
     if len(detail) > MAX_ERROR_CHARS:
         detail = detail[: MAX_ERROR_CHARS - 1] + "…"
     fields = [

@@ -1,11 +1,12 @@
 """The inbox workflow of the flows' runs: the one place that changes an inbox row's status.
 
 A run claims its batch under its run id (`InboxRun.claim`), quarantines what it cannot use with
-the reason, hands a row back for a retry (one attempt charged), and settles the rest as done at
-its end. A run that fails or is canceled has its rows released (`release_failed_run`); a sensor
-tick releases claims whose run died silently (`plan_batches`); an operator requeues failed or
-quarantined rows (`requeue`). The SQL is in `store/inbox.py`; assets, sensors and the CLI call
-this module.
+the reason, hands a row back for a retry (one attempt charged; not retried before a backoff that
+doubles with its attempts, up to a cap: `handback_backoff`), and settles the rest as done at
+its end; a row out of attempts is `failed` with its last error. A run that fails or is canceled
+has its rows released (`release_failed_run`); a sensor tick releases claims whose run died
+silently (`plan_batches`); an operator requeues failed or quarantined rows (`requeue`). The SQL
+is in `store/inbox.py`; assets, sensors and the CLI call this module.
 """
 
 from __future__ import annotations
@@ -19,11 +20,23 @@ from typing import Any
 import sqlalchemy as sa
 
 from revops_pipelines.infra.logs import log_fields
+from revops_pipelines.infra.retry import handback_delays
+from revops_pipelines.infra.settings import load_settings
 from revops_pipelines.store import inbox
 from revops_pipelines.store.inbox import InboxRow, PendingRef, ReleaseResult
 
 MAX_ATTEMPTS = inbox.DEFAULT_MAX_ATTEMPTS
 DEFAULT_BATCH_LIMIT = 100
+
+
+def handback_backoff() -> tuple[float, ...]:
+    """Seconds a handed-back row waits after each failed attempt, from the settings profile
+    (`inbox_retry_base_seconds`, doubling per attempt up to `inbox_retry_max_seconds`)."""
+    settings = load_settings()
+    return handback_delays(
+        settings.inbox_retry_base_seconds, settings.inbox_retry_max_seconds, MAX_ATTEMPTS
+    )
+
 
 __all__ = [
     "DEFAULT_BATCH_LIMIT",
@@ -35,7 +48,9 @@ __all__ = [
     "ReleaseResult",
     "SettledBatch",
     "failed_rows",
+    "parse_age",
     "plan_batches",
+    "purge",
     "release_failed_run",
     "requeue",
     "status_counts",
@@ -103,7 +118,9 @@ class InboxRun:
     def hand_back(self, inbox_id: int, error: str, *, what: str | None = None) -> ReleaseResult:
         """Give a held row back (attempts + 1) so a later run tries it again; `failed` once it
         has used its attempts."""
-        result = inbox.release(self.engine, [inbox_id], error, claimed_by=self.run_id)
+        result = inbox.release(
+            self.engine, [inbox_id], error, claimed_by=self.run_id, backoff=handback_backoff()
+        )
         log_fields(
             self.log,
             logging.WARNING,
@@ -144,10 +161,13 @@ def release_failed_run(
     """Give back every row a finished-but-unsuccessful run holds, and charge an attempt to the
     rows of its batch it never claimed (so a batch that kills its run still ends up failed)."""
     # unclaimed first: the rows released next are pending too, and must not be charged twice
+    backoff = handback_backoff()
     unclaimed = inbox.charge_unclaimed_attempt(
-        engine, list(batch_ids), error, max_attempts=max_attempts
+        engine, list(batch_ids), error, max_attempts=max_attempts, backoff=backoff
     )
-    released = inbox.release_claimed_by(engine, run_id, error, max_attempts=max_attempts)
+    released = inbox.release_claimed_by(
+        engine, run_id, error, max_attempts=max_attempts, backoff=backoff
+    )
     return released + unclaimed
 
 
@@ -176,7 +196,13 @@ def plan_batches(
     """Bounded, indexed queries only (at most `budget` rows): a sensor tick does no more."""
     at = now or datetime.now(UTC)
     released = inbox.release_stale(
-        engine, claim_timeout, sources=sources, limit=budget, max_attempts=max_attempts, now=at
+        engine,
+        claim_timeout,
+        sources=sources,
+        limit=budget,
+        max_attempts=max_attempts,
+        now=at,
+        backoff=handback_backoff(),
     )
     fresh = inbox.pending_after(engine, sources, after_id=after_id, limit=budget)
     retry: list[PendingRef] = []
@@ -187,6 +213,7 @@ def plan_batches(
             up_to_id=after_id,
             idle_since=at - retry_after,
             limit=budget - len(fresh),
+            now=at,
         )
     failed = inbox.count_by_status(engine, list(sources))["failed"]
     return BatchPlan(released, fresh, retry, failed)
@@ -205,3 +232,30 @@ def status_counts(engine: sa.Engine, sources: str | Sequence[str]) -> dict[str, 
 def failed_rows(engine: sa.Engine, sources: Sequence[str], limit: int = 50) -> list[InboxRow]:
     """Rows that used up their attempts, oldest first."""
     return inbox.rows_with_status(engine, "failed", sources=list(sources), limit=limit)
+
+
+DEFAULT_RETENTION = timedelta(days=30)
+
+
+def purge(
+    engine: sa.Engine, older_than: timedelta = DEFAULT_RETENTION, *, now: datetime | None = None
+) -> inbox.PurgeResult:
+    """Retention: drop the bodies and headers of rows settled more than `older_than` ago (their
+    `(source, event_id)` stays, so redeliveries are still duplicates), and old replay digests."""
+    if older_than < timedelta(days=1):
+        raise ValueError(f"refusing to purge rows settled less than a day ago ({older_than})")
+    at = now or datetime.now(UTC)
+    result = inbox.purge_settled(engine, at - older_than, now=at)
+    logging.getLogger("revops.inbox").info(
+        "inbox purge: %s rows emptied, %s digests removed", result.rows, result.digests
+    )
+    return result
+
+
+def parse_age(text: str) -> timedelta:
+    """`30d`, `12h`, `2w` as a duration (the CLI's and the schedule's `--older-than`)."""
+    units = {"h": "hours", "d": "days", "w": "weeks"}
+    value, unit = text.strip()[:-1], text.strip()[-1:].lower()
+    if unit not in units or not value.isdigit():
+        raise ValueError(f"{text!r} is not an age: write a number and h, d or w (e.g. 30d)")
+    return timedelta(**{units[unit]: int(value)})

@@ -63,10 +63,26 @@ webhook_inbox = sa.Table(
     sa.Column("claimed_at", UtcDateTime()),
     sa.Column("processed_at", UtcDateTime()),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # A handed-back row is not retried before this (exponential backoff by attempts).
+    sa.Column("retry_at", UtcDateTime()),
+    # Retention: when the body and headers of this settled row were dropped (the key stays, so a
+    # redelivery is still a duplicate).
+    sa.Column("purged_at", UtcDateTime()),
     sa.UniqueConstraint("source", "event_id"),
     sa.CheckConstraint(sa.column("status").in_(INBOX_STATUSES), name="status"),
     sa.Index(None, "status", "source", "id"),
     sa.Index(None, "source", "received_at"),  # the product-usage rollup reads a source by day
+)
+
+# The body digests of deliveries whose key the signature does not cover (Attio's Idempotency-Key):
+# a captured body re-sent under a new key within the replay window is a duplicate. One row per
+# (source, digest), refreshed when seen again after the window.
+webhook_digests = sa.Table(
+    "webhook_digests",
+    metadata,
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("seen_at", UtcDateTime(), nullable=False),
 )
 
 id_map = sa.Table(

@@ -6,7 +6,8 @@ see `writer.py`; each is answered after its commit), and an answer: 202 stored, 
 400 malformed JSON, 401 missing or bad signature, 404 unknown source, 413 too large, 503 source
 not configured or store unavailable (both make the sender retry later). Nothing is written unless
 the answer is 202.
-`GET /healthz` checks the database; `GET /metrics` serves Prometheus metrics (`metrics.py`).
+`GET /healthz` checks the database; `GET /metrics` serves Prometheus metrics (`metrics.py`), on
+the same port or, with `serve_metrics=False`, on a port of its own (`metrics_app`).
 """
 
 from __future__ import annotations
@@ -61,8 +62,16 @@ def _stored_headers(source: Source, request: Request) -> dict[str, str]:
     }
 
 
-def create_app(settings: ReceiverSettings) -> Starlette:
-    """Build the receiver. Migrates the store first, and logs loudly which sources are refused."""
+def metrics_app(metrics: ReceiverMetrics) -> Starlette:
+    """`GET /metrics` alone, for a port of its own (`revops webhooks serve --metrics-port`)."""
+    return Starlette(routes=[Route("/metrics", metrics.endpoint, methods=["GET"])])
+
+
+def create_app(settings: ReceiverSettings, *, serve_metrics: bool = True) -> Starlette:
+    """Build the receiver. Migrates the store first, and logs loudly which sources are refused.
+
+    `serve_metrics=False` leaves `/metrics` off the public port: serve `metrics_app(
+    app.state.metrics)` on a loopback or internal port instead."""
     engine = store_engine.get_engine(settings.database_url)
     writer = BatchWriter(engine)
     secrets = {name: settings.secret_for(name) for name in SOURCES}
@@ -111,8 +120,8 @@ def create_app(settings: ReceiverSettings) -> Starlette:
         if source is None:
             return answer(404, {"error": "unknown_source"}, name, started)
         secret = secrets[name]
-        if secret is None:
-            error = {"error": "source_not_configured", "detail": f"{source.secret_env} is not set"}
+        if secret is None:  # (the variable's name is for the operator's log, not the sender)
+            error = {"error": "source_not_configured"}
             return answer(503, error, name, started)
         try:
             return await _receive(request, source, secret, started)
@@ -144,7 +153,10 @@ def create_app(settings: ReceiverSettings) -> Starlette:
             error = {"error": "malformed_json", "detail": "expected a JSON object"}
             return answer(400, error, source.name, started, bytes=len(body))
         event_id = source.event_id(payload, request.headers, body)
-        event = NewEvent(source.name, event_id, _stored_headers(source, request), body)
+        window = settings.replay_window if source.dedupe_body_digest else None
+        event = NewEvent(
+            source.name, event_id, _stored_headers(source, request), body, None, window
+        )
         try:
             result = await writer.store(event)  # answered after the commit that holds it
         except (sa.exc.SQLAlchemyError, TimeoutError) as exc:
@@ -157,6 +169,7 @@ def create_app(settings: ReceiverSettings) -> Starlette:
         return answer(202, {"status": "stored", "id": result.id}, source.name, started, **fields)
 
     async def healthz(_request: Request) -> JSONResponse:
+        # Public: which sources answer, never the names of variables or secrets.
         sources = {name: ("mounted" if secrets[name] else "refused") for name in SOURCES}
         try:
             await run_in_threadpool(store_engine.ping, engine)
@@ -167,13 +180,14 @@ def create_app(settings: ReceiverSettings) -> Starlette:
             )
         return JSONResponse({"status": "ok", "database": "ok", "sources": sources})
 
-    app = Starlette(
-        routes=[
-            Route("/webhooks/{source}", receive, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/metrics", metrics.endpoint, methods=["GET"]),
-        ]
-    )
+    routes = [
+        Route("/webhooks/{source}", receive, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    if serve_metrics:
+        routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
+    app = Starlette(routes=routes)
+    app.state.metrics = metrics
     # A sender that followed a redirect would re-POST elsewhere; an unknown path is a plain 404.
     app.router.redirect_slashes = False
     return app

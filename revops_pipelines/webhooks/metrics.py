@@ -5,7 +5,7 @@
 | `revops_webhook_requests_total` | counter | `source`, `status` (HTTP code) |
 | `revops_webhook_signature_failures_total` | counter | `source`, `reason` (`missing`, `invalid`) |
 | `revops_webhook_request_duration_seconds` | histogram | `source` |
-| `revops_webhook_inbox_rows` | gauge | `status` (every inbox status) |
+| `revops_webhook_inbox_rows` | gauge | `status`: pending, processing, failed, quarantined |
 | `revops_webhook_inbox_oldest_pending_age_seconds` | gauge | (0 when nothing is pending) |
 | `revops_webhook_inbox_scrape_ok` | gauge | 1 when the inbox could be read for this scrape |
 

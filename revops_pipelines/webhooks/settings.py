@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated
 
 from pydantic import TypeAdapter
@@ -16,6 +17,26 @@ from revops_pipelines.webhooks.sources import SOURCES
 MAX_BODY_FIELD = "webhook_max_body_bytes"
 MAX_BODY_BYTES_ENV = variable_for(MAX_BODY_FIELD)  # REVOPS_WEBHOOK_MAX_BODY_BYTES
 DEFAULT_MAX_BODY_BYTES: int = RevopsSettings.model_fields[MAX_BODY_FIELD].default
+DEFAULT_REPLAY_WINDOW = timedelta(
+    seconds=RevopsSettings.model_fields["webhook_replay_window_seconds"].default
+)
+# A signing secret is the only thing between the internet and the inbox: a short one can be
+# guessed offline from one captured delivery. 16 characters is what a random hex or base64 secret
+# of 64+ bits needs; every provider's generated secret is longer.
+MIN_WEBHOOK_SECRET_CHARS = 16
+
+
+class WeakSecretError(ValueError):
+    """A webhook secret in the environment is too short; the message names the variable."""
+
+
+def weak_secrets(environ: Mapping[str, str]) -> list[str]:
+    """The variables of `SOURCES` set to a secret shorter than `MIN_WEBHOOK_SECRET_CHARS`."""
+    return [
+        source.secret_env
+        for source in SOURCES.values()
+        if 0 < len(environ.get(source.secret_env, "").strip()) < MIN_WEBHOOK_SECRET_CHARS
+    ]
 
 
 def max_body_bytes_setting(environ: Mapping[str, str] | None = None) -> int:
@@ -41,6 +62,7 @@ class ReceiverSettings:
     database_url: str
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    replay_window: timedelta = DEFAULT_REPLAY_WINDOW
 
     def __post_init__(self) -> None:
         unknown = set(self.secrets) - set(SOURCES)
@@ -67,7 +89,15 @@ class ReceiverSettings:
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, max_body_bytes: int | None = None
     ) -> ReceiverSettings:
+        """The settings of the environment; `WeakSecretError` names a secret too short."""
         env = os.environ if environ is None else environ
+        weak = weak_secrets(env)
+        if weak:
+            raise WeakSecretError(
+                f"{', '.join(weak)}: a webhook secret must be at least "
+                f"{MIN_WEBHOOK_SECRET_CHARS} characters (generate one with "
+                "`openssl rand -hex 32` and set it at the sender too)"
+            )
         secrets = {
             name: env.get(source.secret_env, "").strip()
             for name, source in SOURCES.items()
@@ -75,4 +105,9 @@ class ReceiverSettings:
         }
         limit = max_body_bytes or max_body_bytes_setting(environ)
         url = env.get(store_engine.DATABASE_URL_ENV, "").strip() or store_engine.database_url()
-        return cls(database_url=url, secrets=secrets, max_body_bytes=limit)
+        window = (
+            timedelta(seconds=load_settings().webhook_replay_window_seconds)
+            if environ is None
+            else DEFAULT_REPLAY_WINDOW
+        )
+        return cls(url, secrets=secrets, max_body_bytes=limit, replay_window=window)

@@ -12,7 +12,9 @@ Segment's Webhooks destinations sign with an optional shared secret as a hex HMA
 
 Event ids (the dedupe key with the source): Typeform `event_id`, Tally `eventId`, Attio the
 `Idempotency-Key` header, Segment `messageId`; a delivery without one is keyed by the SHA-256 of its
-body, so a byte-identical redelivery is still a duplicate.
+body, so a byte-identical redelivery is still a duplicate. Attio's key is a header the signature
+does not cover, so its body's digest is a second key: seen within the replay window
+(`REVOPS_WEBHOOK_REPLAY_WINDOW_SECONDS`), the delivery is a duplicate whatever its key.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ class Source:
     case_insensitive: bool  # hex signatures compare without regard to case
     event_id_of: Callable[[Mapping[str, Any], Mapping[str, str]], Any]
     headers_of_interest: tuple[str, ...] = ()
+    # The event id comes from a header the signature does not cover: a body re-sent under a new
+    # id would pass, so its digest is a second dedupe key within the replay window.
+    dedupe_body_digest: bool = False
 
     def signature(self, headers: Mapping[str, str]) -> str | None:
         for header in self.signature_headers:
@@ -119,6 +124,7 @@ SOURCES: dict[str, Source] = {
             case_insensitive=True,
             event_id_of=lambda _payload, headers: headers.get("idempotency-key"),
             headers_of_interest=("idempotency-key",),
+            dedupe_body_digest=True,
         ),
         Source(
             name="segment",

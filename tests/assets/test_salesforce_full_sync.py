@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from revops_pipelines.assets.salesforce_sync import FIELD_MAPPING
+from revops_pipelines.definitions import defs
 from revops_pipelines.domain.attio_values import first_value, record_id
 from revops_pipelines.domain.company_mapping import map_accounts
 from revops_pipelines.resources.attio import AttioClient
@@ -143,3 +144,18 @@ def test_full_schedule_runs_every_day_in_one_run() -> None:
     request = salesforce_full_sync_schedule(context)
     assert request.tags["dagster/asset_partition_range_start"] == "2026-01-01"
     assert request.tags["dagster/asset_partition_range_end"] == "2026-11-22"
+
+
+def test_the_full_sync_without_partitions_fails_at_once_saying_how_to_launch_it(world) -> None:  # type: ignore[no-untyped-def]
+    _sf, _attio, res, instance = world
+    job = defs.resolve_job_def("salesforce_full_sync_job")
+    result = job.execute_in_process(instance=instance, resources=res, raise_on_error=False)
+    assert not result.success
+    events = result.all_events
+    starts = [e for e in events if e.is_step_start and e.step_key == "salesforce_accounts"]
+    assert len(starts) == 1, "no retries: retrying cannot choose partitions"
+    assert not any(e.is_step_up_for_retry for e in events)
+    [failure] = [e for e in events if e.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert "dagster/asset_partition_range_start" in message and "launchpad" in message
+    assert "CheckError" not in message

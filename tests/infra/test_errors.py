@@ -50,3 +50,21 @@ def test_the_flags_decide_not_the_kind_of_error() -> None:
     assert not counts_toward_opening(ApiError()) and not is_retryable(ApiError())
     assert not is_ambiguous(ApiError()) and not is_ambiguous(ValueError("a bug"))
     assert not is_retryable(TimeoutError())  # only a client's own error says it is safe
+
+
+def test_an_api_error_quoting_a_lead_masks_it_wherever_dagster_prints_it() -> None:
+    import sys
+
+    from dagster._utils.error import serializable_error_info_from_exc_info
+
+    from revops_pipelines.infra.errors import ApiError
+
+    try:
+        raise ApiError(
+            "400 validation_type: invalid value 'maria.lopez@northwind.io' (+44 20 7946 0958)"
+        )
+    except ApiError:
+        info = serializable_error_info_from_exc_info(sys.exc_info())
+    text = info.to_string()
+    assert "maria.lopez" not in text and "7946" not in text
+    assert "m•••@northwind.io" in text

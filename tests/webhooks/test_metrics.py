@@ -107,7 +107,8 @@ def test_inbox_depth_and_oldest_pending_age_are_read_at_scrape_time(receiver: Re
         status: value(samples, "revops_webhook_inbox_rows", status=status)
         for status in INBOX_STATUSES
     }
-    assert rows == {"pending": 3, "processing": 0, "done": 0, "failed": 0, "quarantined": 0}
+    # `done` is not counted at scrape time (issue 15: the scrape's cost follows the backlog).
+    assert rows == {"pending": 3, "processing": 0, "done": None, "failed": 0, "quarantined": 0}
     assert 0 <= (value(samples, "revops_webhook_inbox_oldest_pending_age_seconds") or -1) < 60
 
     # Age the rows: the oldest pending one decides the gauge, whatever the others are.
@@ -131,7 +132,7 @@ def test_inbox_depth_and_oldest_pending_age_are_read_at_scrape_time(receiver: Re
         status: value(samples, "revops_webhook_inbox_rows", status=status)
         for status in INBOX_STATUSES
     }
-    assert rows == {"pending": 1, "processing": 1, "done": 1, "failed": 0, "quarantined": 0}
+    assert rows == {"pending": 1, "processing": 1, "done": None, "failed": 0, "quarantined": 0}
     age = value(samples, "revops_webhook_inbox_oldest_pending_age_seconds")
     assert age is not None and 3600 <= age < 3600 + 60
 

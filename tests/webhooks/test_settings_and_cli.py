@@ -8,7 +8,11 @@ from click.testing import CliRunner
 from revops_pipelines.cli import app
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
-from revops_pipelines.webhooks.settings import DEFAULT_MAX_BODY_BYTES, ReceiverSettings
+from revops_pipelines.webhooks.settings import (
+    DEFAULT_MAX_BODY_BYTES,
+    ReceiverSettings,
+    WeakSecretError,
+)
 
 SECRET_ENVS = (
     "TYPEFORM_WEBHOOK_SECRET",
@@ -21,9 +25,9 @@ SECRET_ENVS = (
 def test_settings_from_env_mount_only_sources_with_a_secret() -> None:
     env = {
         "REVOPS_DATABASE_URL": "sqlite:///x.db",
-        "TYPEFORM_WEBHOOK_SECRET": "s1",
+        "TYPEFORM_WEBHOOK_SECRET": "s1-0123456789abcdef",
         "TALLY_WEBHOOK_SECRET": "  ",
-        "ATTIO_WEBHOOK_SECRET": "s3",
+        "ATTIO_WEBHOOK_SECRET": "s3-0123456789abcdef",
         "REVOPS_WEBHOOK_MAX_BODY_BYTES": "2048",
     }
     settings = ReceiverSettings.from_env(env)
@@ -36,6 +40,24 @@ def test_settings_from_env_mount_only_sources_with_a_secret() -> None:
         ReceiverSettings.from_env({"REVOPS_DATABASE_URL": "sqlite://"}).max_body_bytes
         == DEFAULT_MAX_BODY_BYTES
     )
+
+
+@pytest.mark.parametrize("secret", ["x", "0123456789abcde"])
+def test_a_short_webhook_secret_refuses_to_start_the_receiver_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    for name in SECRET_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TYPEFORM_WEBHOOK_SECRET", "a-long-enough-typeform-secret")
+    monkeypatch.setenv("TALLY_WEBHOOK_SECRET", secret)
+    with pytest.raises(WeakSecretError, match=r"^TALLY_WEBHOOK_SECRET: .* at least 16"):
+        ReceiverSettings.from_env()
+    result = CliRunner().invoke(app, ["webhooks", "serve", "--port", "0"])
+    assert result.exit_code == 1
+    assert "TALLY_WEBHOOK_SECRET" in result.output and "at least 16" in result.output
+    assert len(secret) < 4 or secret not in result.output  # the value itself is never shown
+    monkeypatch.setenv("TALLY_WEBHOOK_SECRET", "0123456789abcdef")  # 16: accepted
+    assert ReceiverSettings.from_env().mounted == ["typeform", "tally"]
 
 
 def test_settings_reject_unknown_sources_and_bad_limits() -> None:
