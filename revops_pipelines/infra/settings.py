@@ -107,6 +107,16 @@ class RevopsSettings(BaseSettings):
     webhook_max_body_bytes: int = Field(
         default=1024 * 1024, gt=0, description="Largest webhook body the receiver stores (413)."
     )
+    dagster_graphql_url: str | None = Field(
+        default=None,
+        description=(
+            "The Dagster webserver's GraphQL endpoint (http://host:3000/graphql): the receiver "
+            "asks it to launch a stored lead's run at once. Unset: the inbox sensor alone."
+        ),
+    )
+    dagster_location_name: str = Field(
+        default="revops_pipelines", min_length=1, description="Code location of the inbox jobs."
+    )
 
     @classmethod
     def settings_customise_sources(

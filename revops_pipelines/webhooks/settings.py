@@ -11,11 +11,14 @@ from pydantic import TypeAdapter
 
 from revops_pipelines.infra.settings import RevopsSettings, load_settings, variable_for
 from revops_pipelines.store import engine as store_engine
+from revops_pipelines.webhooks.fast_path import FastPathSettings
 from revops_pipelines.webhooks.sources import SOURCES
 
 MAX_BODY_FIELD = "webhook_max_body_bytes"
 MAX_BODY_BYTES_ENV = variable_for(MAX_BODY_FIELD)  # REVOPS_WEBHOOK_MAX_BODY_BYTES
 DEFAULT_MAX_BODY_BYTES: int = RevopsSettings.model_fields[MAX_BODY_FIELD].default
+GRAPHQL_URL_ENV = variable_for("dagster_graphql_url")  # REVOPS_DAGSTER_GRAPHQL_URL
+LOCATION_ENV = variable_for("dagster_location_name")  # REVOPS_DAGSTER_LOCATION_NAME
 
 
 def max_body_bytes_setting(environ: Mapping[str, str] | None = None) -> int:
@@ -41,6 +44,7 @@ class ReceiverSettings:
     database_url: str
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    fast_path: FastPathSettings | None = None  # off unless the webserver's GraphQL URL is set
 
     def __post_init__(self) -> None:
         unknown = set(self.secrets) - set(SOURCES)
@@ -75,4 +79,25 @@ class ReceiverSettings:
         }
         limit = max_body_bytes or max_body_bytes_setting(environ)
         url = env.get(store_engine.DATABASE_URL_ENV, "").strip() or store_engine.database_url()
-        return cls(database_url=url, secrets=secrets, max_body_bytes=limit)
+        return cls(
+            database_url=url,
+            secrets=secrets,
+            max_body_bytes=limit,
+            fast_path=fast_path_setting(environ),
+        )
+
+
+def fast_path_setting(environ: Mapping[str, str] | None = None) -> FastPathSettings | None:
+    """The fast path's settings when `REVOPS_DAGSTER_GRAPHQL_URL` is set, else None (off)."""
+    if environ is None:
+        settings = load_settings()
+        url, location = settings.dagster_graphql_url, settings.dagster_location_name
+    else:
+        url = environ.get(GRAPHQL_URL_ENV)
+        location = (environ.get(LOCATION_ENV) or "").strip() or "revops_pipelines"
+    url = (url or "").strip()
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"{GRAPHQL_URL_ENV} must be an http(s) URL, got {url[:80]!r}")
+    return FastPathSettings(graphql_url=url, location_name=location)
