@@ -228,10 +228,25 @@ def observe(d: Deployment, leads: list[Lead]) -> None:
             lead.task_at = min(found, default=None)
 
 
+def _report_done(leads: list[Lead], reported: set[str]) -> None:
+    """One line per lead as it lands, so an interrupted run still shows what it measured."""
+    for lead in leads:
+        if lead.done and lead.token not in reported:
+            reported.add(lead.token)
+            assert lead.slack_at is not None and lead.task_at is not None
+            print(
+                f"  lead {lead.token}: Slack {lead.slack_at - lead.answered_at:.1f} s, "
+                f"task {lead.task_at - lead.answered_at:.1f} s",
+                flush=True,
+            )
+
+
 def wait_for(d: Deployment, leads: list[Lead], timeout: float) -> None:
     deadline = time.monotonic() + timeout
+    reported: set[str] = set()
     while time.monotonic() < deadline:
         observe(d, leads)
+        _report_done(leads, reported)
         if all(lead.done for lead in leads):
             return
         if not d.daemon.alive():
@@ -357,7 +372,7 @@ def main() -> None:
     notes: list[str] = []
     with deployment(args, home) as d:
         t0 = time.monotonic()
-        warm = run_leads(d, 1, 0, timeout=600)
+        warm = run_leads(d, 1, 0, timeout=args.timeout)
         print(
             f"warm-up lead done in {time.monotonic() - t0:.0f} s after daemon start: "
             f"{row('warm-up', warm)}",

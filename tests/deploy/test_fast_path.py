@@ -216,9 +216,11 @@ def test_fast_path_and_sensor_runs_for_the_same_rows_have_every_effect_once(worl
         runs = _wait("every run finished and both rows done", all_finished, RUNS_TIMEOUT, daemon)
 
     reports = {
-        r.run_id: harness.run_report(w.instance, r.run_id, w.home)
-        for r in runs
-        if r.status != dg.DagsterRunStatus.SUCCESS
+        r.run_id: f"{r.status} {dict(r.tags)}\n"
+        + harness.run_report(w.instance, r.run_id, w.home)
+        + f"\nevents: {_kinds(w, r.run_id)}"
+        for r in (w.instance.get_run_by_id(run.run_id) for run in runs)
+        if r is not None and r.status != dg.DagsterRunStatus.SUCCESS
     }
     assert not reports, reports
     # Both paths really launched a run for the first row, and both ran.
@@ -246,6 +248,12 @@ def test_fast_path_and_sensor_runs_for_the_same_rows_have_every_effect_once(worl
         assert sum(token.capitalize() in text for text in posts) == 1, (token, posts)
     audit = [n for n in notes if n["title"].startswith("Inbound lead workflow")]
     assert len(audit) == len(tokens), [n["title"] for n in audit]
+
+
+def _kinds(w: World, run_id: str) -> list[str]:
+    return [
+        r.dagster_event.event_type_value for r in w.instance.all_logs(run_id) if r.dagster_event
+    ]
 
 
 def _inbox_ids_of_request(request: dg.RunRequest) -> list[int]:
