@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -149,7 +150,7 @@ def deployment(args: argparse.Namespace, home: Path) -> Iterator[Deployment]:
         os.environ["DAGSTER_POSTGRES_URL"] = env["DAGSTER_POSTGRES_URL"]
         instance = dg.DagsterInstance.from_config(str(home))  # creates Dagster's tables first
         stack.callback(instance.dispose)
-        harness.set_pools(env)
+        _set_pools(instance)
         bin_dir = harness.BIN
         if args.webserver or args.fast_path:
             webserver = stack.enter_context(
@@ -181,6 +182,15 @@ def deployment(args: argparse.Namespace, home: Path) -> Iterator[Deployment]:
         _wait_http(f"{receiver_url}/healthz", 120, receiver)
         daemon = stack.enter_context(harness.running_daemon(home, workspace, env))
         yield Deployment(sandboxes, receiver_url, env, home, workspace, instance, daemon)
+
+
+def _set_pools(instance: dg.DagsterInstance) -> None:
+    """The slots `deploy/set_pools.sh` sets, set in this process: the script runs the `dagster`
+    CLI once per pool, minutes on a loaded 2-core machine (tests/deploy runs the script itself)."""
+    script = (harness.DEPLOY / "set_pools.sh").read_text()
+    limits = dict(re.findall(r"^set_pool (\S+) (\d+)$", script, flags=re.MULTILINE))
+    for pool, slots in limits.items():
+        instance.event_log_storage.set_concurrency_slots(pool, int(slots))
 
 
 def post_lead(d: Deployment, client: httpx.Client) -> Lead:
