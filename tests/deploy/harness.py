@@ -216,7 +216,17 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-FAILURE_KINDS = frozenset({"STEP_FAILURE", "STEP_UP_FOR_RETRY", "RUN_FAILURE", "RUN_CANCELED"})
+# Dagster still names the run-level ones PIPELINE_* in `event_type_value`.
+FAILURE_KINDS = frozenset(
+    {
+        "STEP_FAILURE",
+        "STEP_UP_FOR_RETRY",
+        "RUN_FAILURE",
+        "RUN_CANCELED",
+        "PIPELINE_FAILURE",
+        "PIPELINE_CANCELED",
+    }
+)
 
 
 def run_report(instance: dg.DagsterInstance, run_id: str, home: Path) -> str:

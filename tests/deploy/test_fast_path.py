@@ -24,6 +24,7 @@ import dagster as dg
 import httpx
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from revops_pipelines.cli.sandbox import project_environment
 from revops_pipelines.sensors.inbox import form_inbox_sensor
@@ -71,6 +72,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         store_url = store_db.render_as_string(hide_password=False)
         engine = store_engine.get_engine(store_url)
         workspace = harness.write_home(home)
+        _patient_code_server(home / "dagster.yaml")
         env = harness.deployment_env(
             home,
             {
@@ -104,6 +106,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         finally:
             instance.dispose()
             store_engine.dispose_all()
+
+
+def _patient_code_server(path: Path) -> None:
+    """The deploy yaml, but with 10 minutes for the daemon's code server to start: on a 2-core
+    machine shared with other test runs it has taken more than the deploy's 3, failing every
+    launch of the test (a start-up failure, not the behaviour under test)."""
+    config = yaml.safe_load(path.read_text())
+    config["code_servers"] = {**config.get("code_servers", {}), "local_startup_timeout": 600}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 def _free_port() -> int:
