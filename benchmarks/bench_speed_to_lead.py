@@ -153,17 +153,7 @@ def deployment(args: argparse.Namespace, home: Path) -> Iterator[Deployment]:
         _set_pools(instance)
         bin_dir = harness.BIN
         if args.webserver or args.fast_path:
-            webserver = stack.enter_context(
-                _process(
-                    [
-                        str(bin_dir / "dagster-webserver"),
-                        *("-w", str(workspace), "-h", "127.0.0.1", "-p", str(webserver_port)),
-                    ],
-                    env,
-                    home / "webserver.log",
-                )
-            )
-            _wait_http(f"http://127.0.0.1:{webserver_port}/server_info", 300, webserver)
+            stack.enter_context(harness.running_webserver(home, workspace, env, webserver_port))
         receiver_env = dict(env)
         if args.fast_path:
             receiver_env[GRAPHQL_ENV] = f"http://127.0.0.1:{webserver_port}/graphql"

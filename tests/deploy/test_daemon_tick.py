@@ -233,15 +233,16 @@ def test_a_sensor_tick_launches_a_queued_run_that_succeeds(deployment: Deploymen
     E = dg.DagsterEventType
     assert E.RUN_ENQUEUED in kinds and E.RUN_STARTING in kinds and E.RUN_START in kinds, kinds
     assert kinds.index(E.RUN_ENQUEUED) < kinds.index(E.RUN_STARTING) < kinds.index(E.RUN_START)
+
     # Every step ran inside the run worker's process (in_process_executor), none in a
     # subprocess of its own: one import of the code location per run, not one per step.
-    step_pids = {
-        r.pid for r in d.instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)
-    }
-    [run_pid] = {
-        r.pid for r in d.instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_START)
-    }
-    assert step_pids == {run_pid}, (step_pids, run_pid)
+    def pids(kind: dg.DagsterEventType) -> set[int | None]:
+        logs = d.instance.all_logs(run.run_id, of_type=kind)
+        return {r.dagster_event.pid for r in logs if r.dagster_event}
+
+    step_pids = pids(dg.DagsterEventType.STEP_START)
+    [run_pid] = pids(dg.DagsterEventType.RUN_START)
+    assert run_pid is not None and step_pids == {run_pid}, (step_pids, run_pid)
     # The tick that requested it is in the sensor's history.
     [state] = [s for s in d.instance.all_instigator_state() if s.name == SENSOR]
     ticks = d.instance.get_ticks(state.instigator_origin_id, state.selector_id)
