@@ -3,6 +3,12 @@
 `inbound_leads_job` and `attio_events_job` are launched by the inbox sensors with one batch of
 inbox rows each (run config `InboxBatchConfig` on their claiming asset). Each ends with a step that
 marks the run's rows done; steps added to a job go upstream of that step (in its `deps`).
+
+The inbox jobs run every step in the run's own process (`in_process_executor`): a lead waits for
+its rep, and the multiprocess executor starts a fresh interpreter per step that imports the code
+location again (seconds per step on a small machine, measured in benchmarks/bench_speed_to_lead.py).
+Their steps are a chain with nothing to run in parallel; a step's crash fails the whole run, whose
+rows the inbox failure sensor hands back. The sync and usage jobs keep the default executor.
 """
 
 import dagster as dg
@@ -20,6 +26,8 @@ from revops_pipelines.store.resource import RevopsDatabase
 
 # The asset that claims a job's inbox batch: sensors put the batch's ids in its run config.
 CLAIMING_ASSET = {"inbound_leads_job": "form_submissions", "attio_events_job": "attio_events"}
+# Latency-sensitive: one process per run, not one per step (module docstring).
+INBOX_EXECUTOR = dg.in_process_executor
 
 inbound_leads_job = dg.define_asset_job(
     name="inbound_leads_job",
@@ -27,6 +35,7 @@ inbound_leads_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(form_submissions, *LEAD_ASSETS, form_inbox_done)
     | dg.AssetSelection.checks(no_failed_form_rows),
     tags={"revops/flow": "inbound_leads"},
+    executor_def=INBOX_EXECUTOR,
 )
 
 attio_events_job = dg.define_asset_job(
@@ -35,6 +44,7 @@ attio_events_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(attio_events, attio_inbox_done)
     | dg.AssetSelection.checks(no_failed_attio_rows),
     tags={"revops/flow": "attio_events"},
+    executor_def=INBOX_EXECUTOR,
 )
 
 INBOX_JOBS = (inbound_leads_job, attio_events_job)

@@ -63,7 +63,7 @@ def _send_sample_forms(receiver_url: str, count: int) -> list[int]:
 
 
 def _wait_for_inbox(engine: Any, sources: list[str], timeout: float) -> dict[str, int]:
-    """Wait for the inbox sensors' runs to take every pending row (they tick every 30 s)."""
+    """Wait for the inbox sensors' runs to take every pending row (they tick every 5 s)."""
     deadline = time.monotonic() + timeout
     while True:
         counts = inbox.count_by_status(engine, sources)

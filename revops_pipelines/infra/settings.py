@@ -129,6 +129,16 @@ class RevopsSettings(BaseSettings):
     webhook_replay_window_seconds: float = Field(
         default=300.0, ge=0, description="Identical Attio bodies within it are duplicates."
     )
+    dagster_graphql_url: str | None = Field(
+        default=None,
+        description=(
+            "The Dagster webserver's GraphQL endpoint (http://host:3000/graphql): the receiver "
+            "asks it to launch a stored lead's run at once. Unset: the inbox sensor alone."
+        ),
+    )
+    dagster_location_name: str = Field(
+        default="revops_pipelines", min_length=1, description="Code location of the inbox jobs."
+    )
 
     @classmethod
     def settings_customise_sources(

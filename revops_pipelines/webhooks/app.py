@@ -5,7 +5,8 @@ then one insert into `webhook_inbox` (deliveries arriving together share an inse
 see `writer.py`; each is answered after its commit), and an answer: 202 stored, 200 duplicate,
 400 malformed JSON, 401 missing or bad signature, 404 unknown source, 413 too large, 503 source
 not configured or store unavailable (both make the sender retry later). Nothing is written unless
-the answer is 202.
+the answer is 202. With a fast path configured (`fast_path.py`), a stored form lead's run is
+launched in the background after the answer is decided; the inbox sensor remains the safety net.
 `GET /healthz` checks the database; `GET /metrics` serves Prometheus metrics (`metrics.py`), on
 the same port or, with `serve_metrics=False`, on a port of its own (`metrics_app`).
 """
@@ -27,6 +28,7 @@ from starlette.routing import Route
 from revops_pipelines.infra.logs import register_secrets
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store.inbox import NewEvent
+from revops_pipelines.webhooks.fast_path import FastPath
 from revops_pipelines.webhooks.logs import log_event
 from revops_pipelines.webhooks.metrics import ReceiverMetrics
 from revops_pipelines.webhooks.settings import ReceiverSettings
@@ -77,6 +79,7 @@ def create_app(settings: ReceiverSettings, *, serve_metrics: bool = True) -> Sta
     secrets = {name: settings.secret_for(name) for name in SOURCES}
     register_secrets(secrets.values())  # given in code, maybe not via the env: mask them too
     metrics = ReceiverMetrics(engine)
+    fast_path = FastPath(settings.fast_path) if settings.fast_path else None
     for name in settings.refused:
         log_event(
             logging.ERROR,
@@ -93,6 +96,7 @@ def create_app(settings: ReceiverSettings, *, serve_metrics: bool = True) -> Sta
         mounted=settings.mounted,
         refused=settings.refused,
         max_body_bytes=settings.max_body_bytes,
+        fast_path=settings.fast_path.graphql_url if settings.fast_path else "off",
     )
 
     def answer(
@@ -166,6 +170,8 @@ def create_app(settings: ReceiverSettings, *, serve_metrics: bool = True) -> Sta
         if result.outcome == "duplicate":
             return answer(200, {"status": "duplicate"}, source.name, started, **fields)
         fields["inbox_id"] = result.id
+        if fast_path is not None and result.id is not None:
+            fast_path.submit(source.name, result.id)  # a background task: never delays this answer
         return answer(202, {"status": "stored", "id": result.id}, source.name, started, **fields)
 
     async def healthz(_request: Request) -> JSONResponse:
@@ -190,4 +196,5 @@ def create_app(settings: ReceiverSettings, *, serve_metrics: bool = True) -> Sta
     app.state.metrics = metrics
     # A sender that followed a redirect would re-POST elsewhere; an unknown path is a plain 404.
     app.router.redirect_slashes = False
+    app.state.fast_path = fast_path  # tests wait on its launches (`drain`)
     return app

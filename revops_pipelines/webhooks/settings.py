@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 
 from revops_pipelines.infra.settings import RevopsSettings, load_settings, variable_for
 from revops_pipelines.store import engine as store_engine
+from revops_pipelines.webhooks.fast_path import FastPathSettings
 from revops_pipelines.webhooks.sources import SOURCES
 
 MAX_BODY_FIELD = "webhook_max_body_bytes"
@@ -39,6 +40,10 @@ def weak_secrets(environ: Mapping[str, str]) -> list[str]:
     ]
 
 
+GRAPHQL_URL_ENV = variable_for("dagster_graphql_url")  # REVOPS_DAGSTER_GRAPHQL_URL
+LOCATION_ENV = variable_for("dagster_location_name")  # REVOPS_DAGSTER_LOCATION_NAME
+
+
 def max_body_bytes_setting(environ: Mapping[str, str] | None = None) -> int:
     """The body limit from the settings model: the process environment's (with its profile), or,
     for an explicit environment, that mapping's value validated by the same model field."""
@@ -63,6 +68,7 @@ class ReceiverSettings:
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     replay_window: timedelta = DEFAULT_REPLAY_WINDOW
+    fast_path: FastPathSettings | None = None  # off unless the webserver's GraphQL URL is set
 
     def __post_init__(self) -> None:
         unknown = set(self.secrets) - set(SOURCES)
@@ -110,4 +116,26 @@ class ReceiverSettings:
             if environ is None
             else DEFAULT_REPLAY_WINDOW
         )
-        return cls(url, secrets=secrets, max_body_bytes=limit, replay_window=window)
+        return cls(
+            database_url=url,
+            secrets=secrets,
+            max_body_bytes=limit,
+            replay_window=window,
+            fast_path=fast_path_setting(environ),
+        )
+
+
+def fast_path_setting(environ: Mapping[str, str] | None = None) -> FastPathSettings | None:
+    """The fast path's settings when `REVOPS_DAGSTER_GRAPHQL_URL` is set, else None (off)."""
+    if environ is None:
+        settings = load_settings()
+        url, location = settings.dagster_graphql_url, settings.dagster_location_name
+    else:
+        url = environ.get(GRAPHQL_URL_ENV)
+        location = (environ.get(LOCATION_ENV) or "").strip() or "revops_pipelines"
+    url = (url or "").strip()
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"{GRAPHQL_URL_ENV} must be an http(s) URL, got {url[:80]!r}")
+    return FastPathSettings(graphql_url=url, location_name=location)

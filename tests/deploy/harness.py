@@ -14,12 +14,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import sqlalchemy as sa
 
 from tests import postgres
@@ -138,6 +140,65 @@ def running_daemon(home: Path, workspace: Path, env: Mapping[str, str]) -> Itera
         _stop_group(process)
 
 
+@dataclass
+class Webserver:
+    process: subprocess.Popen[bytes]
+    log: Path
+    url: str  # http://127.0.0.1:<port>
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.url}/graphql"
+
+
+LOCATION_STATUS = (
+    "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+)
+
+
+@contextmanager
+def running_webserver(
+    home: Path, workspace: Path, env: Mapping[str, str], port: int, timeout: float = 300.0
+) -> Iterator[Webserver]:
+    """`dagster-webserver` on the instance (its GraphQL API launches runs into the queue),
+    returned once the code location is loaded; stopped like the daemon."""
+    log = home / "webserver.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [
+                str(BIN / "dagster-webserver"),
+                *("-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)),
+            ],
+            cwd=home,
+            env=dict(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Webserver(process, log, f"http://127.0.0.1:{port}")
+    try:
+        _wait_for_location(server, timeout)
+        yield server
+    finally:
+        _stop_group(process)
+
+
+def _wait_for_location(server: Webserver, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"dagster-webserver exited: {server.log.read_text()[-3000:]}")
+        try:
+            answer = httpx.post(server.graphql_url, json={"query": LOCATION_STATUS}, timeout=10)
+            entries = answer.json()["data"]["workspaceOrError"].get("locationEntries") or []
+            if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                return
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            pass
+        time.sleep(1.0)
+    raise RuntimeError(f"the webserver did not load the code location within {timeout:.0f} s")
+
+
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
     # The group is the one created for this daemon (start_new_session): its id is the daemon's.
     for sig, grace in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
@@ -155,7 +216,17 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-FAILURE_KINDS = frozenset({"STEP_FAILURE", "STEP_UP_FOR_RETRY", "RUN_FAILURE", "RUN_CANCELED"})
+# Dagster still names the run-level ones PIPELINE_* in `event_type_value`.
+FAILURE_KINDS = frozenset(
+    {
+        "STEP_FAILURE",
+        "STEP_UP_FOR_RETRY",
+        "RUN_FAILURE",
+        "RUN_CANCELED",
+        "PIPELINE_FAILURE",
+        "PIPELINE_CANCELED",
+    }
+)
 
 
 def run_report(instance: dg.DagsterInstance, run_id: str, home: Path) -> str:

@@ -35,8 +35,8 @@ from tests.resources.attio_helpers import connect
 
 SENSOR, JOB = "attio_inbox_sensor", "attio_events_job"
 # Bounds for a loaded 2-core machine. Every process here imports the code location (about 9 s
-# of CPU: pandas, pyarrow, the validated YAML): the daemon's code server, the run worker, and one
-# subprocess per step (the project's multiprocess executor), 5 imports before the run ends.
+# of CPU: pandas, pyarrow, the validated YAML): the daemon's code server and the run worker (the
+# inbox jobs run their steps in the run's process, issue 12).
 LAUNCH_TIMEOUT = 180.0  # daemon start -> the sensor's run exists (code server load included)
 RUN_TIMEOUT = 240.0  # run created -> finished
 T = TypeVar("T")
@@ -233,6 +233,16 @@ def test_a_sensor_tick_launches_a_queued_run_that_succeeds(deployment: Deploymen
     E = dg.DagsterEventType
     assert E.RUN_ENQUEUED in kinds and E.RUN_STARTING in kinds and E.RUN_START in kinds, kinds
     assert kinds.index(E.RUN_ENQUEUED) < kinds.index(E.RUN_STARTING) < kinds.index(E.RUN_START)
+
+    # Every step ran inside the run worker's process (in_process_executor), none in a
+    # subprocess of its own: one import of the code location per run, not one per step.
+    def pids(kind: dg.DagsterEventType) -> set[int | None]:
+        logs = d.instance.all_logs(run.run_id, of_type=kind)
+        return {r.dagster_event.pid for r in logs if r.dagster_event}
+
+    step_pids = pids(dg.DagsterEventType.STEP_START)
+    [run_pid] = pids(dg.DagsterEventType.RUN_START)
+    assert run_pid is not None and step_pids == {run_pid}, (step_pids, run_pid)
     # The tick that requested it is in the sensor's history.
     [state] = [s for s in d.instance.all_instigator_state() if s.name == SENSOR]
     ticks = d.instance.get_ticks(state.instigator_origin_id, state.selector_id)

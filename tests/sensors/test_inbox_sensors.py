@@ -145,4 +145,5 @@ def test_sensors_are_on_by_default_and_target_their_jobs() -> None:
     ):
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
         assert sensor.job_name == job
-        assert sensor.minimum_interval_seconds == 30
+        # issue 12: every daemon loop (~5 s, Dagster's floor), no longer every 30 s
+        assert sensor.minimum_interval_seconds == 5
