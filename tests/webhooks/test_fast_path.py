@@ -57,7 +57,10 @@ def test_the_fast_path_is_off_unless_the_graphql_url_is_set() -> None:
     assert named is not None and named.location_name == "revops"
     with pytest.raises(ValueError, match="REVOPS_DAGSTER_GRAPHQL_URL must be an http"):
         fast_path_setting({"REVOPS_DAGSTER_GRAPHQL_URL": "dagster:3000"})
-    env = {"TYPEFORM_WEBHOOK_SECRET": "s", "REVOPS_DATABASE_URL": "sqlite:///x.db"}
+    env = {
+        "TYPEFORM_WEBHOOK_SECRET": "typeform-secret-0123456789",
+        "REVOPS_DATABASE_URL": "sqlite:///x.db",
+    }
     assert ReceiverSettings.from_env(env).fast_path is None
     env["REVOPS_DAGSTER_GRAPHQL_URL"] = "http://127.0.0.1:3000/graphql"
     assert ReceiverSettings.from_env(env).fast_path == on.__class__(
