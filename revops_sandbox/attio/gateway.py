@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import time
 from collections import Counter
@@ -193,7 +194,7 @@ class Gateway:
         kind = request_kind(method, path)
         now = time.time()
         free_at = self.limiter.acquire(token_id, kind, now)
-        self.arrivals.record(kind, now, free_at is None)
+        self.arrivals.record(kind, now, None if free_at is None else math.ceil(free_at))
         if free_at is not None:
             self.stats.bump("rate_limited")
             body = {

@@ -74,11 +74,17 @@ class ArrivalLog:
     def __init__(self, size: int = 200_000) -> None:
         self._lock = threading.Lock()
         self._size = size
-        self._log: dict[Kind, deque[tuple[float, bool]]] = {}
+        self._log: dict[Kind, deque[tuple[float, float | None]]] = {}
 
-    def record(self, kind: Kind, at: float, admitted: bool) -> None:
+    def record(self, kind: Kind, at: float, refused_until: float | None) -> None:
+        """One arrival at `at`; `refused_until`: the Retry-After time of its 429, if refused."""
         with self._lock:
-            self._log.setdefault(kind, deque(maxlen=self._size)).append((at, admitted))
+            self._log.setdefault(kind, deque(maxlen=self._size)).append((at, refused_until))
+
+    def entries(self, kind: Kind, since: float = 0.0) -> list[tuple[float, float | None]]:
+        """(arrival, Retry-After time or None when admitted), oldest first."""
+        with self._lock:
+            return [(t, until) for t, until in self._log.get(kind, ()) if t >= since]
 
     def reset(self) -> None:
         with self._lock:
@@ -87,8 +93,7 @@ class ArrivalLog:
     def report(self, kind: Kind, since: float = 0.0, window: float = 1.0) -> dict[str, Any]:
         """Counts since `since` (epoch seconds): per whole second, and the most in any rolling
         `window` (arrivals, and admitted ones only)."""
-        with self._lock:
-            entries = [(t, ok) for t, ok in self._log.get(kind, ()) if t >= since]
+        entries = [(t, until is None) for t, until in self.entries(kind, since)]
         per_second: dict[int, int] = {}
         for t, _ in entries:
             per_second[int(t)] = per_second.get(int(t), 0) + 1
