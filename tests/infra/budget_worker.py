@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import time
 import uuid
 
@@ -33,6 +34,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     )
     tag = uuid.uuid4().hex[:8]
     done, failed, waits, latencies = 0, 0, [], []
+    print(json.dumps({"ready": True}), flush=True)
+    if args.wait_go:
+        sys.stdin.readline()  # every process starts drawing at the same moment
     deadline = time.monotonic() + args.seconds
     budget = client.transport._budget
 
@@ -69,7 +73,6 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             await asyncio.sleep(0.05)
 
     started = time.monotonic()
-    print(json.dumps({"ready": True}), flush=True)
     await asyncio.gather(watch_mode(), *(lane(n) for n in range(args.lanes)))
     elapsed = time.monotonic() - started
     await client.aclose()
@@ -104,6 +107,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--interval", type=float, default=0.0, help="pause per lane request")
     parser.add_argument("--rate", type=float, default=25.0, help="writes/s of the budget")
+    parser.add_argument("--wait-go", action="store_true", help="start on a line on stdin")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(run(args))), flush=True)
 

@@ -75,22 +75,32 @@ def own_redis() -> Iterator[OwnRedis]:
 
 
 def start_worker(sandbox: Any, redis_url: str, prefix: str, *args: str) -> subprocess.Popen[str]:
+    """A worker process, imported and ready; it starts drawing on `go`."""
     env = {
         **os.environ,
         "REDIS_URL": redis_url,
         "REVOPS_RATE_BUDGET_PREFIX": prefix,
         "PYTHONPATH": str(ROOT),
     }
+    command = [sys.executable, "-m", "tests.infra.budget_worker", "--api-url", sandbox.api_url]
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.infra.budget_worker", "--api-url", sandbox.api_url, *args],
+        [*command, "--wait-go", *args],
         cwd=ROOT,
         env=env,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     assert worker.stdout is not None
     assert json.loads(worker.stdout.readline()) == {"ready": True}
     return worker
+
+
+def go(*workers: subprocess.Popen[str]) -> None:
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
 
 
 def result(worker: subprocess.Popen[str]) -> dict[str, Any]:
@@ -116,6 +126,7 @@ def test_two_processes_never_exceed_the_budget_at_the_sandbox(
     since = time.time()
     key = prefix()
     workers = [start_worker(attio_sandbox, own_redis.url, key, "--seconds", "6") for _ in "ab"]
+    go(*workers)
     results = [result(w) for w in workers]
     log = rate_log(attio_sandbox, since)
     # Counted where it matters: what reached Attio in any rolling second, refused or not.
@@ -135,13 +146,15 @@ def test_an_interactive_request_gets_its_turn_within_one_window_while_bulk_satur
     since = time.time()
     key = prefix()
     bulk = [start_worker(attio_sandbox, own_redis.url, key, "--seconds", "7") for _ in "ab"]
-    time.sleep(1.5)  # the bulk processes have filled the window
     interactive = start_worker(
         attio_sandbox,
         own_redis.url,
         key,
         *("--priority", "interactive", "--seconds", "4", "--lanes", "1", "--interval", "0.25"),
     )
+    go(*bulk)
+    time.sleep(1.5)  # the bulk processes have filled the window
+    go(interactive)
     fast, slow = result(interactive), [result(w) for w in bulk]
     log = rate_log(attio_sandbox, since)
     assert fast["writes"] >= 8 and fast["failed"] == 0, fast
@@ -159,6 +172,7 @@ def test_redis_stopped_mid_run_falls_back_to_a_local_budget_and_comes_back(
 ) -> None:
     since = time.time()
     worker = start_worker(attio_sandbox, own_redis.url, prefix(), "--seconds", "12")
+    go(worker)
     time.sleep(2.5)
     own_redis.stop()
     stopped = time.time()
@@ -212,6 +226,7 @@ def test_a_429_pauses_every_process_until_retry_after(
     since = time.time()
     key = prefix()
     workers = [start_worker(attio_sandbox, own_redis.url, key, "--seconds", "7") for _ in "ab"]
+    go(*workers)
     time.sleep(2.5)
     # Attio tightens the limit for a moment (as if another integration used the token): the
     # next write meets a 429 whose Retry-After is the next whole second after the window frees.
