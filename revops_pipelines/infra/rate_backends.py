@@ -32,6 +32,8 @@ INTERACTIVE: Priority = "interactive"
 BULK: Priority = "bulk"
 # Leak (drop expired log entries) after this many admissions per process and key.
 _LEAK_EVERY = 64
+# The shortest wait before asking again (a denied request never spins on the store).
+_MIN_WAIT = 0.005
 
 
 class BackendUnavailable(RuntimeError):
@@ -130,7 +132,7 @@ class LocalBackend:
                     bucket.leak(item.timestamp)
                 return 0.0, item
             wait_ms = bucket.waiting(item)
-            return (max(0.001, wait_ms / 1000) if wait_ms >= 0 else limit.window_ms / 1000), None
+            return (max(_MIN_WAIT, wait_ms / 1000) if wait_ms > 0 else _MIN_WAIT), None
 
     def release(self, key: str, slot: object) -> None:
         with self._lock:
@@ -169,8 +171,12 @@ class _ServerClockBucket(RedisBucket):
         return int(seconds) * 1000 + int(micros) // 1000
 
     def _check_and_insert(self, item: RateItem) -> Decision:
+        return self.decide(item)
+
+    def decide(self, item: RateItem) -> Decision:
         """pyrate's own check-and-insert (same Lua script, same arguments), except that the
-        member's name is `item.name` + "1" rather than random, so `release` can find it."""
+        member's name is `item.name` + "1" rather than random, so `release` can find it. The
+        verdict is returned, not kept on the bucket, so threads sharing it never mix them up."""
         args: list[Any] = [item.timestamp, item.weight, item.name, len(self.rates)]
         for rate in self.rates:
             offset = self._algorithm.blocking_offset(rate, item.weight)
@@ -249,12 +255,13 @@ class RedisBackend:
         def attempt() -> tuple[float, object]:
             bucket = self._bucket(key, limit, priority)
             item = RateItem(f"{priority}:{uuid.uuid4().hex}:", bucket.now())
-            if bucket.put(item):
+            decision = bucket.decide(item)
+            if decision.allowed:
                 if next(self._admitted) % _LEAK_EVERY == 0:
                     bucket.leak(item.timestamp)
                 return 0.0, item.name + "1"
-            wait_ms = bucket.waiting(item)
-            return (max(0.001, wait_ms / 1000) if wait_ms >= 0 else limit.window_ms / 1000), None
+            wait_ms = decision.retry_after_ms
+            return (max(_MIN_WAIT, wait_ms / 1000) if wait_ms else limit.window_ms / 10000), None
 
         try:
             try:
