@@ -1,6 +1,7 @@
 """Where a rate budget keeps its state: Redis (shared by every process and machine), or the
-process's memory (one host's fallback). The store's database registers a third one
-(`register_database_backend`, called by `revops_pipelines.store.rate_budget`).
+process's memory (the fallback, and the budget when no shared store is configured). A backend
+in the store's database would register through `rate_budget.register_database_backend` (infra
+may not import the store); none is built yet.
 
 Each backend offers the same operations on a budget key (an API credential's kind, e.g.
 Attio writes): `take` one request under a sliding-window log (at most `limit` requests in any
