@@ -1,7 +1,7 @@
 """Issue 12, item 4: the distributed engine. Two real Celery workers (dagster-celery on the
 machine's RabbitMQ) execute the steps of a company sync and of lead runs launched while the sync
 writes to Attio, every process on one PostgreSQL-backed Dagster instance (`deploy/dagster.yaml`
-and `deploy/set_pools.sh`).
+and `deploy/set_pools.sh`; the workers start with `deploy/celery.yaml`).
 
 Checked: both workers executed steps (each step's engine event names its Celery worker); the
 Attio sandbox, at its real budget of 25 writes/s, never saw more writes in a second than the
@@ -110,8 +110,9 @@ def deployment(
         instance = dg.DagsterInstance.from_config(str(home))
         stack.callback(instance.dispose)
         harness.set_pools(env)
-        config = workers.write_worker_config(home / "celery.yaml")
-        started = stack.enter_context(workers.celery_workers(WORKERS, config, env, workdir))
+        started = stack.enter_context(
+            workers.celery_workers(WORKERS, workers.WORKER_CONFIG, env, workdir)
+        )
         yield Deployment(home, workdir, instance, env, started, stack), sf, attio_sandbox, leads
 
 

@@ -15,7 +15,6 @@ import os
 import signal
 import socket
 import subprocess
-import textwrap
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,10 +25,12 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.harness import ANSI, BIN, REPO
+from tests.deploy.harness import ANSI, BIN, DEPLOY, REPO
 
 RABBITMQ = ("127.0.0.1", 5672)
 CODE_LOCATION = "revops_pipelines.definitions_celery"  # the celery-executor code location
+# The workers' `-y` file: the executor's config block, the broker from the environment.
+WORKER_CONFIG = DEPLOY / "celery.yaml"
 READY_TIMEOUT = 180.0  # a loaded 2-core machine: the worker imports celery, dagster and kombu
 
 
@@ -57,23 +58,6 @@ def rabbitmq_vhost() -> Iterator[str]:
         yield f"pyamqp://guest:guest@{RABBITMQ[0]}:{RABBITMQ[1]}/{vhost}"
     finally:
         _rabbitmqctl("delete_vhost", vhost)
-
-
-def write_worker_config(path: Path) -> Path:
-    """The `-y` file of `dagster-celery worker start`: the executor's config block, with the
-    broker read from the environment as the code location's executor reads it."""
-    path.write_text(
-        textwrap.dedent(
-            """\
-            execution:
-              config:
-                broker:
-                  env: DAGSTER_CELERY_BROKER_URL
-                backend: "rpc://"
-            """
-        )
-    )
-    return path
 
 
 @dataclass
