@@ -5,8 +5,10 @@
 # instance (DAGSTER_HOME and DAGSTER_POSTGRES_URL set as for the daemon), and again after editing
 # a limit; it is idempotent. `DAGSTER=/path/to/dagster deploy/set_pools.sh` picks the CLI.
 #
-# A step holding a slot runs one API client whose limiter already spends that credential's whole
-# documented budget, so a limit above 1 would let concurrent steps exceed the budget together.
+# Pools bound concurrency (processes, connections), not rates: every client draws from its
+# credential's rate budget shared by all runs and machines (infra/rate_budget.py, in Redis when
+# REDIS_URL is set, else in the store's database), so several steps may hold slots at once and
+# still stay inside the API's documented limits together.
 set -eu
 DAGSTER="${DAGSTER:-dagster}"
 
@@ -14,18 +16,20 @@ set_pool() {
   "$DAGSTER" instance concurrency set "$1" "$2"
 }
 
-# Attio: 25 writes/s and 100 reads/s for the whole workspace (attio-api.md 5.1). Used by every
-# step that writes Attio: attio_companies, attio_people, routed_leads, lead_follow_ups,
-# attio_events, product_usage. One at a time keeps parallel runs inside the budget; a lead run
-# waits behind a running sync step instead of both drawing 429s.
-set_pool attio_api 1
+# Attio: 25 writes/s and 100 reads/s for the whole workspace (attio-api.md 5.1), kept by the
+# shared budget: lead and event steps draw first (interactive), syncs and usage take what is
+# left (bulk). Used by every step that writes Attio: attio_companies, attio_people,
+# routed_leads, lead_follow_ups, attio_events, product_usage. Six slots: the bulk flows hold at
+# most three at once (one sync, one usage day, one backfill run; dagster.yaml's run limits), so a
+# lead's step never waits for a sync's slot.
+set_pool attio_api 6
 
 # The pools below are not declared by any asset yet; their limits are in place for the step that
 # adopts them (`pool="salesforce_api"` etc.), so it is bounded from its first run.
 # Salesforce: a daily org-wide request allowance and a cap on concurrent long-running requests
 # (ConcurrentPerOrgLongTxn) shared with the org's other integrations. Two readers at once.
 set_pool salesforce_api 2
-# Slack: chat.postMessage about 1 message/s per channel.
-set_pool slack_api 1
-# Outreach: 10,000 requests per hour per user, resetting on the hour.
-set_pool outreach_api 1
+# Slack: chat.postMessage about 1 message/s per channel (the shared budget keeps it per channel).
+set_pool slack_api 2
+# Outreach: 10,000 requests per hour per user, resetting on the hour (the shared budget keeps it).
+set_pool outreach_api 2

@@ -23,6 +23,7 @@ from revops_pipelines.config import config_path, load_model
 from revops_pipelines.domain.deal_messages import DealNotificationConfig
 from revops_pipelines.domain.markdown import md_table
 from revops_pipelines.infra.breaker import breaker_states
+from revops_pipelines.infra.rate_budget import INTERACTIVE, budget_states
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.salesforce import SalesforceResource
 from revops_pipelines.resources.slack import SlackResource
@@ -63,7 +64,7 @@ async def attio_events(
     A failed deal notification fails the run after every other event was handled.
     """
     caches = attio.cache_snapshot()
-    async with attio.client() as client:
+    async with attio.client(priority=INTERACTIVE) as client:
         batch = await handle_attio_events(
             client,
             database.engine(),
@@ -97,6 +98,7 @@ async def attio_events(
                 md_table(["inbox id", "event id", "reason"], batch.quarantined)
             ),
             "circuit_breakers": dg.MetadataValue.json(breaker_states(attio, slack)),
+            "rate_budgets": dg.MetadataValue.json(budget_states(attio, slack)),
             **_handling_metadata(report),
             **_write_back_metadata(back, batch.write_back_problem),
             **attio.cache_metadata(caches),

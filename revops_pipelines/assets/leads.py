@@ -16,6 +16,7 @@ from revops_pipelines.domain.markdown import md_table
 from revops_pipelines.domain.routing import RoutingConfig
 from revops_pipelines.domain.submissions import Submission
 from revops_pipelines.infra.breaker import breaker_states
+from revops_pipelines.infra.rate_budget import INTERACTIVE, budget_states
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.enrichment import EnrichmentResource
 from revops_pipelines.resources.outreach import OutreachResource
@@ -79,7 +80,7 @@ async def attio_people(
     members and lists, from the schema cache): a rep or list Attio lacks fails the run, and the
     leads wait in the inbox."""
     caches = attio.cache_snapshot()
-    async with attio.client() as client:
+    async with attio.client(priority=INTERACTIVE) as client:
         try:
             batch = await people_in_attio(
                 client, inbox_run(context, database), inbound_leads, ROUTING, LISTS
@@ -109,7 +110,7 @@ async def routed_leads(
     """Each lead routed by `config/routing.yaml` (first matching rule, then the pool's strategy,
     skipping reps out of office or at capacity); `owner` and `routing_reason` set on the person.
     A lead routed before keeps its rep."""
-    async with attio.client() as client:
+    async with attio.client(priority=INTERACTIVE) as client:
         batch = await route_leads(
             client, database.engine(), inbox_run(context, database), ROUTING, attio_people
         )
@@ -145,7 +146,7 @@ async def lead_follow_ups(
     """For each routed lead, once each: the list chosen by form (`config/lists.yaml`), a task for
     the rep due the next business day in the rep's time zone, a Slack message, the Outreach
     sequence of the pool, and an audit note listing every step."""
-    async with attio.client() as client:
+    async with attio.client(priority=INTERACTIVE) as client:
         reports = await follow_up_leads(
             client,
             database.engine(),
@@ -173,6 +174,7 @@ async def lead_follow_ups(
             ),
             "not_done": dg.MetadataValue.md(md_table(["lead", "step", "status", "detail"], rows)),
             "circuit_breakers": dg.MetadataValue.json(breaker_states(attio, slack, outreach)),
+            "rate_budgets": dg.MetadataValue.json(budget_states(attio, slack, outreach)),
         }
     )
 

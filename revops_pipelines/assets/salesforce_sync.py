@@ -19,6 +19,7 @@ from revops_pipelines.domain.company_checks import mapped_quality
 from revops_pipelines.domain.company_mapping import map_accounts
 from revops_pipelines.domain.field_mapping import FieldMapping
 from revops_pipelines.infra.breaker import breaker_states
+from revops_pipelines.infra.rate_budget import BULK, budget_states
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.salesforce import SalesforceResource
 from revops_pipelines.services.company_sync.accounts import AccountsReadStopped, read_accounts
@@ -172,7 +173,7 @@ async def attio_companies(
     The mapping is checked against Attio's schema (from the schema cache) before any write."""
     caches = attio.cache_snapshot()
     try:
-        async with attio.client() as client:
+        async with attio.client(priority=BULK) as client:
             result = await sync_companies(
                 client,
                 database.engine(),
@@ -187,6 +188,7 @@ async def attio_companies(
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     report = company_sync_report(result, dry_run=config.dry_run)
     report["circuit_breakers"] = dg.MetadataValue.json(breaker_states(attio))
+    report["rate_budgets"] = dg.MetadataValue.json(budget_states(attio))
     report.update(attio.cache_metadata(caches))
     yield dg.MaterializeResult(metadata=report)
     yield dg.AssetCheckResult(

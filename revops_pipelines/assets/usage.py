@@ -18,6 +18,7 @@ import dagster as dg
 
 from revops_pipelines.assets.inbox import WEBHOOK_INBOX, failed_rows_check, inbox_run
 from revops_pipelines.domain.markdown import md_table
+from revops_pipelines.infra.rate_budget import BULK, budget_states
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.services.usage import (
     SEGMENT_SOURCES,
@@ -47,7 +48,7 @@ def product_usage(
     window = context.partition_time_window
 
     async def roll_up() -> UsageReport:
-        async with attio.client() as client:
+        async with attio.client(priority=BULK) as client:  # a rollup takes what leads leave
             run = inbox_run(context, database)
             return await roll_up_day(client, database.engine(), run, window.start, window.end)
 
@@ -58,6 +59,7 @@ def product_usage(
     return dg.MaterializeResult(
         metadata={
             "as_of": report.as_of.isoformat(),
+            "rate_budgets": dg.MetadataValue.json(budget_states(attio)),
             "inbox_rows_read": report.rows_read,
             "track_events": len({e.message_id for e in report.events}),
             "people": report.people,

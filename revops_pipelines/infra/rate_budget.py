@@ -1,90 +1,311 @@
-"""Request-rate budgets per API credential, the one limiter every client draws from.
+"""Request-rate budgets per API credential, shared by every thread, process, run and machine.
 
-A budget holds one rate per kind of request ("read", "write"; a client may name others) for one
-API, base URL and credential, shared by every client of that credential in the process
-(`budget_for`, keyed by a hash so the credential is never kept). Each kind is a leaky bucket of
-capacity one: requests leave evenly spaced, 1/rate apart, so no one-second window ever holds
-more than the rate however many callers wait. A kind without a rate is not limited (the API
-documents none we rely on yet); the call site is the same, so giving it a rate is one setting.
+A budget holds one limit per kind of request ("read", "write"; a client may name others, and a
+call may add a `scope`, e.g. Slack's channel) for one API, base URL and credential. The state
+lives in a shared backend (`rate_backends.py`): Redis when `REDIS_URL` is set, else the store's
+database when the store has registered it (`register_database_backend`), else this process.
+Each kind is a sliding-window log (pyrate-limiter): at most `limit` requests in any rolling
+window, the window a little longer than the API's (`REVOPS_RATE_BUDGET_MARGIN_MS`).
 
-Why not aiolimiter: its buckets belong to one event loop, and the sync clients (Slack,
-Outreach, enrichment, Salesforce) have none; the slot arithmetic below works across threads
-and loops, sync (`acquire_sync`) and async (`acquire`) alike. Parallel runs are separate
-processes: Dagster concurrency pools keep them inside the budget (a budget shared across
-processes is another issue's work).
+On top of the library, a thin layer of ours:
+- priority: interactive callers (leads, Attio events) draw from the whole budget; bulk callers
+  (syncs, usage) stop one slot short of it, and yield while an interactive caller waits (it
+  announces its demand in the backend), but never for longer than one window per request, so
+  bulk always progresses;
+- a 429 pauses the kind for everyone until its Retry-After (`pause`);
+- when the shared store does not answer, a local budget of `REVOPS_RATE_BUDGET_FALLBACK_FRACTION`
+  of the limit per process takes over (logged once; `mode()` says so for run metadata), and
+  the shared budget is tried again every few seconds. A request never fails because of it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from revops_pipelines.infra.rate_backends import (
+    BULK,
+    INTERACTIVE,
+    Backend,
+    BackendUnavailable,
+    Limit,
+    LocalBackend,
+    Priority,
+    RedisBackend,
+)
+from revops_pipelines.infra.settings import load_settings
+
+__all__ = ["BULK", "INTERACTIVE", "Limit", "Priority", "RateBudget", "budget_for"]
+
+log = logging.getLogger("revops.rate_budget")
+
+# How often a budget in fallback asks the shared store again.
+PROBE_SECONDS = 5.0
+# A waiting bulk caller looks again this often while an interactive caller has demand.
+_YIELD_STEP_SECONDS = 0.01
+
+_local = LocalBackend()  # this process's budgets: the fallback and the no-store default
+_database_factory: Callable[[], Backend] | None = None
+_redis: dict[str, RedisBackend] = {}
+_registry_lock = threading.Lock()
 
 
-class _Spacing:
-    """Lets one request through at a time, 1/rate after the one before actually went (a
-    leaky bucket of capacity one). Measured from when each request is let through, not from a
-    precomputed schedule: a waiter that wakes late must not let the next one catch up."""
+def register_database_backend(factory: Callable[[], Backend]) -> None:
+    """Called by the store when it is imported: budgets without Redis keep their state in the
+    store's database (infra may not import the store; the store brings its SQL here)."""
+    global _database_factory
+    _database_factory = factory
 
-    def __init__(self, rate: float) -> None:
-        if rate <= 0:
-            raise ValueError(f"a rate must be positive, got {rate}")
-        self.interval = 1.0 / rate
-        self._next_free = 0.0
-        self._lock = threading.Lock()
 
-    def try_take(self) -> float:
-        """0 when the request may go now (and the slot is taken), else the seconds to wait
-        before asking again."""
-        with self._lock:
-            now = time.monotonic()
-            if now >= self._next_free:
-                self._next_free = now + self.interval
-                return 0.0
-            return self._next_free - now
+def shared_backend(redis_url: str | None) -> Backend | None:
+    """The backend every process shares: Redis, else the registered database, else none."""
+    if redis_url:
+        with _registry_lock:
+            if redis_url not in _redis:
+                _redis[redis_url] = RedisBackend(redis_url)
+            return _redis[redis_url]
+    return _database_factory() if _database_factory is not None else None
 
 
 class RateBudget:
-    """The request rates of one API credential; each kind is limited on its own."""
+    """The request limits of one API credential; each kind (and scope) is limited on its own."""
 
-    def __init__(self, api: str, rates: Mapping[str, float | None]) -> None:
+    def __init__(
+        self,
+        api: str,
+        rates: Mapping[str, float | None],
+        *,
+        key: str,
+        backend: Backend | None,
+        margin_ms: int = 10,
+        fallback_fraction: float = 0.25,
+    ) -> None:
         self.api = api
         self.rates = dict(rates)
-        self._spacing = {kind: _Spacing(rate) for kind, rate in rates.items() if rate is not None}
+        self.key = key
+        self.limits = {
+            kind: Limit.per_second(rate, margin_ms=margin_ms)
+            for kind, rate in rates.items()
+            if rate is not None
+        }
+        self._fallback_limits = {
+            kind: limit.scaled(fallback_fraction, margin_ms) for kind, limit in self.limits.items()
+        }
+        self._shared = backend
+        self._fallback_reason: str | None = None
+        self._next_probe = 0.0
+        self._lock = threading.Lock()
 
     def rate(self, kind: str) -> float | None:
         return self.rates.get(kind)
 
-    async def acquire(self, kind: str) -> None:
-        """Wait (without blocking the loop) until a request of this kind may go."""
-        spacing = self._spacing.get(kind)
-        while spacing is not None and (wait := spacing.try_take()) > 0:
-            await asyncio.sleep(wait)
+    def mode(self) -> str:
+        """Where the budget is kept now: redis, database, local, or the local fallback."""
+        if self._shared is None:
+            return "local"
+        if self._fallback_reason is not None:
+            return f"local fallback ({self._shared.name} unreachable)"
+        return self._shared.name
 
-    def acquire_sync(self, kind: str) -> None:
-        """Wait (blocking the thread) until a request of this kind may go."""
-        spacing = self._spacing.get(kind)
-        while spacing is not None and (wait := spacing.try_take()) > 0:
-            time.sleep(wait)
+    def state(self) -> dict[str, Any]:
+        """For run metadata: the mode and each kind's limit (and its fallback)."""
+        return {
+            "mode": self.mode(),
+            "limits": {kind: limit.describe() for kind, limit in self.limits.items()},
+            "fallback_limits": {k: v.describe() for k, v in self._fallback_limits.items()},
+        }
+
+    def _key(self, kind: str, scope: str | None) -> str:
+        return f"{self.key}:{kind}" + (f":{scope}" if scope else "")
+
+    def _backend(self, kind: str) -> tuple[Backend, Limit, bool]:
+        """The backend to use now, its limit for `kind`, and whether it is the shared one."""
+        if self._shared is None:
+            return _local, self.limits[kind], False
+        if self._fallback_reason is not None and time.monotonic() < self._next_probe:
+            return _local, self._fallback_limits[kind], False
+        return self._shared, self.limits[kind], True
+
+    def _fell_back(self, exc: BackendUnavailable) -> None:
+        with self._lock:
+            self._next_probe = time.monotonic() + PROBE_SECONDS
+            if self._fallback_reason is None:
+                self._fallback_reason = str(exc)
+                log.warning(
+                    "%s rate budget: the shared store is unreachable (%s); using a local budget "
+                    "of %s per process until it answers",
+                    self.api,
+                    exc,
+                    ", ".join(f"{k} {v.describe()}" for k, v in self._fallback_limits.items()),
+                )
+
+    def _recovered(self) -> None:
+        with self._lock:
+            if self._fallback_reason is not None:
+                self._fallback_reason = None
+                log.warning("%s rate budget: back on the shared %s budget", self.api, self.mode())
+
+    def _turns(
+        self, kind: str, priority: Priority, scope: str | None
+    ) -> Generator[float, None, Slot | None]:
+        """Seconds to sleep, one after the other, until a request may go; returns its slot."""
+        if kind not in self.limits:
+            return None
+        if priority not in (INTERACTIVE, BULK):
+            raise ValueError(f"priority must be {INTERACTIVE!r} or {BULK!r}, not {priority!r}")
+        key = self._key(kind, scope)
+        started = time.monotonic()
+        while True:
+            backend, limit, shared = self._backend(kind)
+            try:
+                wait, token = self._ask(backend, key, limit, priority, started)
+            except BackendUnavailable as exc:
+                self._fell_back(exc)
+                continue
+            if shared:
+                self._recovered()
+            if wait <= 0:
+                return Slot(self, backend, key, token)
+            yield wait
+
+    @staticmethod
+    def _ask(
+        backend: Backend, key: str, limit: Limit, priority: Priority, started: float
+    ) -> tuple[float, object]:
+        paused = backend.paused_for(key)
+        if paused > 0:
+            return paused + random.uniform(0, 0.05), None  # spread the waiters it releases
+        window = limit.window_ms / 1000
+        if priority == BULK and time.monotonic() - started < window and backend.demand(key):
+            return _YIELD_STEP_SECONDS, None
+        wait, token = backend.take(key, limit, priority)
+        if wait > 0 and priority == INTERACTIVE:
+            backend.announce(key, wait + _YIELD_STEP_SECONDS * 5)
+        if wait > 0 and priority == BULK:
+            wait += random.uniform(0, _YIELD_STEP_SECONDS)
+        return wait, token
+
+    @asynccontextmanager
+    async def slot(
+        self, kind: str, priority: Priority = INTERACTIVE, *, scope: str | None = None
+    ) -> AsyncIterator[float]:
+        """Wait (without blocking the loop) for a turn, send inside the block; yields the
+        seconds waited. The slot counts from when the answer came, not from when the request
+        left: however late a request reaches the API, the API never sees more than the limit
+        in a window (a slot is held for its request's latency plus one window)."""
+        started = time.monotonic()
+        turns = self._turns(kind, priority, scope)
+        try:
+            while True:
+                await asyncio.sleep(next(turns))
+        except StopIteration as done:
+            taken: Slot | None = done.value
+        try:
+            yield time.monotonic() - started
+        finally:
+            if taken is not None:
+                taken.release()
+
+    @contextmanager
+    def slot_sync(
+        self, kind: str, priority: Priority = INTERACTIVE, *, scope: str | None = None
+    ) -> Iterator[float]:
+        """`slot` for a thread: blocks while waiting."""
+        started = time.monotonic()
+        turns = self._turns(kind, priority, scope)
+        try:
+            while True:
+                time.sleep(next(turns))
+        except StopIteration as done:
+            taken: Slot | None = done.value
+        try:
+            yield time.monotonic() - started
+        finally:
+            if taken is not None:
+                taken.release()
+
+    async def acquire(
+        self, kind: str, priority: Priority = INTERACTIVE, *, scope: str | None = None
+    ) -> float:
+        """Wait for a turn whose slot counts from now (no answer to wait for); seconds waited."""
+        async with self.slot(kind, priority, scope=scope) as waited:
+            return waited
+
+    def acquire_sync(
+        self, kind: str, priority: Priority = INTERACTIVE, *, scope: str | None = None
+    ) -> float:
+        """`acquire` for a thread."""
+        with self.slot_sync(kind, priority, scope=scope) as waited:
+            return waited
+
+    def pause(self, kind: str, seconds: float, *, scope: str | None = None) -> None:
+        """The API answered 429: nobody sends this kind for `seconds` (its Retry-After)."""
+        if seconds <= 0:
+            return
+        key = self._key(kind, scope)
+        backend, _, _ = self._backend(kind)
+        try:
+            backend.pause(key, seconds)
+        except BackendUnavailable as exc:
+            self._fell_back(exc)
+            _local.pause(key, seconds)
+        log.info("%s rate budget: %s paused %.2f s after a 429", self.api, kind, seconds)
 
 
-_budgets: dict[tuple[str, str, str, tuple[tuple[str, float | None], ...]], RateBudget] = {}
+class Slot:
+    """One admitted request's entry in the log; `release` restamps it when the answer came."""
+
+    def __init__(self, budget: RateBudget, backend: Backend, key: str, token: object) -> None:
+        self.budget, self.backend, self.key, self.token = budget, backend, key, token
+
+    def release(self) -> None:
+        if self.token is None:
+            return
+        try:
+            self.backend.release(self.key, self.token)
+        except BackendUnavailable as exc:
+            self.budget._fell_back(exc)
+
+
+_budgets: dict[tuple[Any, ...], RateBudget] = {}
 _lock = threading.Lock()
 
 
 def budget_for(
-    api: str, base_url: str, credential: str, rates: Mapping[str, float | None] | None = None
+    api: str,
+    base_url: str,
+    credential: str,
+    rates: Mapping[str, float | None] | None = None,
+    *,
+    redis_url: str | None = None,
 ) -> RateBudget:
-    """The shared budget of this API, URL, credential and rates (no rates: unlimited)."""
-    digest = hashlib.sha256(credential.strip().encode()).hexdigest()
+    """The shared budget of this API, URL, credential and rates (no rates: unlimited). Its
+    backend follows the settings (`REDIS_URL`, unless `redis_url` is given)."""
+    settings = load_settings()
+    redis_url = redis_url or settings.redis_url
+    base = base_url.rstrip("/")
+    digest = hashlib.sha256(f"{base}\n{credential.strip()}".encode()).hexdigest()[:24]
     chosen = tuple(sorted((rates or {}).items()))
-    key = (api, base_url.rstrip("/"), digest, chosen)
+    key = (api, digest, chosen, redis_url, settings.rate_budget_prefix, _database_factory)
+    knobs = (settings.rate_budget_margin_ms, settings.rate_budget_fallback_fraction)
     with _lock:
-        if key not in _budgets:
-            _budgets[key] = RateBudget(api, dict(chosen))
-        return _budgets[key]
+        if (key, knobs) not in _budgets:
+            _budgets[(key, knobs)] = RateBudget(
+                api,
+                dict(chosen),
+                key=f"{settings.rate_budget_prefix}:{api.lower()}:{digest}",
+                backend=shared_backend(redis_url),
+                margin_ms=knobs[0],
+                fallback_fraction=knobs[1],
+            )
+        return _budgets[(key, knobs)]
 
 
 class RateBudgeted:
@@ -101,3 +322,8 @@ class RateBudgeted:
     def rate_budget(self) -> RateBudget:
         api, base_url, credential = self.breaker_identity()
         return budget_for(api, base_url, credential, self.rate_limits())
+
+
+def budget_states(*resources: RateBudgeted) -> dict[str, dict[str, Any]]:
+    """Each resource's budget by API name: one `rate_budgets` entry of asset metadata."""
+    return {r.breaker_identity()[0].lower(): r.rate_budget().state() for r in resources}

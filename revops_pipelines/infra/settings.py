@@ -95,7 +95,16 @@ class RevopsSettings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("REDIS_URL", f"{PREFIX}REDIS_URL"),
-        description="Record cache in Redis (else in memory).",
+        description="Shared rate budgets and record cache in Redis (else database/memory).",
+    )
+    rate_budget_prefix: str = Field(
+        default="revops:budget", min_length=1, description="Namespace of the shared budgets."
+    )
+    rate_budget_margin_ms: int = Field(
+        default=10, ge=0, le=1000, description="Budget window beyond the API's (clock rounding)."
+    )
+    rate_budget_fallback_fraction: float = Field(
+        default=0.25, gt=0, le=1, description="Share per process while the budget store is down."
     )
     alerts_channel: str = Field(
         default="#revops-alerts",

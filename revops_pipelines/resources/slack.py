@@ -147,18 +147,28 @@ class SlackResource(BreakerGuard, RateBudgeted, dg.ConfigurableResource):
             breaker=self.circuit_breaker(),
         )
 
+    def rate_limits(self) -> dict[str, float | None]:
+        # "one message per second per channel" (chat.postMessage); reads: no rate relied on.
+        return {"write": 1.0}
+
     def _call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         write = method in WRITE_METHODS
         client = self.client()
-        self.rate_budget().acquire_sync("write" if write else "read")
+        budget = self.rate_budget()
+        channel = str(params.get("channel") or "") if write else None
         try:
-            if write:
-                response = client.api_call(method, json=params)
-            else:
-                response = client.api_call(method, http_verb="GET", params=params)
+            with budget.slot_sync("write" if write else "read", scope=channel):
+                if write:
+                    response = client.api_call(method, json=params)
+                else:
+                    response = client.api_call(method, http_verb="GET", params=params)
             return dict(response.data)  # type: ignore[arg-type]
         except SlackApiError as exc:
-            raise _api_error(method, exc, write) from None
+            error = _api_error(method, exc, write)
+            if error.status_code == 429 and error.retry_after_seconds:
+                # Everyone posting to this channel (or reading) waits out the Retry-After.
+                budget.pause("write" if write else "read", error.retry_after_seconds, scope=channel)
+            raise error from None
         except URLError as exc:  # nothing reached Slack (connection refused, DNS, ...)
             raise SlackError(method, f"connection_error: {exc.reason}", retryable=True) from None
         except (OSError, http.client.HTTPException) as exc:  # sent, answer lost

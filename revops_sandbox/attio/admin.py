@@ -67,6 +67,21 @@ async def stats(request: Request) -> Response:
     return JSONResponse(_sandbox(request).stats())
 
 
+async def rate_log(request: Request) -> Response:
+    """Rate-limited requests as they arrived: `?kind=write|read&since=<epoch s>&window=<s>`."""
+    kind = request.query_params.get("kind", "write")
+    if kind not in ("write", "read"):
+        return _bad("kind must be write or read")
+    try:
+        since = float(request.query_params.get("since", "0"))
+        window = float(request.query_params.get("window", "1"))
+    except ValueError:
+        return _bad("since and window must be numbers (epoch seconds, seconds)")
+    if window <= 0:
+        return _bad("window must be above 0")
+    return JSONResponse(_sandbox(request).arrivals.report(kind, since, window))  # type: ignore[arg-type]
+
+
 ROUTES = [
     Route("/_sandbox/faults", set_faults, methods=["POST"]),
     Route("/_sandbox/faults", get_faults, methods=["GET"]),
@@ -74,4 +89,5 @@ ROUTES = [
     Route("/_sandbox/config", set_config, methods=["POST"]),
     Route("/_sandbox/reset", reset, methods=["POST"]),
     Route("/_sandbox/stats", stats, methods=["GET"]),
+    Route("/_sandbox/rate_log", rate_log, methods=["GET"]),
 ]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -18,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from revops_sandbox.attio.errors import ApiError
 from revops_sandbox.attio.http import INTERNAL_ERROR
-from revops_sandbox.attio.limits import Faults, Kind, RateLimiter, retry_after
+from revops_sandbox.attio.limits import ArrivalLog, Faults, Kind, RateLimiter, retry_after
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -133,7 +135,9 @@ class Gateway:
         faults: Faults,
         stats: Stats,
         latency: Callable[[], float],
+        arrivals: ArrivalLog | None = None,
     ) -> None:
+        self.arrivals = arrivals or ArrivalLog()
         self.app = app
         self.routes = routes
         self.tokens = tokens
@@ -188,7 +192,9 @@ class Gateway:
             await send_json(send, exc.status_code, exc.body())
             return
         kind = request_kind(method, path)
-        free_at = self.limiter.acquire(token_id, kind)
+        now = time.time()
+        free_at = self.limiter.acquire(token_id, kind, now)
+        self.arrivals.record(kind, now, None if free_at is None else math.ceil(free_at))
         if free_at is not None:
             self.stats.bump("rate_limited")
             body = {

@@ -66,6 +66,62 @@ class RateLimiter:
             return None
 
 
+class ArrivalLog:
+    """When each rate-limited request reached the limiter, admitted or refused, per kind: what
+    a test or benchmark reads to check a client's budget from outside (`GET /_sandbox/rate_log`).
+    Bounded: the newest `size` arrivals per kind."""
+
+    def __init__(self, size: int = 200_000) -> None:
+        self._lock = threading.Lock()
+        self._size = size
+        self._log: dict[Kind, deque[tuple[float, float | None]]] = {}
+
+    def record(self, kind: Kind, at: float, refused_until: float | None) -> None:
+        """One arrival at `at`; `refused_until`: the Retry-After time of its 429, if refused."""
+        with self._lock:
+            self._log.setdefault(kind, deque(maxlen=self._size)).append((at, refused_until))
+
+    def entries(self, kind: Kind, since: float = 0.0) -> list[tuple[float, float | None]]:
+        """(arrival, Retry-After time or None when admitted), oldest first."""
+        with self._lock:
+            return [(t, until) for t, until in self._log.get(kind, ()) if t >= since]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    def report(self, kind: Kind, since: float = 0.0, window: float = 1.0) -> dict[str, Any]:
+        """Counts since `since` (epoch seconds): per whole second, and the most in any rolling
+        `window` (arrivals, and admitted ones only)."""
+        entries = [(t, until is None) for t, until in self.entries(kind, since)]
+        per_second: dict[int, int] = {}
+        for t, _ in entries:
+            per_second[int(t)] = per_second.get(int(t), 0) + 1
+        admitted = [t for t, ok in entries if ok]
+        return {
+            "kind": kind,
+            "requests": len(entries),
+            "admitted": len(admitted),
+            "rate_limited": len(entries) - len(admitted),
+            "first": entries[0][0] if entries else None,
+            "last": entries[-1][0] if entries else None,
+            "per_second": {str(k): v for k, v in sorted(per_second.items())},
+            "max_in_window": _max_in_window([t for t, _ in entries], window),
+            "max_admitted_in_window": _max_in_window(admitted, window),
+            "window_seconds": window,
+        }
+
+
+def _max_in_window(times: list[float], window: float) -> int:
+    """The most timestamps in any half-open window (t - window, t] (the limiter's own)."""
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while times[start] <= t - window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
 def retry_after(free_at: float) -> str:
     """Attio sends an HTTP date; round up to the whole second so waiting until then suffices."""
     return format_datetime(datetime.fromtimestamp(math.ceil(free_at), UTC), usegmt=True)

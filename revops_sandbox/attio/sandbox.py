@@ -20,7 +20,7 @@ from revops_sandbox.attio import (
 )
 from revops_sandbox.attio.gateway import FAULT_BODIES, Gateway, Stats
 from revops_sandbox.attio.http import endpoint_not_found
-from revops_sandbox.attio.limits import Faults, RateLimiter
+from revops_sandbox.attio.limits import ArrivalLog, Faults, RateLimiter
 from revops_sandbox.attio.schema import SchemaKind
 from revops_sandbox.attio.state import Workspace
 from revops_sandbox.attio.writes import Writer
@@ -61,6 +61,7 @@ class AttioSandbox:
         self.limiter = RateLimiter(write_rate, read_rate)
         self.faults = Faults()
         self._stats = Stats()
+        self.arrivals = ArrivalLog()
         self.latency_ms = 0.0
         self.auto_create_company_from_email = auto_create_company_from_email
         self.configure(latency_ms=latency_ms)
@@ -90,6 +91,7 @@ class AttioSandbox:
             faults=self.faults,
             stats=self._stats,
             latency=lambda: self.latency_ms / 1000.0,
+            arrivals=self.arrivals,
         )
 
     # --- configuration ----------------------------------------------------------------------
@@ -128,6 +130,7 @@ class AttioSandbox:
         with self.lock:
             self.workspace = Workspace(self.schema, self.seed)
         self.limiter.reset()
+        self.arrivals.reset()
         self._stats.reset()
         self.faults.clear()
 

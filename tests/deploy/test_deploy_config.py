@@ -34,3 +34,19 @@ def test_deploy_workspace_points_at_a_code_server() -> None:
     config = ensure_workspace_config(yaml.safe_load(path.read_text()), str(path))
     [entry] = config["load_from"]
     assert entry["grpc_server"]["location_name"] == "revops_pipelines"
+
+
+def test_no_single_slot_pool_serializes_leads_behind_a_sync() -> None:
+    # Issue 12: pools bound concurrency; the shared rate budget keeps the APIs' limits. A pool
+    # that a lead step shares with a sync step has room for both at once.
+    script = (DEPLOY / "set_pools.sh").read_text()
+    limits = {k: int(v) for k, v in re.findall(r"^set_pool (\S+) (\d+)$", script, re.MULTILINE)}
+    pools: dict[str, set[str]] = {}
+    for assets in defs.resolve_asset_graph().assets_defs:
+        if assets.is_executable:
+            for op in assets.node_def.iterate_op_defs():
+                if op.pool:
+                    pools.setdefault(op.pool, set()).update(k.to_user_string() for k in assets.keys)
+    shared = {p for p, keys in pools.items() if {"attio_people", "attio_companies"} <= keys}
+    assert shared, pools
+    assert all(limits[p] >= 4 for p in shared), {p: limits[p] for p in shared}

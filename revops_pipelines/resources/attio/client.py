@@ -8,7 +8,7 @@ import httpx
 
 from revops_pipelines.infra.breaker import breaker_for
 from revops_pipelines.infra.cache import Cache
-from revops_pipelines.infra.rate_budget import budget_for
+from revops_pipelines.infra.rate_budget import INTERACTIVE, Priority, RateBudget, budget_for
 from revops_pipelines.infra.retry import RetrySettings
 from revops_pipelines.resources.attio.activities import ListsAPI, NotesAPI, TasksAPI
 from revops_pipelines.resources.attio.records import RecordsAPI
@@ -56,16 +56,22 @@ class AttioClient:
         http_transport: httpx.AsyncBaseTransport | None = None,
         schema_cache: Cache | None = None,
         record_cache: Cache | None = None,
+        budget: RateBudget | None = None,
+        priority: Priority = INTERACTIVE,
     ) -> AttioClient:
+        """`budget`: the credential's shared budget (default: from the settings at these
+        rates); `priority`: interactive callers draw first, bulk ones take what is left."""
         transport = AttioTransport(
             api_key=api_key,
             base_url=base_url,
-            budget=budget_for("Attio", base_url, api_key, {"write": write_rate, "read": read_rate}),
+            budget=budget
+            or budget_for("Attio", base_url, api_key, {"write": write_rate, "read": read_rate}),
             retry=retry or RetrySettings(),
             timeout_seconds=timeout_seconds,
             max_concurrency=max_concurrency,
             breaker=breaker_for("Attio", base_url, api_key),
             http_transport=http_transport,
+            priority=priority,
         )
         return cls(transport, schema_cache=schema_cache, record_cache=record_cache)
 

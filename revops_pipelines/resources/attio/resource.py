@@ -11,6 +11,13 @@ from pydantic import Field
 
 from revops_pipelines.infra.breaker import BreakerGuard
 from revops_pipelines.infra.cache import Cache, CacheStats, cache_for
+from revops_pipelines.infra.rate_budget import (
+    INTERACTIVE,
+    Priority,
+    RateBudget,
+    RateBudgeted,
+    budget_for,
+)
 from revops_pipelines.infra.retry import RetrySettings
 from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.transport import DEFAULT_BASE_URL
@@ -19,11 +26,14 @@ BASE_URL_ENV = "ATTIO_BASE_URL"
 SCHEMA_ENTRIES = 4096  # far more than a workspace's objects, lists and their attributes
 
 
-class AttioResource(BreakerGuard, dg.ConfigurableResource):
+class AttioResource(BreakerGuard, RateBudgeted, dg.ConfigurableResource):
     """Attio CRM over its REST API v2, within the documented rate budgets.
 
     Build it from the environment: `AttioResource(api_key=dg.EnvVar("ATTIO_API_KEY"))`.
-    Every client opened from one resource in one process shares the credential's budget.
+    Every client of the credential, in every process, shares its rate budget (Redis when
+    `redis_url` is set, else the store's database). `priority` says who draws first:
+    interactive flows (leads, Attio events) or bulk ones (syncs, usage), which take what is
+    left; a flow's asset passes its own to `client(priority=...)`.
     """
 
     api_key: str = Field(description="Attio access token (ATTIO_API_KEY).")
@@ -43,7 +53,10 @@ class AttioResource(BreakerGuard, dg.ConfigurableResource):
     record_cache_ttl_seconds: float = Field(default=0.0, ge=0, description="Record cache TTL.")
     record_cache_size: int = Field(default=10_000, ge=0, description="In-memory record LRU size.")
     redis_url: str | None = Field(
-        default=None, description="Schema and record caches in Redis (REDIS_URL)."
+        default=None, description="Rate budget, schema and record caches in Redis (REDIS_URL)."
+    )
+    priority: Priority = Field(
+        default=INTERACTIVE, description="interactive (drawn first) or bulk (what is left)."
     )
 
     def resolved_base_url(self) -> str:
@@ -94,9 +107,17 @@ class AttioResource(BreakerGuard, dg.ConfigurableResource):
     def breaker_identity(self) -> tuple[str, str, str]:
         return "Attio", self.resolved_base_url(), self.api_key
 
+    def rate_limits(self) -> dict[str, float | None]:
+        return {"write": self.write_rate_per_second, "read": self.read_rate_per_second}
+
+    def rate_budget(self) -> RateBudget:
+        api, base_url, credential = self.breaker_identity()
+        return budget_for(api, base_url, credential, self.rate_limits(), redis_url=self.redis_url)
+
     @asynccontextmanager
-    async def client(self) -> AsyncIterator[AttioClient]:
-        """An open client for the current event loop, closed when the block ends."""
+    async def client(self, priority: Priority | None = None) -> AsyncIterator[AttioClient]:
+        """An open client for the current event loop, closed when the block ends; its requests
+        draw from the shared budget at `priority` (default: the resource's)."""
         client = AttioClient.connect(
             api_key=self.api_key,
             base_url=self.resolved_base_url(),
@@ -109,6 +130,8 @@ class AttioResource(BreakerGuard, dg.ConfigurableResource):
             max_concurrency=self.max_concurrency,
             schema_cache=self.schema_cache(),
             record_cache=self.record_cache(),
+            budget=self.rate_budget(),
+            priority=priority or self.priority,
         )
         try:
             yield client

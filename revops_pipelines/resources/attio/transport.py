@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
 
 from revops_pipelines.infra.breaker import ApiBreaker
-from revops_pipelines.infra.rate_budget import RateBudget
+from revops_pipelines.infra.rate_budget import INTERACTIVE, Priority, RateBudget
 from revops_pipelines.infra.retry import RetrySettings, acall, retry_after_seconds
 from revops_pipelines.resources.attio.errors import AttioConfigError, AttioError
 
@@ -47,12 +48,15 @@ class AttioTransport:
         max_concurrency: int,
         breaker: ApiBreaker,
         http_transport: httpx.AsyncBaseTransport | None = None,
+        priority: Priority = INTERACTIVE,
     ) -> None:
         if not api_key or not api_key.strip():
             raise AttioConfigError(
                 f"{API_KEY_ENV} is not set: create an Attio access token and export it"
             )
         self._budget = budget
+        # Interactive (leads, events) draws first; bulk (syncs, usage) takes what is left.
+        self.priority = priority
         self._retry = retry
         self.breaker = breaker
         self._in_flight = asyncio.Semaphore(max_concurrency)
@@ -67,6 +71,8 @@ class AttioTransport:
         )
         self.requests_sent = 0
         self.retries = 0
+        # Seconds each recent request waited for the budget (metadata, benchmarks).
+        self.budget_waits: deque[float] = deque(maxlen=1000)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -137,8 +143,8 @@ class AttioTransport:
         params: dict[str, Any] | None,
         json: Any,
     ) -> Any:
-        async with self._in_flight:
-            await self._budget.acquire(kind)
+        async with self._in_flight, self._budget.slot(kind, self.priority) as waited:
+            self.budget_waits.append(waited)
             self.requests_sent += 1
             try:
                 response = await self._http.request(
@@ -153,7 +159,11 @@ class AttioTransport:
                 ) from exc
         if response.is_success:
             return response.json() if response.content else {}
-        raise _error_from_response(method, path, response, idempotent)
+        error = _error_from_response(method, path, response, idempotent)
+        if error.status_code == 429:
+            # Every process sharing the credential stops until Retry-After, not just this call.
+            self._budget.pause(kind, error.retry_after_seconds or 1.0)
+        raise error
 
 
 def _transport_error(

@@ -18,6 +18,7 @@ from revops_pipelines.domain.company_mapping import (
 )
 from revops_pipelines.domain.company_sync import CompanyAction, plan_company_sync
 from revops_pipelines.domain.field_mapping import FieldMapping, mapping_problems
+from revops_pipelines.infra.rate_budget import BULK
 from revops_pipelines.resources.attio import AttioClient, AttioResource
 from revops_pipelines.services.company_sync.writer import (
     outcome_without_write,
@@ -106,7 +107,7 @@ async def run_company_sync(
     log: Any = None,
 ) -> CompanySyncResult:
     """`sync_companies` over a client of `attio` and the store of `database`."""
-    async with attio.client() as client:
+    async with attio.client(priority=BULK) as client:  # a sync takes what leads leave
         return await sync_companies(
             client,
             database.engine(),

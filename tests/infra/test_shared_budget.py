@@ -1,0 +1,248 @@
+"""The shared rate budget across OS processes, for real: a redis-server of the test's own (its
+own port, never the machine's shared one), worker processes writing companies to the Attio
+sandbox through the real client (tests/infra/budget_worker.py), and the sandbox's own count of
+what arrived per rolling second (`GET /_sandbox/rate_log`). Each test uses its own key prefix."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from revops_pipelines.infra.rate_budget import budget_states
+from revops_pipelines.resources.attio import AttioResource
+from tests.conftest import ATTIO_TEST_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+WRITES_PER_SECOND = 25
+
+
+class OwnRedis:
+    """A redis-server on a free port, stoppable and restartable on the same port."""
+
+    def __init__(self) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        server = shutil.which("redis-server")
+        assert server, "redis-server is not installed (apt-get install redis-server)"
+        self.process = subprocess.Popen(
+            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def own_redis() -> Iterator[OwnRedis]:
+    server = OwnRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def start_worker(sandbox: Any, redis_url: str, prefix: str, *args: str) -> subprocess.Popen[str]:
+    """A worker process, imported and ready; it starts drawing on `go`."""
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "REVOPS_RATE_BUDGET_PREFIX": prefix,
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-m", "tests.infra.budget_worker", "--api-url", sandbox.api_url]
+    worker = subprocess.Popen(
+        [*command, "--wait-go", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert worker.stdout is not None
+    assert json.loads(worker.stdout.readline()) == {"ready": True}
+    return worker
+
+
+def go(*workers: subprocess.Popen[str]) -> None:
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+
+
+def result(worker: subprocess.Popen[str]) -> dict[str, Any]:
+    out, _ = worker.communicate(timeout=120)
+    assert worker.returncode == 0
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def rate_log(sandbox: Any, since: float) -> dict[str, Any]:
+    answer = httpx.get(f"{sandbox.url}/_sandbox/rate_log", params={"since": since})
+    answer.raise_for_status()
+    return answer.json()
+
+
+def prefix() -> str:
+    return f"test-budget:{uuid.uuid4().hex}"
+
+
+@pytest.mark.timeout(120)
+def test_two_processes_never_exceed_the_budget_at_the_sandbox(
+    attio_sandbox: Any, own_redis: OwnRedis
+) -> None:
+    since = time.time()
+    key = prefix()
+    workers = [start_worker(attio_sandbox, own_redis.url, key, "--seconds", "6") for _ in "ab"]
+    go(*workers)
+    results = [result(w) for w in workers]
+    log = rate_log(attio_sandbox, since)
+    # Counted where it matters: what reached Attio in any rolling second, refused or not.
+    assert log["max_in_window"] <= WRITES_PER_SECOND, log
+    assert log["rate_limited"] == 0, log
+    assert all(r["failed"] == 0 and r["writes"] > 0 for r in results), results
+    assert all(r["modes"] == ["redis"] for r in results), results
+    # And the budget was really contended: both hungry processes together kept it busy.
+    assert sum(r["writes"] for r in results) == log["admitted"]
+    assert log["admitted"] >= 6 * WRITES_PER_SECOND * 0.4, log
+
+
+@pytest.mark.timeout(120)
+def test_an_interactive_request_gets_its_turn_within_one_window_while_bulk_saturates(
+    attio_sandbox: Any, own_redis: OwnRedis
+) -> None:
+    since = time.time()
+    key = prefix()
+    bulk = [start_worker(attio_sandbox, own_redis.url, key, "--seconds", "7") for _ in "ab"]
+    interactive = start_worker(
+        attio_sandbox,
+        own_redis.url,
+        key,
+        *("--priority", "interactive", "--seconds", "4", "--lanes", "1", "--interval", "0.25"),
+    )
+    go(*bulk)
+    time.sleep(1.5)  # the bulk processes have filled the window
+    go(interactive)
+    fast, slow = result(interactive), [result(w) for w in bulk]
+    log = rate_log(attio_sandbox, since)
+    assert fast["writes"] >= 8 and fast["failed"] == 0, fast
+    # One budget window is 1 s: no interactive request waited that long for its turn.
+    assert fast["wait_max"] < 1.0, fast
+    assert fast["wait_p50"] < 0.25, fast
+    # Bulk kept going (never starved) and the total stayed inside the budget.
+    assert all(r["writes"] > 0 for r in slow), slow
+    assert log["max_in_window"] <= WRITES_PER_SECOND and log["rate_limited"] == 0, log
+
+
+@pytest.mark.timeout(120)
+def test_redis_stopped_mid_run_falls_back_to_a_local_budget_and_comes_back(
+    attio_sandbox: Any, own_redis: OwnRedis
+) -> None:
+    since = time.time()
+    worker = start_worker(attio_sandbox, own_redis.url, prefix(), "--seconds", "12")
+    go(worker)
+    time.sleep(2.5)
+    own_redis.stop()
+    stopped = time.time()
+    time.sleep(4)
+    restarted = time.time()
+    own_redis.start()  # empty: the Lua script must be loaded again (pyrate issue #182)
+    done = result(worker)
+    # Nothing failed; the mode went shared -> fallback -> shared, as run metadata reports it.
+    assert done["failed"] == 0 and done["writes"] > 0, done
+    assert done["modes"][0] == "redis", done
+    assert "local fallback (redis unreachable)" in done["modes"], done
+    assert done["modes"][-1] == "redis", done
+    # While Redis was down, the process kept to its fallback share (a quarter: 6 per second).
+    log = rate_log(attio_sandbox, since)
+    down = [
+        n for s, n in log["per_second"].items() if stopped + 1 <= int(s) and int(s) + 1 <= restarted
+    ]
+    assert down and max(down) <= math.floor(WRITES_PER_SECOND * 0.25) + 1, log["per_second"]
+    assert log["rate_limited"] == 0, log
+
+
+@pytest.mark.timeout(60)
+def test_a_lead_never_fails_when_the_budget_store_is_unreachable(
+    attio_sandbox: Any, own_redis: OwnRedis
+) -> None:
+    own_redis.stop()  # a URL whose server is down
+    attio = AttioResource(
+        api_key=ATTIO_TEST_KEY, base_url=attio_sandbox.api_url, redis_url=own_redis.url
+    )
+
+    async def write() -> None:
+        async with attio.client() as client:
+            await client.transport.write_data(
+                "POST",
+                "objects/companies/records",
+                {"values": {"name": "Lead Co"}},
+                idempotent=False,
+            )
+
+    asyncio.run(write())
+    state = budget_states(attio)["attio"]
+    assert state["mode"] == "local fallback (redis unreachable)", state
+    assert state["fallback_limits"]["write"].startswith("6/"), state  # a quarter of 25/s
+    assert attio_sandbox.stats()["writes_applied"] == 1
+
+
+@pytest.mark.timeout(120)
+def test_a_429_pauses_every_process_until_retry_after(
+    attio_sandbox: Any, own_redis: OwnRedis
+) -> None:
+    since = time.time()
+    key = prefix()
+    workers = [start_worker(attio_sandbox, own_redis.url, key, "--seconds", "7") for _ in "ab"]
+    go(*workers)
+    time.sleep(2.5)
+    # Attio tightens the limit for a moment (as if another integration used the token): the
+    # next write meets a 429 whose Retry-After is the next whole second after the window frees.
+    with httpx.Client(base_url=attio_sandbox.url) as admin:
+        admin.post("/_sandbox/config", json={"write_rate": 10.0}).raise_for_status()
+        time.sleep(0.3)
+        admin.post("/_sandbox/config", json={"write_rate": 25.0}).raise_for_status()
+    results = [result(w) for w in workers]
+    assert all(r["failed"] == 0 for r in results), results
+    seen = attio_sandbox.arrivals.entries("write", since)
+    refused = [(t, until) for t, until in seen if until is not None]
+    assert refused, "no 429 was drawn: the test did not test anything"
+    first, resume = refused[0]
+    # Every process stopped: past the requests already in flight, nothing reached Attio until
+    # the Retry-After, and only those few in-flight requests were refused.
+    quiet = [t for t, _ in seen if first + 0.3 < t < resume - 0.02]
+    assert quiet == [], (first, resume, quiet)
+    assert len(refused) <= 6, refused
+    assert any(t >= resume for t, _ in seen), "nobody resumed"
