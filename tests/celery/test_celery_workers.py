@@ -12,8 +12,10 @@ nothing missing.
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -45,7 +47,8 @@ WRITE_BUDGET = 25  # Attio: 25 writes per second per workspace (attio-api.md 5.1
 # A loaded 2-core machine: each worker and each run process imports the code location.
 RUNS_TIMEOUT = 360.0  # launched -> every run process has exited
 WORKERS = ("w1", "w2")
-ATTIO_SLOTS = 4  # the sync and both lead runs write Attio at once
+# The machine's Redis holds the shared rate budget; a key prefix of this test's own.
+REDIS_URL = os.environ.get("REVOPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def _lead_body(index: int) -> tuple[str, bytes]:
@@ -103,6 +106,8 @@ def deployment(
                 "ATTIO_BASE_URL": attio_sandbox.api_url,
                 "SALESFORCE_INSTANCE_URL": sf.url,
                 "SALESFORCE_ACCESS_TOKEN": sf.access_token,
+                "REDIS_URL": REDIS_URL,
+                "REVOPS_RATE_BUDGET_PREFIX": f"test-celery:{uuid.uuid4().hex}",
             },
         )
         monkeypatch.setenv("DAGSTER_POSTGRES_URL", env["DAGSTER_POSTGRES_URL"])
@@ -110,9 +115,6 @@ def deployment(
         instance = dg.DagsterInstance.from_config(str(home))
         stack.callback(instance.dispose)
         harness.set_pools(env)
-        # The point here is the rate budget shared by the workers, not the pool: let the leads'
-        # Attio steps write while the sync's does (a single slot would take turns).
-        instance.event_log_storage.set_concurrency_slots("attio_api", ATTIO_SLOTS)
         started = stack.enter_context(
             workers.celery_workers(WORKERS, workers.WORKER_CONFIG, env, workdir)
         )
@@ -205,6 +207,17 @@ def _lead_report(d: Deployment, runs: list[dg.DagsterRun], leads: dict[str, int]
     return "\n".join(lines)
 
 
+def _metadata(d: Deployment, run_id: str, asset: str) -> list[dict[str, Any]]:
+    """The values of each of `asset`'s materializations in the run (one per partition)."""
+    found = []
+    for record in d.instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+        m = record.asset_materialization
+        if m is not None and m.asset_key == dg.AssetKey(asset):
+            found.append({k: v.value for k, v in m.metadata.items()})
+    assert found, f"no materialization of {asset} in run {run_id}"
+    return found
+
+
 def _wait_for_exit(launches: list[Any], timeout: float, d: Deployment) -> None:
     deadline = time.monotonic() + timeout
     while any(launch.process.poll() is None for launch in launches):
@@ -229,6 +242,7 @@ def test_two_celery_workers_run_a_sync_and_leads_inside_one_attio_budget(deploym
         "dagster/asset_partition_range_start": FIRST_DAY,
         "dagster/asset_partition_range_end": LAST_DAY,
     }
+    since = time.time()
     # All at once: the lead runs reach their Attio steps while the sync writes its companies
     # (each run reads before it writes: Salesforce and the mapping, the inbox and the parsing).
     launches = [_launch(d, SYNC_JOB, {}, tags)]
@@ -274,6 +288,21 @@ def test_two_celery_workers_run_a_sync_and_leads_inside_one_attio_budget(deploym
         f"{len(overlapping)} of {len(lead_attio)}\n{timeline}"
     )
     assert overlapping, f"no lead step wrote to Attio while the sync did:\n{timeline}"
+
+    # Counted where it matters: what reached Attio in any rolling second, refused or not.
+    with httpx.Client(base_url=attio.url) as admin:
+        log = admin.get("/_sandbox/rate_log", params={"kind": "write", "since": since}).json()
+    busiest = max(log["per_second"].values(), default=0)
+    print(
+        f"Attio writes: {log['requests']} arrived, {log['rate_limited']} refused (429); "
+        f"most in a rolling second {log['max_in_window']}, in a clock second {busiest}"
+    )
+    assert log["max_in_window"] <= WRITE_BUDGET, log
+    assert log["rate_limited"] == 0, log
+    for run, asset in [(sync_run, "attio_companies")] + [(r, "lead_follow_ups") for r in lead_runs]:
+        for meta in _metadata(d, run.run_id, asset):
+            budgets = meta["rate_budgets"]
+            assert budgets["attio"]["mode"] == "redis", (run.run_id, asset, budgets)
 
     # Attio ends exact: every synced company once, every lead's person and company once.
     expected = expected_companies(sf.rows(), START, END)
