@@ -26,9 +26,12 @@ except ImportError as exc:  # the optional extra is missing: say which one
     ) from exc
 
 BROKER_URL_ENV = "DAGSTER_CELERY_BROKER_URL"
+# As in deploy/celery.yaml: a step is acknowledged when done, so a busy worker reserves no step
+# it cannot start (a lead's step never waits behind a long sync step while another worker idles).
+CELERY_SETTINGS = {"task_acks_late": True}
 
 CELERY_EXECUTOR = celery_executor.configured(
-    {"broker": {"env": BROKER_URL_ENV}, "backend": "rpc://"},
+    {"broker": {"env": BROKER_URL_ENV}, "backend": "rpc://", "config_source": CELERY_SETTINGS},
     name="revops_celery",
 )
 

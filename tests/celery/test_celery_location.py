@@ -9,7 +9,12 @@ import pytest
 from dagster_celery.cli import get_validated_config
 from ruamel.yaml import YAML
 
-from revops_pipelines.definitions_celery import BROKER_URL_ENV, CELERY_EXECUTOR, defs
+from revops_pipelines.definitions_celery import (
+    BROKER_URL_ENV,
+    CELERY_EXECUTOR,
+    CELERY_SETTINGS,
+    defs,
+)
 from tests.celery.workers import REPO, WORKER_CONFIG
 
 
@@ -29,6 +34,8 @@ def test_the_workers_read_the_broker_the_runs_use(monkeypatch: pytest.MonkeyPatc
     config = get_validated_config(str(WORKER_CONFIG))
     assert config["broker"] == "pyamqp://revops:secret@mq.internal:5672/revops"
     assert config["backend"] == "rpc://"
+    # The workers' Celery settings are the ones the runs' executor uses.
+    assert config["config_source"] == CELERY_SETTINGS
 
 
 def test_without_the_extra_the_import_error_says_how_to_install_it() -> None:
