@@ -1,13 +1,16 @@
 """Where a rate budget keeps its state: Redis (shared by every process and machine), or the
-process's memory (one host's fallback). The store's database registers a third one
-(`register_database_backend`, called by `revops_pipelines.store.rate_budget`).
+process's memory (the fallback, and the budget when no shared store is configured). A backend
+in the store's database would register through `rate_budget.register_database_backend` (infra
+may not import the store); none is built yet.
 
-Each backend offers the same five operations on a budget key (an API credential's kind, e.g.
-Attio writes): `take` one request under a sliding-window log (pyrate-limiter's buckets: at
-most `limit` requests in any rolling `window_ms`), `pause`/`paused_for` (a 429's Retry-After
-for everyone), and `announce`/`demand` (an interactive caller is waiting; bulk callers yield).
-Bulk callers draw from the same log with a smaller limit (`Limit.bulk`): the last `reserve`
-slots of every window are left to interactive callers, atomically in the same Lua step.
+Each backend offers the same operations on a budget key (an API credential's kind, e.g.
+Attio writes): `take` one request under a sliding-window log (at most `limit` requests in any
+rolling `window_ms`: pyrate-limiter's `InMemoryBucket` here, pyrate's Redis log script extended
+to count requests in flight in Redis) and `release` it when its answer came,
+`pause`/`paused_for` (a 429's Retry-After for everyone), and `announce`/`demand` (an
+interactive caller is waiting; bulk callers yield). Bulk callers draw from the same log with a
+smaller limit (`Limit.rates`): the last `reserve` slots of every window are left to
+interactive callers, atomically in the same step.
 """
 
 from __future__ import annotations
@@ -24,14 +27,14 @@ from typing import Any, Literal, Protocol
 
 import redis
 from pyrate_limiter import InMemoryBucket, Rate, RateItem
-from pyrate_limiter.abstracts.algorithm import ADMITTED, Decision
-from pyrate_limiter.buckets.redis_bucket import LuaScript, RedisBucket
 
 Priority = Literal["interactive", "bulk"]
 INTERACTIVE: Priority = "interactive"
 BULK: Priority = "bulk"
 # Leak (drop expired log entries) after this many admissions per process and key.
 _LEAK_EVERY = 64
+# The shortest wait before asking again (a denied request never spins on the store).
+_MIN_WAIT = 0.005
 
 
 class BackendUnavailable(RuntimeError):
@@ -40,43 +43,28 @@ class BackendUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Limit:
-    """At most `limit` requests in any rolling `window_ms`, and at most `burst` in any
-    `burst_window_ms`; bulk callers stop `reserve` short of both."""
+    """At most `limit` requests in any rolling `window_ms`; bulk callers stop `reserve` short."""
 
     limit: int
     window_ms: int
     reserve: int = 0
-    burst: int = 0  # 0: no short window
-    burst_window_ms: int = 0
 
     @classmethod
     def per_second(cls, rate: float, *, margin_ms: int = 0, reserve: int | None = None) -> Limit:
-        """`rate` requests/s as a whole number per window (25 -> 25 per 1 s; 0.5 -> 1 per 2 s).
-
-        The window is `margin_ms` longer than the API's: requests admitted here reach the API a
-        little later and not all equally late, so an exact window would let the API see more
-        than the limit in one of its seconds. A short window (a tenth of the limit, a bit
-        faster than the average) spreads each window's requests out: a whole window admitted
-        at once reaches the API strung out, and the next window's first requests would then
-        overtake its tail. Default reserve: one slot when the limit is 10+.
-        """
+        """`rate` requests/s as a whole number per window (25 -> 25 per 1 s; 0.5 -> 1 per 2 s),
+        the window `margin_ms` longer than the API's (clock rounding). Default reserve: one
+        slot when the limit is 10 or more."""
         if rate <= 0:
             raise ValueError(f"a rate must be positive, got {rate}")
         limit = max(1, math.floor(rate))
         window = round(limit / rate * 1000) + max(0, margin_ms)
         if reserve is None:
             reserve = 1 if limit >= 10 else 0
-        burst = math.ceil(limit / 10) if limit >= 10 else 0
-        burst_window = math.floor(window * burst / limit * 0.9) if burst else 0
-        return cls(limit, window, min(reserve, limit - 1), burst, burst_window)
+        return cls(limit, window, min(reserve, limit - 1))
 
     def rates(self, priority: Priority) -> list[Rate]:
-        """pyrate's rates for a caller of this priority (bulk: `reserve` fewer in each)."""
-        cut = self.reserve if priority == BULK else 0
-        rates = [Rate(self.limit - cut, self.window_ms)]
-        if self.burst:
-            rates.append(Rate(self.burst + self.reserve - cut, self.burst_window_ms))
-        return rates
+        """pyrate's rates for a caller of this priority (bulk: `reserve` fewer)."""
+        return [Rate(self.limit - (self.reserve if priority == BULK else 0), self.window_ms)]
 
     def scaled(self, fraction: float, margin_ms: int) -> Limit:
         """This budget times `fraction` (a process's share when the shared store is down)."""
@@ -130,7 +118,7 @@ class LocalBackend:
                     bucket.leak(item.timestamp)
                 return 0.0, item
             wait_ms = bucket.waiting(item)
-            return (max(0.001, wait_ms / 1000) if wait_ms >= 0 else limit.window_ms / 1000), None
+            return (max(_MIN_WAIT, wait_ms / 1000) if wait_ms > 0 else _MIN_WAIT), None
 
     def release(self, key: str, slot: object) -> None:
         with self._lock:
@@ -160,38 +148,44 @@ class LocalBackend:
         return self._until.get("demand:" + key, 0.0) > time.monotonic()
 
 
-class _ServerClockBucket(RedisBucket):
-    """pyrate's Redis sliding-window log, timed by the Redis server's clock: processes on
-    machines whose clocks disagree still share one timeline (pyrate's README suggests it)."""
-
-    def now(self) -> int:
-        seconds, micros = self.redis.time()
-        return int(seconds) * 1000 + int(micros) // 1000
-
-    def _check_and_insert(self, item: RateItem) -> Decision:
-        """pyrate's own check-and-insert (same Lua script, same arguments), except that the
-        member's name is `item.name` + "1" rather than random, so `release` can find it."""
-        args: list[Any] = [item.timestamp, item.weight, item.name, len(self.rates)]
-        for rate in self.rates:
-            offset = self._algorithm.blocking_offset(rate, item.weight)
-            args.extend(
-                (
-                    self._algorithm.window_start(rate, item.timestamp),
-                    rate.limit,
-                    -1 if offset is None else offset,
-                )
-            )
-        reply = self.redis.evalsha(self.script_hash, 1, self.bucket_key, *args)
-        idx, blocking = int(reply[0]), int(reply[1])
-        if idx < 0:
-            return ADMITTED
-        rate = self.rates[idx]
-        return Decision(
-            failing_rate=rate,
-            retry_after_ms=self._algorithm.retry_after(
-                rate, item.timestamp, blocking if blocking >= 0 else None
-            ),
-        )
+# pyrate-limiter's Redis sliding-window log (its PUT_ITEM script: ZCOUNT per rate, then ZADD),
+# extended for one thing it cannot do: count a request from when it is admitted until its answer
+# comes. pyrate stamps an entry when it is admitted and counts it for one window; a request that
+# takes longer than that to reach the API (a process descheduled under load, measured: 26-27 in
+# one second at the sandbox) would drop out of the count while still on its way. Here an admitted
+# entry is stamped `hold` ms ahead (counted as in flight), and `_RESTAMP` moves it to the time
+# its answer came; a crashed holder's entry expires after `hold`. Timed by the Redis server's
+# clock, so machines whose clocks disagree share one timeline.
+# KEYS: the log. ARGV: hold ms, member, rate count, then (interval ms, limit) per rate.
+# Returns 0 when admitted, else the ms until the entry that blocks leaves its window (or, when
+# that entry is still in flight, a share of the window to look again after).
+_ADMIT = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local hold = tonumber(ARGV[1])
+local longest = 0
+for i = 1, tonumber(ARGV[3]) do
+  local interval = tonumber(ARGV[2 + 2 * i])
+  local limit = tonumber(ARGV[3 + 2 * i])
+  if interval > longest then longest = interval end
+  local count = redis.call('ZCOUNT', KEYS[1], now - interval, '+inf')
+  if count >= limit then
+    local blocking = redis.call(
+      'ZRANGEBYSCORE', KEYS[1], now - interval, '+inf', 'WITHSCORES', 'LIMIT', count - limit, 1)
+    local at = tonumber(blocking[2])
+    -- Still in flight: it frees a window after its answer, which is not known yet; look again
+    -- after a share of the window.
+    if at > now then return math.max(1, math.floor(interval / limit)) end
+    return math.max(1, at + interval - now + 1)
+  end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - longest))
+redis.call('ZADD', KEYS[1], now + hold, ARGV[2])
+redis.call('PEXPIRE', KEYS[1], hold + longest)
+return 0
+"""
+# How long an admitted request counts as in flight before its answer (the clients' timeout).
+HOLD_MS = 60_000
 
 
 # KEYS: pause key. ARGV: ms. Keeps the later of the current pause and the new one.
@@ -210,7 +204,7 @@ return redis.call('ZADD', KEYS[1], 'XX', 'CH', t[1] * 1000 + math.floor(t[2] / 1
 
 
 class RedisBackend:
-    """Budgets in Redis: one sorted set per key (pyrate's log), `<key>:paused` and
+    """Budgets in Redis: one sorted set per key (the log), `<key>:paused` and
     `<key>:demand` as keys whose TTL is the time left, so no client clock is involved."""
 
     name = "redis"
@@ -218,52 +212,21 @@ class RedisBackend:
     def __init__(self, url: str) -> None:
         # Short timeouts: a dead Redis must cost a request milliseconds, not seconds.
         self.redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        self._lock = threading.Lock()
-        self._buckets: dict[tuple[str, Limit, Priority], _ServerClockBucket] = {}
-        self._script_hash: str | None = None
+        # register_script: reloaded by redis-py after NOSCRIPT (a restarted Redis).
+        self._admit = self.redis.register_script(_ADMIT)
         self._pause = self.redis.register_script(_PAUSE)
         self._restamp = self.redis.register_script(_RESTAMP)
-        self._admitted = itertools.count()
-
-    def _bucket(self, key: str, limit: Limit, priority: Priority) -> _ServerClockBucket:
-        with self._lock:
-            bucket = self._buckets.get((key, limit, priority))
-            if bucket is None:
-                if self._script_hash is None:
-                    self._script_hash = str(self.redis.script_load(LuaScript.PUT_ITEM))
-                rates = limit.rates(priority)
-                # Both priorities' buckets share one sorted set: each counts the other's too.
-                bucket = _ServerClockBucket(rates, self.redis, key, self._script_hash)
-                self._buckets[(key, limit, priority)] = bucket
-            return bucket
-
-    def _reload_script(self) -> None:
-        # pyrate 4.5/4.6 calls raw EVALSHA: after a Redis restart the script is gone
-        # (PyrateLimiter issue #182). Load it again and point every bucket at it.
-        with self._lock:
-            self._script_hash = str(self.redis.script_load(LuaScript.PUT_ITEM))
-            for bucket in self._buckets.values():
-                bucket.script_hash = self._script_hash
 
     def take(self, key: str, limit: Limit, priority: Priority) -> tuple[float, object]:
-        def attempt() -> tuple[float, object]:
-            bucket = self._bucket(key, limit, priority)
-            item = RateItem(f"{priority}:{uuid.uuid4().hex}:", bucket.now())
-            if bucket.put(item):
-                if next(self._admitted) % _LEAK_EVERY == 0:
-                    bucket.leak(item.timestamp)
-                return 0.0, item.name + "1"
-            wait_ms = bucket.waiting(item)
-            return (max(0.001, wait_ms / 1000) if wait_ms >= 0 else limit.window_ms / 1000), None
-
+        member = f"{priority}:{uuid.uuid4().hex}"
+        args: list[Any] = [HOLD_MS, member, len(limit.rates(priority))]
+        for rate in limit.rates(priority):
+            args += [rate.interval, rate.limit]
         try:
-            try:
-                return attempt()
-            except redis.exceptions.NoScriptError:
-                self._reload_script()
-                return attempt()
+            wait_ms = int(self._admit(keys=[key], args=args))
         except redis.RedisError as exc:
             raise BackendUnavailable(f"Redis: {exc}") from exc
+        return (0.0, member) if wait_ms <= 0 else (max(_MIN_WAIT, wait_ms / 1000), None)
 
     def release(self, key: str, slot: object) -> None:
         # XX: only if still there (a leak may have dropped it; then nothing to move).

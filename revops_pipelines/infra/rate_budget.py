@@ -2,8 +2,8 @@
 
 A budget holds one limit per kind of request ("read", "write"; a client may name others, and a
 call may add a `scope`, e.g. Slack's channel) for one API, base URL and credential. The state
-lives in a shared backend (`rate_backends.py`): Redis when `REDIS_URL` is set, else the store's
-database when the store has registered it (`register_database_backend`), else this process.
+lives in a shared backend (`rate_backends.py`): Redis when `REDIS_URL` is set, else a backend
+the store registered (`register_database_backend`; none yet), else this process alone.
 Each kind is a sliding-window log (pyrate-limiter): at most `limit` requests in any rolling
 window, the window a little longer than the API's (`REVOPS_RATE_BUDGET_MARGIN_MS`).
 
@@ -58,8 +58,9 @@ _registry_lock = threading.Lock()
 
 
 def register_database_backend(factory: Callable[[], Backend]) -> None:
-    """Called by the store when it is imported: budgets without Redis keep their state in the
-    store's database (infra may not import the store; the store brings its SQL here)."""
+    """The hook for a budget kept in the store's database when Redis is not configured: infra
+    may not import the store, so the store's backend (its SQL in store/) would be registered
+    here by definitions.py. Not built yet: without Redis a budget is per process."""
     global _database_factory
     _database_factory = factory
 

@@ -95,7 +95,7 @@ class RevopsSettings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("REDIS_URL", f"{PREFIX}REDIS_URL"),
-        description="Shared rate budgets and record cache in Redis (else database/memory).",
+        description="Shared rate budgets and record cache in Redis (else per process).",
     )
     rate_budget_prefix: str = Field(
         default="revops:budget", min_length=1, description="Namespace of the shared budgets."

@@ -108,6 +108,9 @@ def test_rollup_writes_changes_once_and_settles_the_days_rows(world: tuple) -> N
     assert (meta["people"], meta["companies"]) == (2, 1)
     assert (meta["written"], meta["not_in_attio"], meta["failed"]) == (2, 1, 0)
     assert (meta["inbox_rows_done"], meta["inbox_rows_quarantined"]) == (2, 1)
+    # Where the Attio budget was kept (no REDIS_URL here: this process's own) and its limits.
+    assert meta["rate_budgets"]["attio"]["mode"] == "local"
+    assert set(meta["rate_budgets"]["attio"]["limits"]) == {"write", "read"}
 
     person = attio_values(attio, "people", {"email_addresses": "ana@acme.example"})
     assert person["active_days_7"] == 2 and person["active_days_30"] == 2

