@@ -12,7 +12,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.revops/dagster_home
 $(STAMP): pyproject.toml revops_sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,sandbox]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,sandbox,celery]'
 	touch $(STAMP)
 
 install: $(STAMP)

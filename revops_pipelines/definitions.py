@@ -17,6 +17,7 @@ from revops_pipelines.resources import (
     EnrichmentResource,
     OutreachResource,
     RevopsEnvironment,
+    RunScopedPickleIOManager,
     SalesforceResource,
     SlackResource,
 )
@@ -38,6 +39,9 @@ def resource_defs(settings: RevopsSettings | None = None) -> dict[str, Any]:
     return {
         "revops_environment": RevopsEnvironment.of(settings),
         "database": RevopsDatabase(),
+        # Every output without an IO manager of its own: one folder per run, so two inbox runs
+        # at once never load each other's batch (resources/run_io.py).
+        "io_manager": RunScopedPickleIOManager(),
         "frames_io_manager": DailyFrameIOManager(),
         "salesforce": SalesforceResource.from_env(),
         "attio": AttioResource(

@@ -21,13 +21,15 @@ from revops_pipelines.assets.attio_events import (
 from revops_pipelines.assets.forms import form_inbox_done, form_submissions, no_failed_form_rows
 from revops_pipelines.assets.leads import LEAD_ASSETS
 from revops_pipelines.assets.usage import no_stuck_segment_rows, product_usage
+from revops_pipelines.infra.settings import load_settings
 from revops_pipelines.services import inbox as inbox_service
 from revops_pipelines.store.resource import RevopsDatabase
 
 # The asset that claims a job's inbox batch: sensors put the batch's ids in its run config.
 CLAIMING_ASSET = {"inbound_leads_job": "form_submissions", "attio_events_job": "attio_events"}
-# Latency-sensitive: one process per run, not one per step (module docstring).
-INBOX_EXECUTOR = dg.in_process_executor
+# Latency-sensitive: one process per run, not one per step (module docstring), unless the
+# deployment lets the location's executor (e.g. Celery) take the inbox steps too.
+INBOX_EXECUTOR = dg.in_process_executor if load_settings().inbox_executor == "in_process" else None
 
 inbound_leads_job = dg.define_asset_job(
     name="inbound_leads_job",

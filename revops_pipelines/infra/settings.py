@@ -119,6 +119,12 @@ class RevopsSettings(BaseSettings):
         description="Slack channel for run-failure alerts.",
     )
     log_format: Literal["human", "json"] = Field(default="human", description="Log lines.")
+    # in_process: a lead's steps share its run's process (no per-step start-up: the speed-to-lead
+    # path). location_default: the code location's executor decides, e.g. Celery workers take
+    # the lead steps too (definitions_celery), at about a second of queueing per step.
+    inbox_executor: Literal["in_process", "location_default"] = Field(
+        default="in_process", description="Executor of the inbox jobs."
+    )
     webhook_max_body_bytes: int = Field(
         default=1024 * 1024, gt=0, description="Largest webhook body the receiver stores (413)."
     )

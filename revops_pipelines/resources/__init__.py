@@ -6,6 +6,7 @@ from revops_pipelines.resources.enrichment import EnrichmentResource
 from revops_pipelines.resources.environment import RevopsEnvironment
 from revops_pipelines.resources.frames import DailyFrameIOManager
 from revops_pipelines.resources.outreach import OutreachResource
+from revops_pipelines.resources.run_io import RunScopedPickleIOManager
 from revops_pipelines.resources.salesforce import SalesforceResource
 from revops_pipelines.resources.slack import SlackResource
 
@@ -15,6 +16,7 @@ __all__ = [
     "EnrichmentResource",
     "OutreachResource",
     "RevopsEnvironment",
+    "RunScopedPickleIOManager",
     "SalesforceResource",
     "SlackResource",
 ]
