@@ -7,8 +7,12 @@ import os
 
 import click
 
+from revops_pipelines.config import config_path, load_model
+from revops_pipelines.domain.deal_messages import DealNotificationConfig
+from revops_pipelines.domain.pipeline_rules import PipelineRules
 from revops_pipelines.resources.attio import AttioClient, AttioConfigError, AttioError
 from revops_pipelines.resources.attio.transport import DEFAULT_BASE_URL
+from revops_pipelines.services.attio_events.checks import check_events_config
 from revops_pipelines.services.attio_setup import apply_schema_plan, plan_workspace_schema
 
 
@@ -24,6 +28,17 @@ async def _run(apply: bool) -> int:
         plan = await plan_workspace_schema(client)
         for line in plan.describe():
             click.echo(line)
+        events = await check_events_config(
+            client,
+            load_model(config_path("deals.yaml"), DealNotificationConfig),
+            load_model(config_path("pipelines.yaml"), PipelineRules),
+        )
+        for line in events.warnings:
+            click.echo(f"warning: {line}")
+        for line in events.problems:
+            click.echo(f"problem: {line}")
+        if events.problems:
+            return 1
         if plan.is_empty and not plan.problems:
             click.echo("The workspace has the expected schema.")
             return 0

@@ -215,3 +215,17 @@ sync_conflicts = sa.Table(
     sa.CheckConstraint(sa.column("winner").in_(CONFLICT_WINNERS), name="winner"),
     sa.Index(None, "source_id"),
 )
+
+# The last stage seen per list entry (flow C's pipeline rules): a `list-entry.*` event is a
+# transition only when the entry's current stage differs from this row, so a burst of events or a
+# redelivery of one move acts once.
+pipeline_stage_state = sa.Table(
+    "pipeline_stage_state",
+    metadata,
+    sa.Column("list_id", sa.String(64), primary_key=True),
+    sa.Column("entry_id", sa.String(64), primary_key=True),
+    sa.Column("stage_id", sa.String(64)),
+    sa.Column("stage_title", sa.String(255)),
+    sa.Column("stage_since", sa.String(64)),  # the stage value's active_from, as Attio sent it
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)

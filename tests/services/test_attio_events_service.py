@@ -53,7 +53,7 @@ async def _won_deal(client: Any, member: str) -> tuple[dict[str, str], str]:
         },
     )
     deal_id = deal["id"]["record_id"]
-    await client.records.update("deals", deal_id, {"stage": "Won"})
+    await client.records.update("deals", deal_id, {"stage": "Won 🎉"})
     ids = {
         "workspace_id": objects["deals"]["workspace_id"],
         "object_id": objects["deals"]["object_id"],

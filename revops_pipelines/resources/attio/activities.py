@@ -94,6 +94,16 @@ class ListsAPI:
 
         return offset_pages(fetch, page_size)
 
+    async def get_entry(self, list_: str, entry_id: str) -> Entry:
+        """One entry as it is now (404 `AttioError` when it was deleted)."""
+        body = await self._t.request(
+            "GET",
+            f"lists/{quote(list_, safe='')}/entries/{quote(entry_id, safe='')}",
+            kind="read",
+            idempotent=True,
+        )
+        return body["data"]
+
     async def delete_entry(self, list_: str, entry_id: str) -> bool:
         return await self._t.delete(f"lists/{quote(list_, safe='')}/entries/{entry_id}")
 
@@ -206,6 +216,13 @@ class TasksAPI:
             return page["data"]
 
         return offset_pages(fetch, page_size)
+
+    async def get(self, task_id: str) -> Task:
+        """One task as it is now (404 `AttioError` when it was deleted)."""
+        body = await self._t.request(
+            "GET", f"tasks/{quote(task_id, safe='')}", kind="read", idempotent=True
+        )
+        return body["data"]
 
     async def delete(self, task_id: str) -> bool:
         return await self._t.delete(f"tasks/{task_id}")

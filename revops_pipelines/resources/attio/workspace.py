@@ -71,6 +71,15 @@ class WorkspaceAPI:
             ("options", target, identifier, attribute), lambda: self._get(f"{path}/options")
         )
 
+    async def statuses(
+        self, target: Target, identifier: str, attribute: str
+    ) -> list[dict[str, Any]]:
+        """The statuses of a status attribute (e.g. the deal `stage`), archived ones left out."""
+        path = f"{target}/{quote(identifier, safe='')}/attributes/{quote(attribute, safe='')}"
+        return await self._cached(
+            ("statuses", target, identifier, attribute), lambda: self._get(f"{path}/statuses")
+        )
+
     async def _create_or_find(
         self,
         path: str,
