@@ -223,3 +223,41 @@ def task_text(rule: PipelineRule, *, record: str, stage: str, list_name: str) ->
 def slack_text(rule: PipelineRule, *, record: str, stage: str, list_name: str, owner: str) -> str:
     who = f" (owner: {owner})" if owner else ""
     return f"{record} moved to {stage} in {list_name}{who}"
+
+
+def _active(values: dict[str, Any], slug: str) -> dict[str, Any] | None:
+    found = [v for v in values.get(slug) or [] if v.get("active_until") is None]
+    return found[0] if found else None
+
+
+def owner_of(entry: dict[str, Any], parent: dict[str, Any], attribute: str) -> str | None:
+    for values in (entry.get("entry_values") or {}, parent.get("values") or {}):
+        value = _active(values, attribute)
+        if value and value.get("referenced_actor_type") == "workspace-member":
+            return value.get("referenced_actor_id")
+    return None
+
+
+def record_name(record: dict[str, Any]) -> str:
+    name = _active(record.get("values") or {}, "name") or {}
+    return str(name.get("full_name") or name.get("value") or record["id"]["record_id"])
+
+
+def member_name(member: dict[str, Any]) -> str:
+    full = " ".join(p for p in (member.get("first_name"), member.get("last_name")) if p)
+    return full or str(member.get("email_address") or "")
+
+
+def parse_attio_time(value: Any) -> datetime | None:
+    """Attio's nanosecond timestamps (or a date) as an aware datetime; None if unreadable."""
+    if not isinstance(value, str | datetime) or not value:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    head, _, tail = value.partition(".")
+    text = f"{head}.{tail.rstrip('Z')[:6]}+00:00" if tail else value.replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -125,6 +125,18 @@ class WorkspaceAPI:
             lambda exc: exc.status_code in (400, 409),
         )
 
+    async def create_status(
+        self, target: Target, identifier: str, attribute: str, title: str
+    ) -> dict[str, Any]:
+        return await self._create_or_find(
+            f"{target}/{quote(identifier, safe='')}/attributes/{quote(attribute, safe='')}"
+            "/statuses",
+            {"title": title},
+            lambda: self.statuses(target, identifier, attribute),
+            lambda item: item.get("title") == title,
+            lambda exc: exc.status_code in (400, 409),  # duplicate title code: UNCONFIRMED
+        )
+
     async def create_list(self, spec: dict[str, Any]) -> dict[str, Any]:
         return await self._create_or_find(
             "lists",

@@ -43,5 +43,41 @@ async def check_events_config(
     return result
 
 
+async def apply_pipeline_schema(client: AttioClient, rules: PipelineRules) -> list[str]:
+    """For `revops attio setup`: on each list a rule names (lists are created by the schema
+    plan), the rule's status attribute and the stages it names, when missing. Never deletes."""
+    done: list[str] = []
+    slugs = {item.get("api_slug"): item for item in await client.workspace.lists()}
+    for rule in rules.rules:
+        if rule.list not in slugs:
+            continue  # not ours to create: `workspace_problems` names it
+        attributes = await client.workspace.attributes("lists", rule.list)
+        if not any(a.get("api_slug") == rule.stage_attribute for a in attributes):
+            await client.workspace.create_attribute(
+                "lists",
+                rule.list,
+                {
+                    "title": rule.stage_attribute.replace("_", " ").capitalize(),
+                    "description": f"Managed by revops-pipelines (pipeline rule {rule.name}).",
+                    "api_slug": rule.stage_attribute,
+                    "type": "status",
+                    "is_required": False,
+                    "is_unique": False,
+                    "is_multiselect": False,
+                    "config": {},
+                },
+            )
+            done.append(f"created attribute {rule.list}.{rule.stage_attribute} (status)")
+        have = await client.workspace.statuses("lists", rule.list, rule.stage_attribute)
+        for stage in filter(None, (rule.to_stage, rule.from_stage)):
+            if not won_stages_in_workspace(have, (stage,)):
+                await client.workspace.create_status(
+                    "lists", rule.list, rule.stage_attribute, stage
+                )
+                have = await client.workspace.statuses("lists", rule.list, rule.stage_attribute)
+                done.append(f"created stage {rule.list}.{rule.stage_attribute} = {stage!r}")
+    return done
+
+
 def workspace_problems_text(problems: list[str]) -> list[str]:
     return [f"config/pipelines.yaml: {p}" for p in problems]

@@ -32,7 +32,11 @@ from revops_pipelines.domain.pipeline_rules import (
     business_days_after,
     current_stage,
     is_transition,
+    member_name,
     missing_in_workspace,
+    owner_of,
+    parse_attio_time,
+    record_name,
     rule_key,
     rules_due,
     slack_text,
@@ -209,10 +213,10 @@ class PipelineRulesHandler:
     ) -> None:
         entry_id = entry["id"]["entry_id"]
         key = rule_key(rule, lst.id, entry_id, stage)
-        owner_id = _owner(entry, parent, rule.task.owner_attribute if rule.task else "owner")
+        owner_id = owner_of(entry, parent, rule.task.owner_attribute if rule.task else "owner")
         member = await self._member(owner_id)
-        owner = _member_name(member) if member else ""
-        names = {"record": _record_name(parent), "stage": stage.title or "?", "list_name": lst.name}
+        owner = member_name(member) if member else ""
+        names = {"record": record_name(parent), "stage": stage.title or "?", "list_name": lst.name}
         if rule.slack is not None:
             channel = rule.slack.channel
             text = slack_text(rule, owner=owner, **names)
@@ -224,7 +228,7 @@ class PipelineRulesHandler:
                     (entry_id, rule.name, "task", "skipped", f"no {rule.task.owner_attribute}")
                 )
                 return
-            since = _parse(stage.since) or datetime.now(UTC)
+            since = parse_attio_time(stage.since) or datetime.now(UTC)
             deadline = business_days_after(since, rule.task.due_business_days)
             content = task_text(rule, **names)
             link = {
@@ -275,7 +279,7 @@ class PipelineRulesHandler:
             async for task in self.client.tasks.list(
                 linked_object=link["target_object"], linked_record_id=link["target_record_id"]
             ):
-                created = _parse(task.get("created_at"))
+                created = parse_attio_time(task.get("created_at"))
                 if task.get("content_plaintext") == content and (
                     started is None or (created is not None and created >= started)
                 ):
@@ -283,41 +287,3 @@ class PipelineRulesHandler:
             return None
 
         return await run_once(LedgerTable(self.engine), key, "pipeline_task", create, look)
-
-
-def _active(values: dict[str, Any], slug: str) -> dict[str, Any] | None:
-    found = [v for v in values.get(slug) or [] if v.get("active_until") is None]
-    return found[0] if found else None
-
-
-def _owner(entry: dict[str, Any], parent: dict[str, Any], attribute: str) -> str | None:
-    for values in (entry.get("entry_values") or {}, parent.get("values") or {}):
-        value = _active(values, attribute)
-        if value and value.get("referenced_actor_type") == "workspace-member":
-            return value.get("referenced_actor_id")
-    return None
-
-
-def _record_name(record: dict[str, Any]) -> str:
-    name = _active(record.get("values") or {}, "name") or {}
-    return str(name.get("full_name") or name.get("value") or record["id"]["record_id"])
-
-
-def _member_name(member: dict[str, Any]) -> str:
-    full = " ".join(p for p in (member.get("first_name"), member.get("last_name")) if p)
-    return full or str(member.get("email_address") or "")
-
-
-def _parse(value: Any) -> datetime | None:
-    """Attio's nanosecond timestamps (or a date) as an aware datetime; None if unreadable."""
-    if not isinstance(value, str | datetime) or not value:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    head, _, tail = value.partition(".")
-    text = f"{head}.{tail.rstrip('Z')[:6]}+00:00" if tail else value.replace("Z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
