@@ -156,6 +156,14 @@ def _handling_metadata(report: HandlingReport) -> dict[str, Any]:
         "pipeline_skipped": dg.MetadataValue.md(
             md_table(["reason", "count"], sorted(report.pipelines.skipped.items()))
         ),
+        "first_touches": len(report.activity.first_touches),
+        "first_touch_details": dg.MetadataValue.md(
+            md_table(["person", "lead", "seconds from webhook"], report.activity.first_touches[:50])
+        ),
+        "last_activity_writes": len(report.activity.activity_writes),
+        "activity_skipped": dg.MetadataValue.md(
+            md_table(["reason", "count"], sorted(report.activity.skipped.items()))
+        ),
     }
 
 

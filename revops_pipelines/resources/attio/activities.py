@@ -1,4 +1,5 @@
-"""List entries, notes and tasks: the effects that have no unique key of their own."""
+"""List entries, notes (and comment threads) and tasks: the effects that have no unique key of
+their own."""
 
 from __future__ import annotations
 
@@ -143,6 +144,20 @@ class NotesAPI:
             return None
 
         return await send_once(send, look, what=f"note {title!r}")
+
+    async def get(self, note_id: str) -> Note:
+        """One note (404 `AttioError` when it was deleted)."""
+        body = await self._t.request(
+            "GET", f"notes/{quote(note_id, safe='')}", kind="read", idempotent=True
+        )
+        return body["data"]
+
+    async def thread(self, thread_id: str) -> dict[str, Any]:
+        """A comment thread and its comments (`GET /v2/threads/{id}`; 404 when deleted)."""
+        body = await self._t.request(
+            "GET", f"threads/{quote(thread_id, safe='')}", kind="read", idempotent=True
+        )
+        return body["data"]
 
     def list(self, *, parent_object: str, parent_record_id: str) -> AsyncIterator[Note]:
         async def fetch(size: int, offset: int) -> list[Note]:

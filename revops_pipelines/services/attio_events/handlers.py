@@ -16,7 +16,8 @@ dispatch table (`domain.attio_events.DISPATCH`).
 - `list-entry.*`: the pipeline rules of `config/pipelines.yaml` (`pipelines.py`): each entry
   read once, its stage transition detected against the last stage seen, each rule's actions
   once per transition. The rules are checked against the workspace before anything is written.
-- `note.*`, `task.*`: acknowledged; no action yet.
+- `task.*`, `note.*`, `comment.*` (`activity.py`): a completed follow-up task of a lead sets
+  the person's first touch; new notes and comments set the parent record's last activity.
 A deal whose notification fails does not stop the others; the batch then fails at the end, so
 its inbox rows go back for a retry in which the finished effects are skipped by the ledger.
 """
@@ -33,6 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from revops_pipelines.domain.attio_events import (
+    COMMENT,
     LIST_ENTRY,
     NOTE,
     RECORD_CREATED,
@@ -61,6 +63,7 @@ from revops_pipelines.infra.send_once import Effect, run_once
 from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.errors import AttioError
 from revops_pipelines.resources.slack import SlackResource
+from revops_pipelines.services.attio_events.activity import ActivityHandler, ActivityReport
 from revops_pipelines.services.attio_events.pipelines import PipelineReport, PipelineRulesHandler
 from revops_pipelines.services.two_way import TwoWayWriteBack
 from revops_pipelines.store.ledger import LedgerTable
@@ -83,6 +86,7 @@ class HandlingReport:
     cache_evicted: int = 0
     errors: list[str] = field(default_factory=list)
     pipelines: PipelineReport = field(default_factory=PipelineReport)
+    activity: ActivityReport = field(default_factory=ActivityReport)
 
     @property
     def notifications_sent(self) -> int:
@@ -115,6 +119,8 @@ class AttioEventHandlers:
             client, engine, slack, pipelines or PipelineRules(), log=log
         )
         self.report.pipelines = self.pipelines.report
+        self.activity = ActivityHandler(client, engine, log=log)
+        self.report.activity = self.activity.report
         # Handler groups in the order they run: merges before deletions (see module docstring);
         # created and updated together, so a record's events share one fetch.
         self.handlers: list[tuple[tuple[str, ...], Handler]] = [
@@ -122,8 +128,8 @@ class AttioEventHandlers:
             ((RECORD_DELETED,), self.record_deleted),
             ((RECORD_CREATED, RECORD_UPDATED), self.record_changed),
             ((LIST_ENTRY,), self.list_entries),
-            ((NOTE,), self.acknowledge),
-            ((TASK,), self.acknowledge),
+            ((NOTE, COMMENT), self.notes_and_comments),
+            ((TASK,), self.tasks),
         ]
 
     async def handle(self, events: list[NormalizedEvent]) -> HandlingReport:
@@ -144,8 +150,15 @@ class AttioEventHandlers:
         return self.report
 
     # --- handlers ------------------------------------------------------------------------
-    async def acknowledge(self, events: list[NormalizedEvent]) -> None:
-        """Events the project receives but does not act on yet."""
+    async def notes_and_comments(self, events: list[NormalizedEvent]) -> None:
+        await self.activity.activity(events)
+        self.report.errors += self.activity.report.errors
+        self.activity.report.errors = []
+
+    async def tasks(self, events: list[NormalizedEvent]) -> None:
+        await self.activity.tasks(events)
+        self.report.errors += self.activity.report.errors
+        self.activity.report.errors = []
 
     async def list_entries(self, events: list[NormalizedEvent]) -> None:
         await self.pipelines.handle(events)

@@ -1,4 +1,5 @@
-"""The last stage seen per list entry, for the pipeline rules of flow C.
+"""Flow C's state: the last stage seen per list entry (pipeline rules), and each lead's first
+touch (a completed follow-up task).
 
 Revision ID: 0007
 Revises: 0006
@@ -25,7 +26,18 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("list_id", "entry_id", name="pk_pipeline_stage_state"),
     )
+    op.create_table(
+        "lead_first_touch",
+        sa.Column("lead_key", sa.String(255), nullable=False),
+        sa.Column("person_id", sa.String(64)),
+        sa.Column("task_id", sa.String(64), nullable=False),
+        sa.Column("webhook_at", sa.DateTime(timezone=True)),
+        sa.Column("first_touched_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("seconds_to_first_touch", sa.Float),
+        sa.PrimaryKeyConstraint("lead_key", name="pk_lead_first_touch"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("lead_first_touch")
     op.drop_table("pipeline_stage_state")
