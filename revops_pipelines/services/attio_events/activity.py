@@ -94,7 +94,7 @@ class ActivityHandler:
             return Effect(person, {FIRST_TOUCHED: _when(touched)})
 
         try:
-            await run_once(
+            outcome = await run_once(
                 LedgerTable(self.engine), f"{lead.lead_key}:first_touch", "first_touch", write
             )
         except AttioError as exc:
@@ -103,6 +103,9 @@ class ActivityHandler:
                 return
             raise
         record_first_touch(self.engine, lead, person_id=person, task_id=task_id, touched_at=touched)
+        if outcome.status != "done":
+            self.report.skipped["first touch already recorded"] += 1
+            return
         seconds = (touched - lead.webhook_at).total_seconds() if lead.webhook_at else None
         self.report.first_touches.append(
             (person, lead.lead_key, f"{seconds:.0f}" if seconds is not None else "?")
@@ -199,5 +202,6 @@ class ActivityHandler:
             return Effect(record_id, {LAST_ACTIVITY: _when(when)})
 
         key = f"activity:{record_id}:{_when(when)}"
-        await run_once(LedgerTable(self.engine), key, "last_activity", write)
-        self.report.activity_writes.append((slug, record_id, _when(when)))
+        outcome = await run_once(LedgerTable(self.engine), key, "last_activity", write)
+        if outcome.status == "done":
+            self.report.activity_writes.append((slug, record_id, _when(when)))
