@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -132,7 +133,6 @@ def test_an_open_task_past_the_sla_is_escalated_once(world, clients, reroute) ->
 
 
 def test_sla_hours_count_working_time_only() -> None:
-    from datetime import UTC, datetime
 
     friday_4pm = datetime(2026, 12, 4, 16, tzinfo=UTC)
     due = sla_deadline(friday_4pm, 4, time_zone="UTC", day_start_hour=9, day_end_hour=17)
@@ -141,3 +141,32 @@ def test_sla_hours_count_working_time_only() -> None:
     assert sla_deadline(saturday, 2, time_zone="UTC", day_start_hour=9, day_end_hour=17) == (
         datetime(2026, 12, 7, 11, tzinfo=UTC)
     )
+
+
+def test_revops_routing_sla_lists_the_leads_past_sla(world, clients, db_url, tmp_path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from click.testing import CliRunner
+    from ruamel.yaml import YAML
+
+    from revops_pipelines.cli import app
+    from revops_pipelines.config.loader import DEFAULT_DIR
+
+    [key] = _leads(world, clients, 1)
+    yaml = YAML()
+    data = yaml.load((DEFAULT_DIR / "routing.yaml").read_text(encoding="utf-8"))
+    for pool in data["pools"]:
+        pool["sla_business_hours"] = 0.0001  # under half a second of working time
+    # Every hour of every day is working time here, so the lead is past SLA within a second.
+    data["business_hours"].update({"day_start_hour": 0, "day_end_hour": 24, "weekend": []})
+    data["business_hours"]["holidays"] = []
+    for rep in data["reps"]:
+        rep.pop("holiday_country", None)
+    rules = tmp_path / "routing.yaml"
+    with rules.open("w", encoding="utf-8") as out:
+        yaml.dump(data, out)
+    time.sleep(1)
+    env = {"REVOPS_DATABASE_URL": db_url}
+    listed = CliRunner().invoke(app, ["routing", "sla", "--rules", str(rules)], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "1 lead(s) past SLA:" in listed.output and key in listed.output
+    shipped = CliRunner().invoke(app, ["routing", "sla"], env=env)
+    assert shipped.exit_code == 0 and "No lead is past its SLA." in shipped.output
