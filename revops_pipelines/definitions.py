@@ -14,6 +14,7 @@ from revops_pipelines.assets import (
     inbox,
     lead_sla,
     leads,
+    routing_dashboard,
     salesforce_sync,
     usage,
 )
@@ -72,6 +73,7 @@ defs = dg.Definitions.merge(
     leads.defs,
     attio_events.defs,
     lead_sla.defs,
+    routing_dashboard.defs,
     salesforce_sync.defs,
     usage.defs,
     jobs.defs,
