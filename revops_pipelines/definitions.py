@@ -8,7 +8,16 @@ from typing import Any
 import dagster as dg
 
 from revops_pipelines import jobs, schedules
-from revops_pipelines.assets import attio_events, forms, inbox, leads, salesforce_sync, usage
+from revops_pipelines.assets import (
+    attio_events,
+    forms,
+    inbox,
+    lead_sla,
+    leads,
+    routing_dashboard,
+    salesforce_sync,
+    usage,
+)
 from revops_pipelines.infra.dagster_logs import LOGGER_DEFS
 from revops_pipelines.infra.settings import RevopsSettings, load_settings
 from revops_pipelines.resources import (
@@ -67,6 +76,8 @@ defs = dg.Definitions.merge(
     forms.defs,
     leads.defs,
     attio_events.defs,
+    lead_sla.defs,
+    routing_dashboard.defs,
     salesforce_sync.defs,
     usage.defs,
     jobs.defs,

@@ -30,6 +30,7 @@ SLACK_SANDBOX_TOKEN = "sandbox-slack-bot-token"
 DEFAULT_CHANNELS = (
     "sales-leads",
     "sales-wins",
+    "deals",
     "revops-alerts",
     "revops-staging-alerts",
     "revops-dev-alerts",

@@ -22,6 +22,7 @@ from revops_pipelines.assets.salesforce_sync import FIELD_MAPPING
 from revops_pipelines.config import config_path, load_model
 from revops_pipelines.domain.deal_messages import DealNotificationConfig
 from revops_pipelines.domain.markdown import md_table
+from revops_pipelines.domain.pipeline_rules import PipelineRules
 from revops_pipelines.infra.breaker import breaker_states
 from revops_pipelines.infra.rate_budget import INTERACTIVE, budget_states
 from revops_pipelines.resources.attio import AttioResource
@@ -33,6 +34,8 @@ from revops_pipelines.services.two_way import WriteBackReport
 from revops_pipelines.store.resource import RevopsDatabase
 
 DEALS_CONFIG = load_model(config_path("deals.yaml"), DealNotificationConfig)
+# A bad rule fails definition loading (`dg check defs`) with the file and the line.
+PIPELINES_CONFIG = load_model(config_path("pipelines.yaml"), PipelineRules)
 
 __all__ = ["ATTIO_SOURCES", "attio_events", "attio_inbox_done", "defs", "no_failed_attio_rows"]
 
@@ -55,10 +58,11 @@ async def attio_events(
     `events[]`, deduplicated (per-attribute `record.updated` events and redeliveries of one
     change become one normalized event listing the changed attributes, actors and inbox rows)
     and handled: each type through the dispatch table to its handler; unknown types are
-    counted and skipped. Deal notifications follow `config/deals.yaml`. Changes to the fields
-    `config/field_mapping.yaml` marks `two_way` on synced companies are written back to the
-    Salesforce account (last write wins, or the configured `conflict_winner`); conflicts go to
-    the `sync_conflicts` table.
+    counted and skipped. Deal notifications follow `config/deals.yaml`; list-entry stage
+    changes fire the pipeline rules of `config/pipelines.yaml`, once per transition. Changes
+    to the fields `config/field_mapping.yaml` marks `two_way` on synced companies are written
+    back to the Salesforce account (last write wins, or the configured `conflict_winner`);
+    conflicts go to the `sync_conflicts` table.
 
     Deliveries that cannot be parsed are quarantined with the reason (listed in the metadata).
     A failed deal notification fails the run after every other event was handled.
@@ -76,6 +80,7 @@ async def attio_events(
             ids=config.inbox_ids,
             limit=config.limit,
             log=context.log,
+            pipelines=PIPELINES_CONFIG,
         )
     report, back = batch.handling, batch.write_back
     if batch.errors:
@@ -144,6 +149,23 @@ def _handling_metadata(report: HandlingReport) -> dict[str, Any]:
         ),
         "id_map_repointed": report.id_map_repointed,
         "id_map_forgotten": report.id_map_forgotten,
+        "pipeline_entries_fetched": report.pipelines.entries_fetched,
+        "pipeline_transitions": report.pipelines.transitions,
+        "pipeline_actions_done": report.pipelines.actions_done,
+        "pipeline_actions": dg.MetadataValue.md(
+            md_table(["entry", "rule", "action", "status", "detail"], report.pipelines.actions)
+        ),
+        "pipeline_skipped": dg.MetadataValue.md(
+            md_table(["reason", "count"], sorted(report.pipelines.skipped.items()))
+        ),
+        "first_touches": len(report.activity.first_touches),
+        "first_touch_details": dg.MetadataValue.md(
+            md_table(["person", "lead", "seconds from webhook"], report.activity.first_touches[:50])
+        ),
+        "last_activity_writes": len(report.activity.activity_writes),
+        "activity_skipped": dg.MetadataValue.md(
+            md_table(["reason", "count"], sorted(report.activity.skipped.items()))
+        ),
     }
 
 

@@ -7,8 +7,15 @@ import os
 
 import click
 
+from revops_pipelines.config import config_path, load_model
+from revops_pipelines.domain.deal_messages import DealNotificationConfig
+from revops_pipelines.domain.pipeline_rules import PipelineRules
 from revops_pipelines.resources.attio import AttioClient, AttioConfigError, AttioError
 from revops_pipelines.resources.attio.transport import DEFAULT_BASE_URL
+from revops_pipelines.services.attio_events.checks import (
+    apply_pipeline_schema,
+    check_events_config,
+)
 from revops_pipelines.services.attio_setup import apply_schema_plan, plan_workspace_schema
 
 
@@ -24,13 +31,23 @@ async def _run(apply: bool) -> int:
         plan = await plan_workspace_schema(client)
         for line in plan.describe():
             click.echo(line)
-        if plan.is_empty and not plan.problems:
-            click.echo("The workspace has the expected schema.")
-            return 0
+        deals = load_model(config_path("deals.yaml"), DealNotificationConfig)
+        rules = load_model(config_path("pipelines.yaml"), PipelineRules)
         if apply and not plan.is_empty:
             for line in await apply_schema_plan(client, plan):
                 click.echo(line)
-        return 1 if plan.problems or (not apply and not plan.is_empty) else 0
+        if apply:
+            for line in await apply_pipeline_schema(client, rules):
+                click.echo(line)
+        events = await check_events_config(client, deals, rules)
+        for line in events.warnings:
+            click.echo(f"warning: {line}")
+        for line in events.problems:
+            click.echo(f"problem: {line}")
+        if plan.is_empty and not plan.problems and not events.problems:
+            click.echo("The workspace has the expected schema.")
+            return 0
+        return 1 if plan.problems or events.problems or (not apply and not plan.is_empty) else 0
 
 
 def _main(apply: bool) -> None:

@@ -158,3 +158,29 @@ def simulate(since: datetime, rules_file: Path | None) -> None:
     _table("rep", [t[0] for t in tallies], reps)
     click.echo()
     _table("rule", [t[1] for t in tallies], rules)
+
+
+@routing.command()
+@click.option(
+    "--rules",
+    "file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A routing file to measure against (default: the deployed routing.yaml).",
+)
+def sla(file: Path | None) -> None:
+    """List routed leads past their pool's SLA whose follow-up has no first touch and no
+    escalation yet (from the store; REVOPS_DATABASE_URL)."""
+    from revops_pipelines.services.lead_sla import leads_past_sla
+
+    config = _load(file or config_path(ROUTING_FILE))
+    engine = store_engine.get_engine(store_engine.database_url())
+    breaches = leads_past_sla(engine, config, datetime.now(UTC))
+    if not breaches:
+        click.echo("No lead is past its SLA.")
+        return
+    click.echo(f"{len(breaches)} lead(s) past SLA:")
+    for b in breaches:
+        click.echo(
+            f"  {b.lead_key}  pool {b.pool}  rep {b.rep}  routed {b.assigned_at:%Y-%m-%d %H:%M}"
+            f"  due {b.deadline:%Y-%m-%d %H:%M} UTC"
+        )

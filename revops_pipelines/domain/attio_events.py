@@ -179,7 +179,7 @@ def dedupe_events(events: Iterable[AttioEvent]) -> list[NormalizedEvent]:
 # a type that is not here is recorded and skipped, never an error.
 RECORD_CREATED, RECORD_UPDATED = "record_created", "record_updated"
 RECORD_DELETED, RECORD_MERGED = "record_deleted", "record_merged"
-LIST_ENTRY, NOTE, TASK = "list_entry", "note", "task"
+LIST_ENTRY, NOTE, TASK, COMMENT = "list_entry", "note", "task", "comment"
 DISPATCH: Mapping[str, str] = {
     "record.created": RECORD_CREATED,
     "record.updated": RECORD_UPDATED,
@@ -195,6 +195,10 @@ DISPATCH: Mapping[str, str] = {
     "task.created": TASK,
     "task.updated": TASK,
     "task.deleted": TASK,
+    "comment.created": COMMENT,
+    "comment.resolved": COMMENT,
+    "comment.unresolved": COMMENT,
+    "comment.deleted": COMMENT,
 }
 # Record events whose handlers read the record as it is now (one fetch per record per batch).
 FETCHING_TYPES = ("record.created", "record.updated")

@@ -93,6 +93,10 @@ EXPECTED_ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec("people", "region", "Region", "text"),
     AttributeSpec("people", "owner", "Owner", "actor-reference"),
     AttributeSpec("people", "routing_reason", "Routing reason", "text"),
+    # Flow C: a completed follow-up task sets the first touch; notes and comments the activity.
+    AttributeSpec("people", "first_touched_at", "First touched", "timestamp"),
+    AttributeSpec("people", "last_activity_at", "Last activity", "timestamp"),
+    AttributeSpec("companies", "last_activity_at", "Last activity", "timestamp"),
     *(
         AttributeSpec(obj, slug, title, type_)
         for obj in ("companies", "people")

@@ -14,7 +14,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import holidays
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 WEEKDAYS: tuple[Weekday, ...] = (
@@ -73,6 +73,9 @@ class BusinessHours(BaseModel):
         default=None, description="Public holidays of this country (a rep may override it)."
     )
     weekend: tuple[Weekday, ...] = ("saturday", "sunday")
+    # Lead SLAs count the hours between these local hours of business days (rep's zone).
+    day_start_hour: int = Field(default=9, ge=0, le=23, description="Local start of a day.")
+    day_end_hour: int = Field(default=17, ge=1, le=24, description="Local end of a day.")
 
     @field_validator("holiday_country")
     @classmethod
@@ -85,6 +88,12 @@ class BusinessHours(BaseModel):
         if len(set(days)) == len(WEEKDAYS):
             raise ValueError("every day of the week is a weekend day: no task could fall due")
         return days
+
+    @model_validator(mode="after")
+    def _day_has_hours(self) -> BusinessHours:
+        if self.day_end_hour <= self.day_start_hour:
+            raise ValueError("day_end_hour must be after day_start_hour")
+        return self
 
     def calendar(self, country: str | None = None) -> HolidayCalendar:
         """The company holidays plus the public holidays of `country` (default: the file's)."""

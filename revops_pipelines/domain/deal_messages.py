@@ -40,6 +40,12 @@ class DealNotificationConfig(BaseModel):
         description="Deal `stage` statuses that count as won: status ids, or titles (matched "
         "ignoring case, surrounding spaces and emoji).",
     )
+    won_when_celebration_enabled: bool = Field(
+        default=False,
+        description="Also count as won any stage whose status has `celebration_enabled` on. "
+        "Off by default: whether Attio means 'won' by it is UNCONFIRMED (reference "
+        "integrations.md §4.6), so only a workspace that uses it that way should turn it on.",
+    )
     big_new_deal_threshold: Decimal | None = Field(
         default=None,
         ge=0,
@@ -85,6 +91,22 @@ def is_won_stage(title: str | None, status_id: str | None, won_stages: tuple[str
     return stage_title_key(title) in {stage_title_key(s) for s in won_stages}
 
 
+def won_stages_in_workspace(
+    statuses: list[dict[str, Any]], won_stages: tuple[str, ...]
+) -> list[str]:
+    """The titles of the workspace's (unarchived) deal stage statuses that `won_stages` names;
+    empty means no configured won stage exists and no deal will ever be announced as won."""
+    found = []
+    for status in statuses:
+        ids = status.get("id") if isinstance(status.get("id"), dict) else {}
+        title = status.get("title")
+        if status.get("is_archived"):
+            continue
+        if is_won_stage(title, ids.get("status_id"), won_stages):
+            found.append(str(title))
+    return found
+
+
 def format_currency(amount: Decimal | float | int | str | None, code: str | None) -> str:
     """`125000, "USD"` -> "$125,000"; `1234.5, "EUR"` -> "€1,234.50"; `99, "CHF"` -> "99 CHF".
 
@@ -125,6 +147,7 @@ class DealFacts:
     owner_id: str | None
     web_url: str | None = None
     stage_id: str | None = None  # the current stage's status_id
+    stage_celebration: bool = False  # the current stage's status has celebration_enabled on
 
 
 def _active(record: dict[str, Any], attribute: str) -> dict[str, Any] | None:
@@ -158,6 +181,7 @@ def deal_facts(record: dict[str, Any]) -> DealFacts:
         owner_id=owner.get("referenced_actor_id"),
         web_url=record.get("web_url"),
         stage_id=status_ids.get("status_id"),
+        stage_celebration=status.get("celebration_enabled") is True,
     )
 
 
@@ -167,6 +191,8 @@ def notification_due(
     """WON when the deal's current stage is a won stage; else BIG_NEW when the deal was created
     in this batch with a value at or above the threshold; else None."""
     if is_won_stage(facts.stage, facts.stage_id, config.won_stages):
+        return WON
+    if config.won_when_celebration_enabled and facts.stage_celebration:
         return WON
     threshold = config.big_new_deal_threshold
     if created and threshold is not None and facts.value is not None and facts.value >= threshold:

@@ -125,6 +125,12 @@ class Pool(_Model):
     strategy: Strategy = "round_robin"
     reps: tuple[Email, ...] = Field(min_length=1)
     outreach_sequence_id: int | None = Field(default=None, ge=1)
+    # Lead SLA (flow C): a follow-up task still open this many business hours after routing is
+    # escalated once in `sla_channel` (default: the rep's channel, else #sales-leads) and, with
+    # `sla_reroute`, the lead goes to the pool's next available rep with a new task.
+    sla_business_hours: float | None = Field(default=None, gt=0, le=2000)
+    sla_reroute: bool = False
+    sla_channel: str | None = Field(default=None, min_length=2)
 
 
 class Condition(_Model):

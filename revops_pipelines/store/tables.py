@@ -231,3 +231,30 @@ sync_conflicts = sa.Table(
     sa.CheckConstraint(sa.column("winner").in_(CONFLICT_WINNERS), name="winner"),
     sa.Index(None, "source_id"),
 )
+
+# The last stage seen per list entry (flow C's pipeline rules): a `list-entry.*` event is a
+# transition only when the entry's current stage differs from this row, so a burst of events or a
+# redelivery of one move acts once.
+pipeline_stage_state = sa.Table(
+    "pipeline_stage_state",
+    metadata,
+    sa.Column("list_id", sa.String(64), primary_key=True),
+    sa.Column("entry_id", sa.String(64), primary_key=True),
+    sa.Column("stage_id", sa.String(64)),
+    sa.Column("stage_title", sa.String(255)),
+    sa.Column("stage_since", sa.String(64)),  # the stage value's active_from, as Attio sent it
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# One row per lead whose follow-up task was completed: when its webhook arrived and when the
+# task was seen completed (flow C), i.e. the lead's time to first touch.
+lead_first_touch = sa.Table(
+    "lead_first_touch",
+    metadata,
+    sa.Column("lead_key", sa.String(255), primary_key=True),
+    sa.Column("person_id", sa.String(64)),
+    sa.Column("task_id", sa.String(64), nullable=False),
+    sa.Column("webhook_at", UtcDateTime()),
+    sa.Column("first_touched_at", UtcDateTime(), nullable=False),
+    sa.Column("seconds_to_first_touch", sa.Float),
+)

@@ -23,6 +23,19 @@ def _plaintext(markdown: str) -> str:
     return re.sub(r"(\*\*|__|~~|==|\*|_)", "", text)
 
 
+def log_event(ctx: Ctx, event_type: str, ids: dict[str, Any], **extra: Any) -> None:
+    """What Attio's webhooks would send for this write: ids only (shared/reference
+    integrations.md §4.3; the task.* shape is UNCONFIRMED there, `id.task_id` by analogy)."""
+    ctx.ws.events.append(
+        {
+            "event_type": event_type,
+            "id": {"workspace_id": ctx.ws.workspace_id, **ids},
+            **extra,
+            "actor": {"type": "api-token", "id": ctx.token_id},
+        }
+    )
+
+
 def note_shape(ctx: Ctx, note: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": {"workspace_id": ctx.ws.workspace_id, "note_id": note["id"]},
@@ -76,6 +89,13 @@ def create_note(ctx: Ctx) -> Any:
         "created_at": created_at,
     }
     ctx.ws.notes[note["id"]] = note
+    log_event(
+        ctx,
+        "note.created",
+        {"note_id": note["id"]},
+        parent_object_id=obj.id,
+        parent_record_id=note["parent_record_id"],
+    )
     return {"data": note_shape(ctx, note)}
 
 
@@ -197,6 +217,7 @@ def create_task(ctx: Ctx) -> Any:
         "created_at": ctx.ws.clock.now(),
     }
     ctx.ws.tasks[task["id"]] = task
+    log_event(ctx, "task.created", {"task_id": task["id"]})
     return {"data": task_shape(ctx, task)}
 
 
@@ -274,13 +295,18 @@ def patch_task(ctx: Ctx) -> Any:
         changes["linked_records"] = _links(ctx, data["linked_records"])
     if "assignees" in data:
         changes["assignees"] = _assignees(ctx, data["assignees"])
+    changed = {k: v for k, v in changes.items() if task.get(k) != v}
     task.update(changes)
+    if changed:
+        log_event(ctx, "task.updated", {"task_id": task["id"]})
     return {"data": task_shape(ctx, task)}
 
 
 @endpoint
 def delete_task(ctx: Ctx) -> Any:
-    del ctx.ws.tasks[_task(ctx)["id"]]
+    task_id = _task(ctx)["id"]
+    del ctx.ws.tasks[task_id]
+    log_event(ctx, "task.deleted", {"task_id": task_id})
     return {}
 
 

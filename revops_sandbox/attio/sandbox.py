@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from revops_sandbox.attio import (
     admin,
     routes_activity,
+    routes_comments,
     routes_lists,
     routes_records,
     routes_schema,
@@ -73,6 +74,7 @@ class AttioSandbox:
             *routes_lists.ROUTES,
             *routes_records.ROUTES,
             *routes_activity.ROUTES,
+            *routes_comments.ROUTES,
         ]
         inner = Starlette(
             routes=[*api_routes, *admin.ROUTES],

@@ -253,6 +253,7 @@ def build_schema(kind: SchemaKind, ids: IdSource, clock: Clock) -> Schema:
             currency="USD",
         )
         _usage_attributes(b, companies)
+        b.attr(companies, "last_activity_at", "Last activity", "timestamp", is_system=False)
     b.closing(companies)
 
     b.attr(people, "name", "Name", "personal-name")
@@ -274,6 +275,8 @@ def build_schema(kind: SchemaKind, ids: IdSource, clock: Clock) -> Schema:
             b.attr(people, slug, title, "text", is_system=False)
         b.attr(people, "owner", "Owner", "actor-reference", is_system=False)
         b.attr(people, "routing_reason", "Routing reason", "text", is_system=False)
+        b.attr(people, "first_touched_at", "First touched", "timestamp", is_system=False)
+        b.attr(people, "last_activity_at", "Last activity", "timestamp", is_system=False)
         _usage_attributes(b, people)
     b.closing(people)
 

@@ -53,6 +53,7 @@ class Workspace:
         self.unique: dict[tuple[str, str], str] = {}
         self.notes: dict[str, dict[str, Any]] = {}
         self.tasks: dict[str, dict[str, Any]] = {}
+        self.comments: dict[str, dict[str, Any]] = {}
         # The webhook events record writes would send, in order (`AttioSandbox.webhook_events`).
         self.events: list[dict[str, Any]] = []
 

@@ -153,6 +153,8 @@ class Writer:
             self.ws.items[c.id][item.id] = item
         if isinstance(c, ObjectDef):
             self._log_events(c, item, old, new, is_new)
+        else:
+            self._log_entry_events(c, item, old, new, is_new)
         for aid, attr in c.attributes.items():
             if attr.relationship_id and (old.get(aid) or new.get(aid)):
                 self._sync_inverse(attr, item, old.get(aid, []), new.get(aid, []))
@@ -177,6 +179,35 @@ class Writer:
                     {
                         "event_type": "record.updated",
                         "id": {**ids, "attribute_id": aid},
+                        "actor": actor,
+                    }
+                )
+
+    def _log_entry_events(
+        self, lst: Container, item: Item, old: Prepared, new: Prepared, is_new: bool
+    ) -> None:
+        """`list-entry.created`, or one `list-entry.updated` per changed list attribute (with
+        `id.attribute_id`): ids only, plus the parent, as Attio's list-entry event pages show
+        (shared/reference integrations.md §4.3)."""
+        ids = {"workspace_id": self.ws.workspace_id, "list_id": lst.id, "entry_id": item.id}
+        parent = {
+            "parent_object_id": item.parent_object_id,
+            "parent_record_id": item.parent_record_id,
+        }
+        actor = dict(self.actor)
+        if is_new:
+            self.ws.events.append(
+                {"event_type": "list-entry.created", "id": ids, **parent, "actor": actor}
+            )
+            return
+        for aid in [*new, *(a for a in old if a not in new)]:
+            before = [self._bare(s) for s in old.get(aid, [])]
+            if before != [self._bare(s) for s in new.get(aid, [])]:
+                self.ws.events.append(
+                    {
+                        "event_type": "list-entry.updated",
+                        "id": {**ids, "attribute_id": aid},
+                        **parent,
                         "actor": actor,
                     }
                 )
@@ -259,6 +290,19 @@ class Writer:
         for attr, payload in self._unique_claims(c, item.values):
             self.ws.unique.pop((attr.id, V.identity(attr, payload)), None)
         del self.ws.items[c.id][item.id]
+        ids = {"workspace_id": self.ws.workspace_id}
+        if isinstance(c, ObjectDef):
+            ids |= {"object_id": c.id, "record_id": item.id}
+            self.ws.events.append({"event_type": "record.deleted", "id": ids, "actor": self.actor})
+        else:
+            ids |= {"list_id": c.id, "entry_id": item.id}
+            parent = {
+                "parent_object_id": item.parent_object_id,
+                "parent_record_id": item.parent_record_id,
+            }
+            self.ws.events.append(
+                {"event_type": "list-entry.deleted", "id": ids, **parent, "actor": self.actor}
+            )
         for cid, items in self.ws.items.items():
             other = self.ws.container(cid)
             for it in list(items.values()):

@@ -315,7 +315,7 @@ def test_merges_repoint_and_deletions_drop_id_map_rows_and_unknown_types_are_ski
     deliver(world, "k-merge-b", merged_b)
     deliver(world, "k-merge-b-again", merged_b)  # redelivered under a new key
     deliver(world, "k-deleted", event(ids, "record.deleted", "rec-c"))
-    deliver(world, "k-comment", {**event(ids, "comment.created", "rec-d"), "comment_id": "c1"})
+    deliver(world, "k-call", {**event(ids, "call-recording.created", "rec-d"), "call_id": "c1"})
     deliver(
         world,
         "k-entry",
@@ -329,7 +329,7 @@ def test_merges_repoint_and_deletions_drop_id_map_rows_and_unknown_types_are_ski
     m = meta(result)
     assert (m["id_map_repointed"], m["id_map_forgotten"]) == (2, 1)
     assert (m["handled"], m["skipped_unknown"]) == (4, 1)
-    assert "comment.created" in m["skipped_unknown_types"]
+    assert "call-recording.created" in m["skipped_unknown_types"]
     with engine.connect() as connection:
         found = load_record_ids(
             connection, "salesforce", "Account", ["001A", "001B", "001C", "001D"]

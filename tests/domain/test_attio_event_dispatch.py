@@ -58,7 +58,9 @@ def _rec(event_type: str, record: str, attribute: str | None = None, **extra: An
         ("note.created", "note"),
         ("note-content.updated", "note"),
         ("task.deleted", "task"),
-        ("comment.created", None),
+        ("comment.created", "comment"),  # issue 14: comments set the parent's last activity
+        ("comment.resolved", "comment"),
+        ("call-recording.created", None),
         ("record.exploded", None),
     ],
 )
@@ -76,14 +78,14 @@ def test_every_handler_name_in_the_table_has_a_handler() -> None:
 def test_route_keeps_order_and_collects_unknown_types() -> None:
     events = _events(
         _rec("record.updated", "r1", "a"),
-        {"event_type": "comment.created", "id": {"workspace_id": "w", "comment_id": "c"}},
+        {"event_type": "call-recording.created", "id": {"workspace_id": "w", "call_id": "c"}},
         _rec("record.created", "r2"),
         _rec("record.updated", "r2", "b"),
     )
     routed = route_events(events)
     assert [e.record_id for e in routed.events("record_updated")] == ["r1", "r2"]
     assert [e.record_id for e in routed.events("record_created")] == ["r2"]
-    assert [e.event_type for e in routed.unknown] == ["comment.created"]
+    assert [e.event_type for e in routed.unknown] == ["call-recording.created"]
     assert routed.events("task") == []
 
 

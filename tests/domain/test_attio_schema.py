@@ -60,6 +60,9 @@ def test_a_standard_workspace_gets_custom_attributes_options_and_lists() -> None
             for obj in ("companies", "people")
             for slug in ("last_seen_at", "active_days_7", "active_days_30", "top_events")
         ),
+        ("people", "first_touched_at"),  # issue 14: first touch and last activity
+        ("people", "last_activity_at"),
+        ("companies", "last_activity_at"),
     }
     assert [t for _, t in plan.create_options] == list(DEFAULT_INDUSTRIES)
     assert [s.api_slug for s in plan.create_lists] == [s.api_slug for s in EXPECTED_LISTS]

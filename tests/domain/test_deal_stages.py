@@ -14,6 +14,7 @@ from revops_pipelines.domain.deal_messages import (
     is_won_stage,
     notification_due,
     stage_title_key,
+    won_stages_in_workspace,
 )
 
 STATUS_ID = "9b1f6c2e-7d4a-4c1e-8f3b-2a6d5e4c3b21"
@@ -99,3 +100,26 @@ def test_facts_without_a_status_id_still_match_by_title() -> None:
     facts = DealFacts("d1", "Rocket", "won", None, None, None, None, None)
     assert facts.stage_id is None
     assert notification_due(facts, DealNotificationConfig(), created=False) == WON
+
+
+def test_celebration_enabled_counts_as_won_only_when_the_option_is_on() -> None:
+    celebrating = {"id": {"status_id": "s-party"}, "title": "Signed", "celebration_enabled": True}
+    facts = deal_facts(_deal(celebrating))
+    assert facts.stage_celebration is True
+    assert DealNotificationConfig().won_when_celebration_enabled is False
+    assert notification_due(facts, DealNotificationConfig(), created=False) is None
+    opted_in = DealNotificationConfig(won_when_celebration_enabled=True)
+    assert notification_due(facts, opted_in, created=False) == WON
+    quiet = deal_facts(_deal({**celebrating, "celebration_enabled": False}))
+    assert notification_due(quiet, opted_in, created=False) is None
+
+
+def test_won_stages_in_workspace_names_the_matching_unarchived_statuses() -> None:
+    statuses = [
+        {"id": {"status_id": "s1"}, "title": "Lead", "is_archived": False},
+        {"id": {"status_id": "s2"}, "title": "Won 🎉", "is_archived": False},
+        {"id": {"status_id": "s3"}, "title": "Won", "is_archived": True},
+    ]
+    assert won_stages_in_workspace(statuses, ("Won 🎉",)) == ["Won 🎉"]
+    assert won_stages_in_workspace(statuses, ("s1",)) == ["Lead"]
+    assert won_stages_in_workspace(statuses[:1] + statuses[2:], ("Won",)) == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -10,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from revops_pipelines.cli import app
+from revops_pipelines.config.loader import CONFIG_DIR_ENV, DEFAULT_DIR
 from revops_pipelines.domain.attio_values import first_value
 from revops_pipelines.resources.attio import AttioResource
 from revops_sandbox.attio import AttioSandbox
@@ -37,9 +40,14 @@ def test_setup_creates_what_is_missing_and_check_then_passes(standard_workspace:
     assert "create attribute companies.salesforce_id (text)" in before.output
     assert "create list inbound_leads (parent people)" in before.output
 
+    assert "problem: config/pipelines.yaml: rule 'proposal_sent'" in before.output
+
     setup = invoke(["attio", "setup"], standard_workspace)
     assert setup.exit_code == 0, setup.output
     assert "created attribute people.routing_reason" in setup.output
+    # What the pipeline rules need on their list (config/pipelines.yaml).
+    assert "created attribute sales_pipeline.stage (status)" in setup.output
+    assert "created stage sales_pipeline.stage = 'Proposal'" in setup.output
     assert "created option companies.industry = 'Technology'" in setup.output
 
     after = invoke(["attio", "check"], standard_workspace)
@@ -101,3 +109,24 @@ def test_the_resource_fails_a_run_naming_an_unset_key(monkeypatch: pytest.Monkey
         dg.materialize(
             [needs_attio], resources={"attio": AttioResource(api_key=dg.EnvVar("ATTIO_API_KEY"))}
         )
+
+
+def test_check_warns_when_no_configured_won_stage_exists(
+    standard_workspace: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(DEFAULT_DIR, config, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    deals = config / "deals.yaml"
+    deals.write_text(
+        deals.read_text(encoding="utf-8").replace('["Won 🎉"]', '["Closed won"]'), encoding="utf-8"
+    )
+    env = {"ATTIO_API_KEY": KEY, "ATTIO_BASE_URL": standard_workspace}
+    shipped = CliRunner().invoke(app, ["attio", "check"], env=env, catch_exceptions=False)
+    assert "won stage" not in shipped.output  # Attio's default `Won 🎉` is there
+    result = CliRunner().invoke(
+        app, ["attio", "check"], env={**env, CONFIG_DIR_ENV: str(config)}, catch_exceptions=False
+    )
+    assert "warning: no configured won stage ['Closed won'] exists among the deal stages" in (
+        result.output
+    )
+    assert "'Won 🎉'" in result.output

@@ -1,4 +1,5 @@
-"""List entries, notes and tasks: the effects that have no unique key of their own."""
+"""List entries, notes (and comment threads) and tasks: the effects that have no unique key of
+their own."""
 
 from __future__ import annotations
 
@@ -94,6 +95,16 @@ class ListsAPI:
 
         return offset_pages(fetch, page_size)
 
+    async def get_entry(self, list_: str, entry_id: str) -> Entry:
+        """One entry as it is now (404 `AttioError` when it was deleted)."""
+        body = await self._t.request(
+            "GET",
+            f"lists/{quote(list_, safe='')}/entries/{quote(entry_id, safe='')}",
+            kind="read",
+            idempotent=True,
+        )
+        return body["data"]
+
     async def delete_entry(self, list_: str, entry_id: str) -> bool:
         return await self._t.delete(f"lists/{quote(list_, safe='')}/entries/{entry_id}")
 
@@ -133,6 +144,20 @@ class NotesAPI:
             return None
 
         return await send_once(send, look, what=f"note {title!r}")
+
+    async def get(self, note_id: str) -> Note:
+        """One note (404 `AttioError` when it was deleted)."""
+        body = await self._t.request(
+            "GET", f"notes/{quote(note_id, safe='')}", kind="read", idempotent=True
+        )
+        return body["data"]
+
+    async def thread(self, thread_id: str) -> dict[str, Any]:
+        """A comment thread and its comments (`GET /v2/threads/{id}`; 404 when deleted)."""
+        body = await self._t.request(
+            "GET", f"threads/{quote(thread_id, safe='')}", kind="read", idempotent=True
+        )
+        return body["data"]
 
     def list(self, *, parent_object: str, parent_record_id: str) -> AsyncIterator[Note]:
         async def fetch(size: int, offset: int) -> list[Note]:
@@ -206,6 +231,13 @@ class TasksAPI:
             return page["data"]
 
         return offset_pages(fetch, page_size)
+
+    async def get(self, task_id: str) -> Task:
+        """One task as it is now (404 `AttioError` when it was deleted)."""
+        body = await self._t.request(
+            "GET", f"tasks/{quote(task_id, safe='')}", kind="read", idempotent=True
+        )
+        return body["data"]
 
     async def delete(self, task_id: str) -> bool:
         return await self._t.delete(f"tasks/{task_id}")

@@ -71,6 +71,15 @@ class WorkspaceAPI:
             ("options", target, identifier, attribute), lambda: self._get(f"{path}/options")
         )
 
+    async def statuses(
+        self, target: Target, identifier: str, attribute: str
+    ) -> list[dict[str, Any]]:
+        """The statuses of a status attribute (e.g. the deal `stage`), archived ones left out."""
+        path = f"{target}/{quote(identifier, safe='')}/attributes/{quote(attribute, safe='')}"
+        return await self._cached(
+            ("statuses", target, identifier, attribute), lambda: self._get(f"{path}/statuses")
+        )
+
     async def _create_or_find(
         self,
         path: str,
@@ -114,6 +123,18 @@ class WorkspaceAPI:
             # Attio's code for a duplicate option title is not documented (UNCONFIRMED):
             # any 400/409 is checked against what exists before it is raised.
             lambda exc: exc.status_code in (400, 409),
+        )
+
+    async def create_status(
+        self, target: Target, identifier: str, attribute: str, title: str
+    ) -> dict[str, Any]:
+        return await self._create_or_find(
+            f"{target}/{quote(identifier, safe='')}/attributes/{quote(attribute, safe='')}"
+            "/statuses",
+            {"title": title},
+            lambda: self.statuses(target, identifier, attribute),
+            lambda item: item.get("title") == title,
+            lambda exc: exc.status_code in (400, 409),  # duplicate title code: UNCONFIRMED
         )
 
     async def create_list(self, spec: dict[str, Any]) -> dict[str, Any]:

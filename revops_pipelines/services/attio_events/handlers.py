@@ -13,7 +13,11 @@ dispatch table (`domain.attio_events.DISPATCH`).
 - The same record events of synced companies go to the two-way write-back
   (`services/two_way.py`) when Salesforce is configured: Attio's changes to two-way fields
   are written back to the account, conflicts are recorded, our own echoes change nothing.
-- `list-entry.*`, `note.*`, `task.*`: acknowledged; no action yet.
+- `list-entry.*`: the pipeline rules of `config/pipelines.yaml` (`pipelines.py`): each entry
+  read once, its stage transition detected against the last stage seen, each rule's actions
+  once per transition. The rules are checked against the workspace before anything is written.
+- `task.*`, `note.*`, `comment.*` (`activity.py`): a completed follow-up task of a lead sets
+  the person's first touch; new notes and comments set the parent record's last activity.
 A deal whose notification fails does not stop the others; the batch then fails at the end, so
 its inbox rows go back for a retry in which the finished effects are skipped by the ledger.
 """
@@ -30,6 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from revops_pipelines.domain.attio_events import (
+    COMMENT,
     LIST_ENTRY,
     NOTE,
     RECORD_CREATED,
@@ -53,10 +58,13 @@ from revops_pipelines.domain.deal_messages import (
     notification_note,
     transition_key,
 )
+from revops_pipelines.domain.pipeline_rules import PipelineRules
 from revops_pipelines.infra.send_once import Effect, run_once
 from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.errors import AttioError
 from revops_pipelines.resources.slack import SlackResource
+from revops_pipelines.services.attio_events.activity import ActivityHandler, ActivityReport
+from revops_pipelines.services.attio_events.pipelines import PipelineReport, PipelineRulesHandler
 from revops_pipelines.services.two_way import TwoWayWriteBack
 from revops_pipelines.store.ledger import LedgerTable
 from revops_pipelines.store.sync_records import forget_record_ids, repoint_record_ids
@@ -77,6 +85,8 @@ class HandlingReport:
     id_map_forgotten: int = 0
     cache_evicted: int = 0
     errors: list[str] = field(default_factory=list)
+    pipelines: PipelineReport = field(default_factory=PipelineReport)
+    activity: ActivityReport = field(default_factory=ActivityReport)
 
     @property
     def notifications_sent(self) -> int:
@@ -97,6 +107,7 @@ class AttioEventHandlers:
         config: DealNotificationConfig,
         log: Any = None,
         write_back: TwoWayWriteBack | None = None,
+        pipelines: PipelineRules | None = None,
     ) -> None:
         self.client, self.engine, self.slack, self.config = client, engine, slack, config
         self.log = log
@@ -104,15 +115,21 @@ class AttioEventHandlers:
         self.report = HandlingReport()
         self._companies: dict[str, str | None] = {}
         self._members: dict[str, str] | None = None
+        self.pipelines = PipelineRulesHandler(
+            client, engine, slack, pipelines or PipelineRules(), log=log
+        )
+        self.report.pipelines = self.pipelines.report
+        self.activity = ActivityHandler(client, engine, log=log)
+        self.report.activity = self.activity.report
         # Handler groups in the order they run: merges before deletions (see module docstring);
         # created and updated together, so a record's events share one fetch.
         self.handlers: list[tuple[tuple[str, ...], Handler]] = [
             ((RECORD_MERGED,), self.record_merged),
             ((RECORD_DELETED,), self.record_deleted),
             ((RECORD_CREATED, RECORD_UPDATED), self.record_changed),
-            ((LIST_ENTRY,), self.acknowledge),
-            ((NOTE,), self.acknowledge),
-            ((TASK,), self.acknowledge),
+            ((LIST_ENTRY,), self.list_entries),
+            ((NOTE, COMMENT), self.notes_and_comments),
+            ((TASK,), self.tasks),
         ]
 
     async def handle(self, events: list[NormalizedEvent]) -> HandlingReport:
@@ -120,6 +137,9 @@ class AttioEventHandlers:
         self.report.cache_evicted = self.client.records.evict(changed_record_ids(events))
         routed = route_events(events)
         self.report.skipped_unknown.update(e.event_type for e in routed.unknown)
+        if routed.events(LIST_ENTRY) and self.pipelines.rules.rules:
+            # Before any write: a rule naming a list or stage the workspace lacks stops here.
+            await self.pipelines.check_workspace()
         for names, handler in self.handlers:
             batch = [e for name in names for e in routed.events(name)]
             if batch:
@@ -130,8 +150,19 @@ class AttioEventHandlers:
         return self.report
 
     # --- handlers ------------------------------------------------------------------------
-    async def acknowledge(self, events: list[NormalizedEvent]) -> None:
-        """Events the project receives but does not act on yet."""
+    async def notes_and_comments(self, events: list[NormalizedEvent]) -> None:
+        await self.activity.activity(events)
+        self.report.errors += self.activity.report.errors
+        self.activity.report.errors = []
+
+    async def tasks(self, events: list[NormalizedEvent]) -> None:
+        await self.activity.tasks(events)
+        self.report.errors += self.activity.report.errors
+        self.activity.report.errors = []
+
+    async def list_entries(self, events: list[NormalizedEvent]) -> None:
+        await self.pipelines.handle(events)
+        self.report.errors += self.pipelines.report.errors
 
     async def record_merged(self, events: list[NormalizedEvent]) -> None:
         pairs = merge_repoints(events)
