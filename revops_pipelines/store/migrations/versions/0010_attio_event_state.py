@@ -1,16 +1,16 @@
 """Flow C's state: the last stage seen per list entry (pipeline rules), and each lead's first
 touch (a completed follow-up task).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-03
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
