@@ -93,6 +93,10 @@ EXPECTED_ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec("people", "region", "Region", "text"),
     AttributeSpec("people", "owner", "Owner", "actor-reference"),
     AttributeSpec("people", "routing_reason", "Routing reason", "text"),
+    # The seed's lead attributes (issue 13): the form, when it was submitted, when it was assigned.
+    AttributeSpec("people", "form_id", "Form ID", "text"),
+    AttributeSpec("people", "form_submission_date", "Form submission date", "date"),
+    AttributeSpec("people", "assigned_date", "Assigned date", "date"),
     *(
         AttributeSpec(obj, slug, title, type_)
         for obj in ("companies", "people")

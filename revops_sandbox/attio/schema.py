@@ -274,6 +274,12 @@ def build_schema(kind: SchemaKind, ids: IdSource, clock: Clock) -> Schema:
             b.attr(people, slug, title, "text", is_system=False)
         b.attr(people, "owner", "Owner", "actor-reference", is_system=False)
         b.attr(people, "routing_reason", "Routing reason", "text", is_system=False)
+        b.attr(people, "form_id", "Form ID", "text", is_system=False)
+        for slug, title in (
+            ("form_submission_date", "Form submission date"),
+            ("assigned_date", "Assigned date"),
+        ):
+            b.attr(people, slug, title, "date", is_system=False)
         _usage_attributes(b, people)
     b.closing(people)
 

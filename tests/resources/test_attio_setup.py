@@ -40,6 +40,8 @@ def test_setup_creates_what_is_missing_and_check_then_passes(standard_workspace:
     setup = invoke(["attio", "setup"], standard_workspace)
     assert setup.exit_code == 0, setup.output
     assert "created attribute people.routing_reason" in setup.output
+    assert "created attribute people.form_submission_date" in setup.output
+    assert "created attribute people.assigned_date" in setup.output
     assert "created option companies.industry = 'Technology'" in setup.output
 
     after = invoke(["attio", "check"], standard_workspace)

@@ -162,3 +162,66 @@ def test_unreadable_and_invalid_submissions_are_quarantined_with_the_reason(  # 
     assert rows["unreadable"].status == "quarantined"
     assert "form_response is missing" in (rows["unreadable"].last_error or "")
     assert run.settle(FORM_SOURCES).done == 0
+
+
+def _person(attio_sandbox: Any, email: str) -> dict[str, Any]:
+    [person] = [
+        p
+        for p in attio_sandbox.records("people")
+        if email in [v["email_address"] for v in p["values"]["email_addresses"]]
+    ]
+    return person
+
+
+def _company(attio_sandbox: Any, domain: str) -> dict[str, Any]:
+    [company] = [
+        c
+        for c in attio_sandbox.records("companies")
+        if domain in [v["domain"] for v in c["values"]["domains"]]
+    ]
+    return company
+
+
+def test_the_seed_attributes_are_written_and_a_description_is_never_overwritten(  # type: ignore[no-untyped-def]
+    engine, attio, attio_sandbox, clients
+) -> None:
+    """lead_source is the tool, form_id the form, the submission and assignment dates are set,
+    a company the lead creates says where it came from, and a known company keeps its own."""
+    rows = []
+    for seed, event in ((21, "seed-a"), (22, "seed-b")):
+        body = typeform_delivery("unused-secret", random.Random(seed)).body
+        payload = json.loads(body)
+        email = next(
+            a["email"] for a in payload["form_response"]["answers"] if a["type"] == "email"
+        )
+        rows.append((event, body, payload, email))
+    known_domain = rows[1][3].rsplit("@", 1)[1]
+
+    async def existing() -> None:
+        async with attio.client() as client:
+            await client.records.assert_record(
+                "companies",
+                matching_attribute="domains",
+                values={"domains": [known_domain], "name": "Known", "description": "Ours."},
+            )
+
+    asyncio.run(existing())
+    inbox.store_events(engine, [NewEvent("typeform", e, {}, b) for e, b, _, _ in rows])
+    _, reports, _, leads = run_lead_flow(engine, attio, clients, "svc-seed-attrs")
+    assert all(not (r.failed_critical or r.retry_later) for r in reports)
+
+    new_lead = next(lead for lead in leads.leads if lead.key == "typeform:seed-a")
+    person = _person(attio_sandbox, rows[0][3])
+    assert first_value(person, "lead_source") == "typeform"
+    assert first_value(person, "form_id") == rows[0][2]["form_response"]["form_id"]
+    assert first_value(person, "form_submission_date") == new_lead.submitted_at.date().isoformat()
+    with engine.connect() as connection:
+        assigned_at = connection.execute(
+            sa.text("select assigned_at from routing_assignment where lead_key = :k"),
+            {"k": new_lead.key},
+        ).scalar_one()
+    assert first_value(person, "assigned_date") == str(assigned_at)[:10]
+    assert first_value(person, "routing_reason").startswith("rule ")
+    new_company = _company(attio_sandbox, new_lead.company_domain or "")
+    assert first_value(new_company, "description") == "Inbound from Typeform"
+    assert first_value(_company(attio_sandbox, known_domain), "description") == "Ours."

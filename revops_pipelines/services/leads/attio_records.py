@@ -46,6 +46,12 @@ async def assert_company(client: AttioClient, lead: Lead) -> CompanyFacts:
             matching_attribute="domains",
             values={"domains": [lead.company_domain], "name": name},
         )
+        # Written apart from the assert and only when still empty: a company someone created
+        # between our query and the assert keeps its own description.
+        if not first_value(company, "description"):
+            company = await client.records.update(
+                "companies", record_id(company), {"description": inbound_description(lead)}
+            )
     option = first_value(company, "industry", "option")
     employees = first_value(company, "employee_count")
     return CompanyFacts(
@@ -56,10 +62,22 @@ async def assert_company(client: AttioClient, lead: Lead) -> CompanyFacts:
     )
 
 
+def inbound_description(lead: Lead) -> str:
+    """The description of a company a lead created (the seed's "Inbound from <source>")."""
+    return f"Inbound from {SOURCE_TITLES.get(lead.source, lead.source)}"
+
+
+SOURCE_TITLES = {"typeform": "Typeform", "tally": "Tally", "hubspot": "HubSpot"}
+
+
 def person_values(lead: Lead, company_id: str | None) -> dict[str, Any]:
+    """The person's attributes from the lead: `lead_source` is the tool (or the custom form's
+    key), `form_id` the form, `form_submission_date` the day it was submitted (UTC)."""
     values: dict[str, Any] = {
         "email_addresses": [lead.email],
-        "lead_source": lead.source_form,
+        "lead_source": lead.source,
+        "form_id": lead.form_id,
+        "form_submission_date": lead.submitted_at.astimezone(UTC).date().isoformat(),
     }
     if lead.first_name:
         last = lead.last_name or ""

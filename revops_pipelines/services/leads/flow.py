@@ -59,6 +59,7 @@ class RoutedLead:
     person_id: str
     person_url: str | None
     decision: RoutingDecision
+    assigned_at: datetime | None = None  # when the rep was assigned (stored with the decision)
 
 
 @dataclass
@@ -113,11 +114,16 @@ def route(engine: sa.Engine, config: RoutingConfig, entry: LeadInAttio) -> Route
     )
     today = lead.submitted_at.astimezone(UTC).date()
     assignment = route_lead(engine, lead.key, facts, config, today)
-    return RoutedLead(lead, entry.person_id, entry.person_url, assignment.decision)
+    return RoutedLead(
+        lead, entry.person_id, entry.person_url, assignment.decision, assignment.assigned_at
+    )
 
 
 async def set_owner(client: AttioClient, routed: RoutedLead) -> None:
-    await client.records.update("people", routed.person_id, routed.decision.person_values())
+    # The stored assignment time, so a retried lead writes the same assigned_date again.
+    assigned = routed.assigned_at.astimezone(UTC).date() if routed.assigned_at else None
+    values = routed.decision.person_values(assigned_on=assigned)
+    await client.records.update("people", routed.person_id, values)
 
 
 async def run_lead_actions(
