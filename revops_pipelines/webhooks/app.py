@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,12 +24,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from revops_pipelines.domain.hubspot_forms import hubspot_event_id
 from revops_pipelines.infra.logs import register_secrets
 from revops_pipelines.store import engine as store_engine
-from revops_pipelines.store.inbox import NewEvent
+from revops_pipelines.store.inbox import NewEvent, body_event_id
+from revops_pipelines.webhooks import hubspot
 from revops_pipelines.webhooks.logs import log_event
 from revops_pipelines.webhooks.metrics import ReceiverMetrics
-from revops_pipelines.webhooks.settings import ReceiverSettings
+from revops_pipelines.webhooks.settings import HUBSPOT_SECRET_ENV, ReceiverSettings
 from revops_pipelines.webhooks.sources import SOURCES, Source
 from revops_pipelines.webhooks.writer import BatchWriter
 
@@ -66,7 +69,7 @@ def create_app(settings: ReceiverSettings) -> Starlette:
     engine = store_engine.get_engine(settings.database_url)
     writer = BatchWriter(engine)
     secrets = {name: settings.secret_for(name) for name in SOURCES}
-    register_secrets(secrets.values())  # given in code, maybe not via the env: mask them too
+    register_secrets([*secrets.values(), settings.hubspot_secret])  # maybe not via the env: mask
     metrics = ReceiverMetrics(engine)
     for name in settings.refused:
         log_event(
@@ -136,28 +139,83 @@ def create_app(settings: ReceiverSettings) -> Starlette:
             return answer(
                 401, {"error": "invalid_signature"}, source.name, started, bytes=len(body)
             )
+        return await _store(
+            source.name,
+            body,
+            lambda payload: source.event_id(payload, request.headers, body),
+            _stored_headers(source, request),
+            started,
+        )
+
+    async def _store(
+        name: str,
+        body: bytes,
+        event_id_of: Callable[[dict[str, Any]], str],
+        headers: dict[str, str],
+        started: float,
+    ) -> JSONResponse:
+        """The JSON check, then one insert and the answer (shared by every source)."""
         try:
             payload = json.loads(body)
         except (ValueError, RecursionError):
-            return answer(400, {"error": "malformed_json"}, source.name, started, bytes=len(body))
+            return answer(400, {"error": "malformed_json"}, name, started, bytes=len(body))
         if not isinstance(payload, dict):
             error = {"error": "malformed_json", "detail": "expected a JSON object"}
-            return answer(400, error, source.name, started, bytes=len(body))
-        event_id = source.event_id(payload, request.headers, body)
-        event = NewEvent(source.name, event_id, _stored_headers(source, request), body)
+            return answer(400, error, name, started, bytes=len(body))
+        event_id = event_id_of(payload)
+        event = NewEvent(name, event_id, headers, body)
         try:
             result = await writer.store(event)  # answered after the commit that holds it
         except (sa.exc.SQLAlchemyError, TimeoutError) as exc:
             error = {"error": "storage_unavailable"}
-            return answer(503, error, source.name, started, exception=type(exc).__name__)
+            return answer(503, error, name, started, exception=type(exc).__name__)
         fields = {"event_id": event_id, "bytes": len(body)}
         if result.outcome == "duplicate":
-            return answer(200, {"status": "duplicate"}, source.name, started, **fields)
+            return answer(200, {"status": "duplicate"}, name, started, **fields)
         fields["inbox_id"] = result.id
-        return answer(202, {"status": "stored", "id": result.id}, source.name, started, **fields)
+        return answer(202, {"status": "stored", "id": result.id}, name, started, **fields)
+
+    async def receive_hubspot(request: Request) -> JSONResponse:
+        """HubSpot workflow webhooks: signature v3 (or v2/v1) over method, URI, body and time."""
+        started = time.perf_counter()
+        if settings.hubspot_secret is None:
+            error = {"error": "source_not_configured", "detail": f"{HUBSPOT_SECRET_ENV} is not set"}
+            return answer(503, error, "hubspot", started)
+        try:
+            body = await _read_body(request, settings.max_body_bytes)
+        except _TooLarge:
+            error = {"error": "payload_too_large", "limit_bytes": settings.max_body_bytes}
+            return answer(413, error, "hubspot", started)
+        try:
+            uri = hubspot.public_uri(settings.hubspot_url, str(request.url), request.url.query)
+            refused = hubspot.verify(
+                settings.hubspot_secret,
+                request.method,
+                uri,
+                body,
+                request.headers,
+                int(time.time() * 1000),
+            )
+            if refused is not None:
+                return answer(401, {"error": refused}, "hubspot", started, bytes=len(body))
+            wanted = (*COMMON_HEADERS, *hubspot.HEADERS)
+            headers = {
+                k: request.headers[k][:MAX_HEADER_CHARS] for k in wanted if k in request.headers
+            }
+            return await _store(
+                "hubspot",
+                body,
+                lambda payload: hubspot_event_id(payload) or body_event_id(body),
+                headers,
+                started,
+            )
+        except Exception:  # as for the other sources: never a 500, make the sender retry
+            logging.getLogger("revops.webhooks").exception("receiver error", exc_info=True)
+            return answer(503, {"error": "unavailable"}, "hubspot", started)
 
     async def healthz(_request: Request) -> JSONResponse:
         sources = {name: ("mounted" if secrets[name] else "refused") for name in SOURCES}
+        sources["hubspot"] = "mounted" if settings.hubspot_secret else "refused"
         try:
             await run_in_threadpool(store_engine.ping, engine)
         except Exception as exc:
@@ -169,6 +227,7 @@ def create_app(settings: ReceiverSettings) -> Starlette:
 
     app = Starlette(
         routes=[
+            Route("/webhooks/hubspot", receive_hubspot, methods=["POST"]),
             Route("/webhooks/{source}", receive, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),

@@ -13,6 +13,8 @@ from revops_pipelines.infra.settings import RevopsSettings, load_settings, varia
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.webhooks.sources import SOURCES
 
+HUBSPOT_SECRET_ENV = "HUBSPOT_CLIENT_SECRET"
+HUBSPOT_URL_ENV = "HUBSPOT_WEBHOOK_URL"  # the public URL HubSpot calls, when behind a proxy
 MAX_BODY_FIELD = "webhook_max_body_bytes"
 MAX_BODY_BYTES_ENV = variable_for(MAX_BODY_FIELD)  # REVOPS_WEBHOOK_MAX_BODY_BYTES
 DEFAULT_MAX_BODY_BYTES: int = RevopsSettings.model_fields[MAX_BODY_FIELD].default
@@ -41,6 +43,8 @@ class ReceiverSettings:
     database_url: str
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    hubspot_secret: str | None = field(default=None, repr=False)  # the app's client secret
+    hubspot_url: str | None = None  # the public URL HubSpot signs (default: the request's)
 
     def __post_init__(self) -> None:
         unknown = set(self.secrets) - set(SOURCES)
@@ -75,4 +79,10 @@ class ReceiverSettings:
         }
         limit = max_body_bytes or max_body_bytes_setting(environ)
         url = env.get(store_engine.DATABASE_URL_ENV, "").strip() or store_engine.database_url()
-        return cls(database_url=url, secrets=secrets, max_body_bytes=limit)
+        return cls(
+            database_url=url,
+            secrets=secrets,
+            max_body_bytes=limit,
+            hubspot_secret=env.get(HUBSPOT_SECRET_ENV, "").strip() or None,
+            hubspot_url=env.get(HUBSPOT_URL_ENV, "").strip() or None,
+        )

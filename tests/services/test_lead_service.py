@@ -225,3 +225,35 @@ def test_the_seed_attributes_are_written_and_a_description_is_never_overwritten(
     new_company = _company(attio_sandbox, new_lead.company_domain or "")
     assert first_value(new_company, "description") == "Inbound from Typeform"
     assert first_value(_company(attio_sandbox, known_domain), "description") == "Ours."
+
+
+def test_a_hubspot_lead_goes_through_the_whole_flow_once(  # type: ignore[no-untyped-def]
+    engine, attio, attio_sandbox, clients
+) -> None:
+    """A HubSpot workflow delivery (the stand-in's contact payload) becomes one person with
+    lead_source hubspot and every effect once, also when the run is repeated."""
+    from revops_pipelines.domain.hubspot_forms import hubspot_event_id
+    from revops_sandbox.hubspot import hubspot_delivery
+
+    delivery = hubspot_delivery("unused", "https://hooks.example.com/x", random.Random(31))
+    payload = json.loads(delivery.body)
+    event_id = hubspot_event_id(payload) or ""
+    inbox.store_events(engine, [NewEvent("hubspot", event_id, {}, delivery.body)])
+    _, reports, _, leads = run_lead_flow(engine, attio, clients, "svc-hubspot-1")
+    [report] = reports
+    assert not (report.failed_critical or report.retry_later), report.steps
+    [lead] = leads.leads
+    person = _person(attio_sandbox, payload["properties"]["email"]["value"])
+    assert first_value(person, "lead_source") == "hubspot"
+    newest = max(payload["form-submissions"], key=lambda s: s["timestamp"])
+    assert first_value(person, "form_id") == newest["form-id"]
+    pid = record_id(person)
+    for _ in range(2):
+        assert len([t for t in attio_sandbox.tasks() if pid in str(t["linked_records"])]) == 1
+        assert len([n for n in attio_sandbox.notes() if n["parent_record_id"] == pid]) == 1
+        assert sum(len(clients["slack_sandbox"].messages(c)) for c in CHANNELS) == 1
+        assert len(clients["outreach_sandbox"].sequence_states()) == 1
+        with engine.begin() as connection:
+            connection.execute(sa.update(webhook_inbox).values(status="pending"))
+        run_lead_flow(engine, attio, clients, "svc-hubspot-2")
+    assert lead.key == f"hubspot:{event_id}"

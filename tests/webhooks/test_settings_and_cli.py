@@ -40,7 +40,7 @@ def test_settings_from_env_mount_only_sources_with_a_secret() -> None:
 
 def test_settings_reject_unknown_sources_and_bad_limits() -> None:
     with pytest.raises(ValueError, match="unknown webhook sources"):
-        ReceiverSettings("sqlite://", secrets={"hubspot": "x"})
+        ReceiverSettings("sqlite://", secrets={"zapier": "x"})
     with pytest.raises(ValueError, match="positive"):
         ReceiverSettings("sqlite://", max_body_bytes=0)
 
