@@ -5,7 +5,8 @@ written here independently of the product's verifiers so that a misreading on ei
 - Typeform: `Typeform-Signature: sha256=<base64(HMAC-SHA256(secret, raw body))>`;
 - Tally: `Tally-Signature: <base64(HMAC-SHA256(signing secret, raw body))>`, no prefix, no
   timestamp (Tally's own wording is UNCONFIRMED; this is what published verifiers compute).
-- HubSpot: v3, v2 and v1 request signatures (integrations.md §1.5), below.
+- HubSpot: v3, v2 and v1 request signatures (integrations.md §1.5), below;
+- Standard Webhooks (custom forms, integrations.md §2), below.
 All sign the exact bytes sent.
 """
 
@@ -69,3 +70,18 @@ def hubspot_signature_v2(secret: str, method: str, url: str, body: bytes) -> str
 def hubspot_signature_v1(secret: str, body: bytes) -> str:
     """`X-HubSpot-Signature` (version v1): hex SHA-256 of secret+body."""
     return hashlib.sha256(secret.encode() + body).hexdigest()
+
+
+def standard_webhooks_signature(
+    secrets: list[str], msg_id: str, timestamp: int, body: bytes
+) -> str:
+    """`webhook-signature` (Standard Webhooks §2.2): space-separated `v1,<base64 HMAC-SHA256>`
+    over `id.timestamp.body`, one per secret (several during a rotation). The key is the
+    base64-decoded secret after its `whsec_` prefix."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    parts = []
+    for secret in secrets:
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        digest = hmac.new(key, signed, hashlib.sha256).digest()
+        parts.append("v1," + base64.b64encode(digest).decode("ascii"))
+    return " ".join(parts)

@@ -26,18 +26,28 @@ def webhooks() -> None:
 )
 @click.option("--log-level", default="info", show_default=True)
 def serve(host: str, port: int, max_body_bytes: int | None, log_level: str) -> None:
-    """Serve POST /webhooks/{typeform,tally,attio,segment}, GET /healthz and GET /metrics.
+    """Serve POST /webhooks/{typeform,tally,attio,segment,hubspot}, /webhooks/forms/{form} (the
+    custom forms of forms.yaml), GET /healthz and GET /metrics.
 
     Logs are JSON lines or human lines as the environment's `log_format` says (REVOPS_ENV's
     profile, or REVOPS_LOG_FORMAT), with secrets masked."""
     import uvicorn
 
+    from revops_pipelines.config import ConfigError, config_path, load_model
+    from revops_pipelines.domain.custom_forms import FormsConfig
     from revops_pipelines.infra.settings import SettingsError, load_settings
     from revops_pipelines.webhooks.app import create_app
     from revops_pipelines.webhooks.logs import configure_logging
 
-    settings = ReceiverSettings.from_env(max_body_bytes=max_body_bytes)
-    if not settings.mounted:
+    try:
+        forms = load_model(config_path("forms.yaml"), FormsConfig)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    settings = ReceiverSettings.from_env(
+        max_body_bytes=max_body_bytes, form_secret_envs=forms.secret_envs()
+    )
+    custom = any(secret for _, secret in settings.forms.values())
+    if not (settings.mounted or settings.hubspot_secret or custom):
         names = ", ".join(s.secret_env for s in SOURCES.values())
         raise click.ClickException(f"no webhook secret is set ({names}): nothing to receive")
     try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-FORM_SOURCES = ("typeform", "tally", "hubspot")
+FORM_SOURCES = ("typeform", "tally", "hubspot", "forms")  # "forms": every custom form
 
 _NAME = re.compile(r"full[ _-]?name|\bname\b", re.I)
 _EMAIL_LABEL = re.compile(r"e-?mail", re.I)

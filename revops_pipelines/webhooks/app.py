@@ -24,11 +24,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from revops_pipelines.domain.custom_forms import INBOX_SOURCE as CUSTOM_FORMS
 from revops_pipelines.domain.hubspot_forms import hubspot_event_id
 from revops_pipelines.infra.logs import register_secrets
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store.inbox import NewEvent, body_event_id
-from revops_pipelines.webhooks import hubspot
+from revops_pipelines.webhooks import hubspot, standard_webhooks
 from revops_pipelines.webhooks.logs import log_event
 from revops_pipelines.webhooks.metrics import ReceiverMetrics
 from revops_pipelines.webhooks.settings import HUBSPOT_SECRET_ENV, ReceiverSettings
@@ -69,7 +70,9 @@ def create_app(settings: ReceiverSettings) -> Starlette:
     engine = store_engine.get_engine(settings.database_url)
     writer = BatchWriter(engine)
     secrets = {name: settings.secret_for(name) for name in SOURCES}
-    register_secrets([*secrets.values(), settings.hubspot_secret])  # maybe not via the env: mask
+    register_secrets(  # given in code, maybe not via the env: mask them too
+        [*secrets.values(), settings.hubspot_secret, *(s for _, s in settings.forms.values())]
+    )
     metrics = ReceiverMetrics(engine)
     for name in settings.refused:
         log_event(
@@ -213,6 +216,42 @@ def create_app(settings: ReceiverSettings) -> Starlette:
             logging.getLogger("revops.webhooks").exception("receiver error", exc_info=True)
             return answer(503, {"error": "unavailable"}, "hubspot", started)
 
+    async def receive_form(request: Request) -> JSONResponse:
+        """A custom form of forms.yaml, signed with Standard Webhooks under the form's secret."""
+        started = time.perf_counter()
+        form = str(request.path_params.get("form", ""))[:64]
+        name = f"forms/{form}"
+        if form not in settings.forms:
+            return answer(404, {"error": "unknown_form"}, name, started)
+        secret_env, secret = settings.forms[form]
+        if secret is None:
+            error = {"error": "source_not_configured", "detail": f"{secret_env} is not set"}
+            return answer(503, error, name, started)
+        try:
+            body = await _read_body(request, settings.max_body_bytes)
+        except _TooLarge:
+            error = {"error": "payload_too_large", "limit_bytes": settings.max_body_bytes}
+            return answer(413, error, name, started)
+        try:
+            refused = standard_webhooks.verify(secret, body, request.headers)
+            if refused is not None:
+                return answer(401, refused, name, started, bytes=len(body))
+            wanted = (*COMMON_HEADERS, *standard_webhooks.HEADERS)
+            headers = {
+                k: request.headers[k][:MAX_HEADER_CHARS] for k in wanted if k in request.headers
+            }
+            message_id = request.headers["webhook-id"]
+            return await _store(
+                CUSTOM_FORMS,
+                body,
+                lambda _payload: standard_webhooks.event_id(form, message_id, body),
+                headers,
+                started,
+            )
+        except Exception:  # as for the other sources: never a 500, make the sender retry
+            logging.getLogger("revops.webhooks").exception("receiver error", exc_info=True)
+            return answer(503, {"error": "unavailable"}, name, started)
+
     async def healthz(_request: Request) -> JSONResponse:
         sources = {name: ("mounted" if secrets[name] else "refused") for name in SOURCES}
         sources["hubspot"] = "mounted" if settings.hubspot_secret else "refused"
@@ -228,6 +267,7 @@ def create_app(settings: ReceiverSettings) -> Starlette:
     app = Starlette(
         routes=[
             Route("/webhooks/hubspot", receive_hubspot, methods=["POST"]),
+            Route("/webhooks/forms/{form}", receive_form, methods=["POST"]),
             Route("/webhooks/{source}", receive, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),

@@ -45,6 +45,8 @@ class ReceiverSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     hubspot_secret: str | None = field(default=None, repr=False)  # the app's client secret
     hubspot_url: str | None = None  # the public URL HubSpot signs (default: the request's)
+    # Custom forms of forms.yaml: form key -> (its secret's variable, the secret or None).
+    forms: Mapping[str, tuple[str, str | None]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         unknown = set(self.secrets) - set(SOURCES)
@@ -69,8 +71,13 @@ class ReceiverSettings:
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, *, max_body_bytes: int | None = None
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        max_body_bytes: int | None = None,
+        form_secret_envs: Mapping[str, str] | None = None,
     ) -> ReceiverSettings:
+        """From the environment; `form_secret_envs` (form key -> variable) names forms.yaml's."""
         env = os.environ if environ is None else environ
         secrets = {
             name: env.get(source.secret_env, "").strip()
@@ -85,4 +92,8 @@ class ReceiverSettings:
             max_body_bytes=limit,
             hubspot_secret=env.get(HUBSPOT_SECRET_ENV, "").strip() or None,
             hubspot_url=env.get(HUBSPOT_URL_ENV, "").strip() or None,
+            forms={
+                form: (var, env.get(var, "").strip() or None)
+                for form, var in (form_secret_envs or {}).items()
+            },
         )

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from revops_pipelines.config import config_path, load_model
 from revops_pipelines.domain.attio_values import first_value, record_id
+from revops_pipelines.domain.custom_forms import FormsConfig
 from revops_pipelines.domain.submissions import FORM_SOURCES
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.enrichment import EnrichmentResource
@@ -32,6 +34,7 @@ from revops_sandbox.outreach import OUTREACH_SANDBOX_TOKEN
 from revops_sandbox.slack import SLACK_SANDBOX_TOKEN
 from tests.services.conftest import LISTS, ROUTING
 
+FORMS = load_model(config_path("forms.yaml"), FormsConfig)
 CHANNELS = ("sales-leads", "leads-alice", "leads-bob", "leads-carol", "leads-dan")
 
 
@@ -62,7 +65,7 @@ def run_lead_flow(
 ) -> tuple[InboxRun, list[LeadReport], Any, Any]:
     """Every step of the lead flow for one run, the way the job chains them."""
     run = InboxRun(engine, run_id)
-    submissions = claim_submissions(run)
+    submissions = claim_submissions(run, forms=FORMS)
     leads = normalize_leads(run, submissions.submissions, clients["enrichment"])
 
     async def go() -> list[LeadReport]:
@@ -257,3 +260,34 @@ def test_a_hubspot_lead_goes_through_the_whole_flow_once(  # type: ignore[no-unt
             connection.execute(sa.update(webhook_inbox).values(status="pending"))
         run_lead_flow(engine, attio, clients, "svc-hubspot-2")
     assert lead.key == f"hubspot:{event_id}"
+
+
+def test_a_custom_form_lead_goes_through_the_flow_and_a_bad_one_is_quarantined(  # type: ignore[no-untyped-def]
+    engine, attio, attio_sandbox, clients
+) -> None:
+    """A `contact_us` delivery (forms.yaml) becomes a person whose lead_source is the form's key;
+    one without the mapped email field is quarantined with the reason and writes nothing."""
+    from revops_sandbox.custom_forms import contact_form_payload
+
+    payload = contact_form_payload(random.Random(41))
+    missing = {k: v for k, v in payload.items() if k != "email"}
+    stored = inbox.store_events(
+        engine,
+        [
+            NewEvent("forms", "contact_us:msg_good", {}, json.dumps(payload).encode()),
+            NewEvent("forms", "contact_us:msg_bad", {}, json.dumps(missing).encode()),
+        ],
+    )
+    run, reports, submissions, leads = run_lead_flow(engine, attio, clients, "svc-custom-1")
+    [report] = reports
+    assert not (report.failed_critical or report.retry_later), report.steps
+    [lead] = leads.leads
+    assert lead.key == "contact_us:msg_good" and lead.phone == "+442079460958"
+    person = _person(attio_sandbox, payload["email"])
+    assert first_value(person, "lead_source") == "contact_us"
+    assert first_value(person, "form_id") == "contact_us"
+    rows = {r.event_id: r for r in inbox.get_rows(engine, [s.id for s in stored if s.id])}
+    assert rows["contact_us:msg_bad"].status == "quarantined"
+    assert "no email at the mapped field 'email'" in (rows["contact_us:msg_bad"].last_error or "")
+    assert submissions.quarantined[0][3] == "contact_us: no email at the mapped field 'email'"
+    assert run.settle(FORM_SOURCES).counts["done"] == 1
