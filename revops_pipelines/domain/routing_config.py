@@ -100,6 +100,8 @@ class Rep(_Model):
     daily_capacity: int | None = Field(default=None, ge=0)
     holiday_country: str | None = None
     slack_channel: str | None = None
+    # Mentioned as <@id>; when absent the lead flow looks the rep up by email in Slack.
+    slack_user_id: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{2,}$")
     unavailable: tuple[Absence, ...] = ()
 
     @field_validator("time_zone")
@@ -182,11 +184,34 @@ class Rule(_Model):
         return " and ".join(c.explain(lead) for c in self.when) or "catch-all"
 
 
+class HighValue(_Model):
+    """A lead is high-value when any condition of `when_any` holds or it matched one of `rules`;
+    it is then also posted, once, to `channel`."""
+
+    channel: str = Field(min_length=1)
+    when_any: tuple[Condition, ...] = ()
+    rules: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _something(self) -> HighValue:
+        if not (self.when_any or self.rules):
+            raise ValueError("give when_any conditions or rules, or leave high_value out")
+        return self
+
+    def reason(self, lead: LeadFacts, rule: str) -> str | None:
+        """Why the lead is high-value, or None when it is not."""
+        if rule in self.rules:
+            return f"rule {rule}"
+        held = next((c for c in self.when_any if c.holds(lead)), None)
+        return held.explain(lead) if held else None
+
+
 class RoutingConfig(_Model):
     business_hours: BusinessHours = BusinessHours()
     reps: tuple[Rep, ...] = Field(min_length=1)
     pools: tuple[Pool, ...] = Field(min_length=1)
     rules: tuple[Rule, ...] = Field(min_length=1)
+    high_value: HighValue | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> RoutingConfig:
@@ -233,6 +258,10 @@ class RoutingConfig(_Model):
                 yield ("rules", i), f"{rule.name} has no conditions: the rules after it never match"
         if self.rules[last].when:
             yield ("rules", last, "when"), "the last rule must be a catch-all with no conditions"
+        names = {r.name for r in self.rules}
+        for i, name in enumerate(self.high_value.rules if self.high_value else ()):
+            if name not in names:
+                yield ("high_value", "rules", i), f"no rule named {name!r}"
 
     def rep(self, email: str) -> Rep:
         return next(r for r in self.reps if r.email == email.lower())

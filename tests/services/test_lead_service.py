@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from revops_pipelines.config import config_path, load_model
 from revops_pipelines.domain.attio_values import first_value, record_id
 from revops_pipelines.domain.custom_forms import FormsConfig
+from revops_pipelines.domain.routing import RoutingConfig
 from revops_pipelines.domain.submissions import FORM_SOURCES
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.enrichment import EnrichmentResource
@@ -61,7 +62,11 @@ def clients(side_systems, db_url) -> dict[str, Any]:  # type: ignore[no-untyped-
 
 
 def run_lead_flow(
-    engine: sa.Engine, attio: AttioResource, clients: dict[str, Any], run_id: str
+    engine: sa.Engine,
+    attio: AttioResource,
+    clients: dict[str, Any],
+    run_id: str,
+    routing: RoutingConfig = ROUTING,
 ) -> tuple[InboxRun, list[LeadReport], Any, Any]:
     """Every step of the lead flow for one run, the way the job chains them."""
     run = InboxRun(engine, run_id)
@@ -70,14 +75,14 @@ def run_lead_flow(
 
     async def go() -> list[LeadReport]:
         async with attio.client() as client:
-            people = await people_in_attio(client, run, leads.leads, ROUTING, LISTS)
-            routed = await route_leads(client, engine, run, ROUTING, people.kept)
+            people = await people_in_attio(client, run, leads.leads, routing, LISTS)
+            routed = await route_leads(client, engine, run, routing, people.kept)
             return await follow_up_leads(
                 client,
                 engine,
                 run,
                 routed.kept,
-                routing=ROUTING,
+                routing=routing,
                 lists=LISTS,
                 slack=clients["slack"],
                 outreach=clients["outreach"],
@@ -291,3 +296,49 @@ def test_a_custom_form_lead_goes_through_the_flow_and_a_bad_one_is_quarantined( 
     assert "no email at the mapped field 'email'" in (rows["contact_us:msg_bad"].last_error or "")
     assert submissions.quarantined[0][3] == "contact_us: no email at the mapped field 'email'"
     assert run.settle(FORM_SOURCES).counts["done"] == 1
+
+
+def _one_rep_routing(rep_email: str, **rep: Any) -> RoutingConfig:
+    """routing.yaml's shape with one rep, and every Typeform lead high-value."""
+    return RoutingConfig.model_validate(
+        {
+            "reps": [{"email": rep_email, "name": "The Rep", "time_zone": "UTC", **rep}],
+            "pools": [{"name": "only", "reps": [rep_email], "outreach_sequence_id": 1}],
+            "rules": [{"name": "default", "pool": "only"}],
+            "high_value": {
+                "channel": "#high-value-leads",
+                "when_any": [{"field": "source", "op": "eq", "value": "typeform"}],
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("rep_email", "rep", "owner"),
+    [
+        ("morgan.lee@northwindsales.io", {}, "<@U0MORGANLEE>"),  # found by email in Slack
+        ("noah.patel@northwindsales.io", {}, "The Rep"),  # no such Slack user: the name
+        ("noah.patel@northwindsales.io", {"slack_user_id": "U0CONFIG"}, "<@U0CONFIG>"),
+    ],
+)
+def test_the_post_mentions_the_rep_and_a_high_value_lead_is_posted_once_more(  # type: ignore[no-untyped-def]
+    engine, attio, attio_sandbox, clients, rep_email, rep, owner
+) -> None:
+    routing = _one_rep_routing(rep_email, slack_channel="#sales-leads", **rep)
+    body = typeform_delivery("unused", random.Random(51)).body
+    inbox.store_events(engine, [NewEvent("typeform", "hv-1", {}, body)])
+    for attempt in range(2):  # the repeated run posts nothing again
+        if attempt:
+            with engine.begin() as connection:
+                connection.execute(sa.update(webhook_inbox).values(status="pending"))
+        _, [report], _, _ = run_lead_flow(engine, attio, clients, f"svc-hv-{attempt}", routing)
+        assert not (report.failed_critical or report.retry_later), report.steps
+    slack = clients["slack_sandbox"]
+    [post] = slack.messages("sales-leads")
+    owner_field = post["blocks"][1]["fields"][0]["text"]
+    assert owner_field == f"*Owner:*\n{owner}"
+    [high] = slack.messages("high-value-leads")
+    assert high["blocks"][0]["text"]["text"] == "High-value inbound lead"
+    assert "source typeform = typeform" in high["blocks"][1]["text"]["text"]
+    [step] = [s for s in report.steps if s.step == "slack"]
+    assert "high-value" in step.detail

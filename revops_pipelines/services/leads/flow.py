@@ -8,7 +8,6 @@ reported in the audit note and the run's metadata, and the lead goes on.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,14 +23,13 @@ from revops_pipelines.domain.audit import (
 )
 from revops_pipelines.domain.lead_lists import ListMapping
 from revops_pipelines.domain.leads import Lead
-from revops_pipelines.domain.messages import Rep as MessageRep
-from revops_pipelines.domain.messages import new_lead_blocks
 from revops_pipelines.domain.routing import LeadFacts, RoutingConfig, RoutingDecision
-from revops_pipelines.infra.send_once import Effect, EffectOutcome, run_once
+from revops_pipelines.infra.send_once import Effect, run_once
 from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.errors import AttioError
 from revops_pipelines.resources.outreach import OutreachResource
 from revops_pipelines.resources.slack import SlackResource
+from revops_pipelines.services.leads import slack_step
 from revops_pipelines.services.leads.attio_records import (
     CompanyFacts,
     assert_company,
@@ -39,10 +37,12 @@ from revops_pipelines.services.leads.attio_records import (
     find_note,
     find_task,
 )
+from revops_pipelines.services.leads.slack_step import notify_slack
+from revops_pipelines.services.leads.steps import done_step
 from revops_pipelines.store.ledger import LedgerTable, ledger_row
 from revops_pipelines.store.routing import route_lead
 
-DEFAULT_SLACK_CHANNEL = "#sales-leads"
+DEFAULT_SLACK_CHANNEL = slack_step.DEFAULT_SLACK_CHANNEL  # kept importable from here
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class RoutedLead:
     person_url: str | None
     decision: RoutingDecision
     assigned_at: datetime | None = None  # when the rep was assigned (stored with the decision)
+    high_value: str | None = None  # why the lead is high-value (routing.yaml), or None
 
 
 @dataclass
@@ -114,8 +115,15 @@ def route(engine: sa.Engine, config: RoutingConfig, entry: LeadInAttio) -> Route
     )
     today = lead.submitted_at.astimezone(UTC).date()
     assignment = route_lead(engine, lead.key, facts, config, today)
+    rule = assignment.decision.rule
+    high_value = config.high_value.reason(facts, rule) if config.high_value else None
     return RoutedLead(
-        lead, entry.person_id, entry.person_url, assignment.decision, assignment.assigned_at
+        lead,
+        entry.person_id,
+        entry.person_url,
+        assignment.decision,
+        assignment.assigned_at,
+        high_value,
     )
 
 
@@ -189,7 +197,7 @@ async def run_lead_actions(
         report.steps.append(StepResult("attio", "failed", str(exc)))
         return report
 
-    report.steps.append(await _notify_slack(routed, rep, engine, slack))
+    report.steps.append(await notify_slack(routed, rep, engine, slack, config))
     report.steps.append(await _enroll(routed, config, engine, outreach))
     failed = [s for s in report.steps if s.status == "failed"]
     if failed and not last_attempt:
@@ -222,36 +230,6 @@ async def run_lead_actions(
     return report
 
 
-async def _notify_slack(
-    routed: RoutedLead, rep: Any, engine: sa.Engine, slack: SlackResource
-) -> StepResult:
-    if not slack.is_configured():
-        return StepResult("slack", "not configured", slack.configuration_problem() or "")
-    if rep is None:
-        return StepResult("slack", "skipped", "no rep to notify")
-    key = f"{routed.lead.key}:slack"
-    channel = rep.slack_channel or DEFAULT_SLACK_CHANNEL
-    text, blocks = new_lead_blocks(
-        routed.lead, MessageRep(name=rep.name), routed.decision.reason, routed.person_url
-    )
-
-    async def post() -> Effect:
-        ts = await asyncio.to_thread(slack.post_message_once, channel, text, blocks, marker=key)
-        return Effect(ts, {"channel": channel})
-
-    async def look() -> Effect | None:
-        channel_id = await asyncio.to_thread(slack.channel_id, channel)
-        oldest = time.time() - slack.lookback_seconds
-        ts = await asyncio.to_thread(slack.find_message, channel_id, key, oldest=oldest)
-        return Effect(ts, {"channel": channel}) if ts else None
-
-    try:
-        outcome = await run_once(LedgerTable(engine), key, "slack", post, look)
-    except Exception as exc:  # non-critical: reported, never blocks the lead
-        return StepResult("slack", "failed", str(exc))
-    return done_step("slack", outcome, channel)
-
-
 async def _enroll(
     routed: RoutedLead, config: RoutingConfig, engine: sa.Engine, outreach: OutreachResource
 ) -> StepResult:
@@ -279,11 +257,3 @@ async def _enroll(
     except Exception as exc:  # non-critical: reported, never blocks the lead
         return StepResult("outreach", "failed", str(exc))
     return done_step("outreach", enrolled, f"sequence {sequence}")
-
-
-def done_step(step: str, outcome: EffectOutcome, detail: str) -> StepResult:
-    """A step the ledger holds as done, saying so when an earlier attempt did it (the audit note
-    of a retried lead then tells which steps this attempt repeated: none)."""
-    if outcome.status == "skipped":
-        detail = f"{detail} (on an earlier attempt)"
-    return StepResult(step, "done", detail)
