@@ -18,6 +18,7 @@ from revops_pipelines.resources import (
     OutreachResource,
     RevopsEnvironment,
     SalesforceResource,
+    SalesloftResource,
     SlackResource,
 )
 from revops_pipelines.sensors import alerts
@@ -55,6 +56,7 @@ def resource_defs(settings: RevopsSettings | None = None) -> dict[str, Any]:
         "slack": SlackResource.from_env(),
         "enrichment": EnrichmentResource.from_env(),
         "outreach": OutreachResource.from_env(),
+        "salesloft": SalesloftResource.from_env(),
     }
 
 

@@ -19,6 +19,7 @@ from revops_pipelines.infra.breaker import breaker_states
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.enrichment import EnrichmentResource
 from revops_pipelines.resources.outreach import OutreachResource
+from revops_pipelines.resources.salesloft import SalesloftResource
 from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.services.leads.batch import (
     LeadConfigMismatch,
@@ -141,10 +142,12 @@ async def lead_follow_ups(
     database: RevopsDatabase,
     slack: SlackResource,
     outreach: OutreachResource,
+    salesloft: SalesloftResource,
 ) -> dg.MaterializeResult:
     """For each routed lead, once each: the list chosen by form (`config/lists.yaml`), a task for
-    the rep due the next business day in the rep's time zone, a Slack message, the Outreach
-    sequence of the pool, and an audit note listing every step."""
+    the rep due the next business day in the rep's time zone, a Slack message (and a high-value
+    post when routing.yaml's rule matches), the pool's Outreach sequence or Salesloft cadence,
+    and an audit note listing every step."""
     async with attio.client() as client:
         reports = await follow_up_leads(
             client,
@@ -155,6 +158,7 @@ async def lead_follow_ups(
             lists=LISTS,
             slack=slack,
             outreach=outreach,
+            salesloft=salesloft,
         )
     statuses = Counter((s.step, s.status) for r in reports for s in r.steps)
     rows = [
@@ -172,7 +176,9 @@ async def lead_follow_ups(
                 {f"{step}:{status}": n for (step, status), n in sorted(statuses.items())}
             ),
             "not_done": dg.MetadataValue.md(md_table(["lead", "step", "status", "detail"], rows)),
-            "circuit_breakers": dg.MetadataValue.json(breaker_states(attio, slack, outreach)),
+            "circuit_breakers": dg.MetadataValue.json(
+                breaker_states(attio, slack, outreach, salesloft)
+            ),
         }
     )
 

@@ -127,6 +127,15 @@ class Pool(_Model):
     strategy: Strategy = "round_robin"
     reps: tuple[Email, ...] = Field(min_length=1)
     outreach_sequence_id: int | None = Field(default=None, ge=1)
+    # Which sequencer enrolls the pool's leads: Outreach's sequence or Salesloft's cadence.
+    sequencer: Literal["outreach", "salesloft"] = "outreach"
+    salesloft_cadence_id: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _sequencer_has_its_id(self) -> Pool:
+        if self.sequencer == "salesloft" and self.salesloft_cadence_id is None:
+            raise ValueError("sequencer salesloft needs salesloft_cadence_id")
+        return self
 
 
 class Condition(_Model):

@@ -7,6 +7,7 @@ from revops_pipelines.resources.environment import RevopsEnvironment
 from revops_pipelines.resources.frames import DailyFrameIOManager
 from revops_pipelines.resources.outreach import OutreachResource
 from revops_pipelines.resources.salesforce import SalesforceResource
+from revops_pipelines.resources.salesloft import SalesloftResource
 from revops_pipelines.resources.slack import SlackResource
 
 __all__ = [
@@ -16,5 +17,6 @@ __all__ = [
     "OutreachResource",
     "RevopsEnvironment",
     "SalesforceResource",
+    "SalesloftResource",
     "SlackResource",
 ]

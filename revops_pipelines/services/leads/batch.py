@@ -20,6 +20,7 @@ from revops_pipelines.domain.leads import Lead
 from revops_pipelines.domain.routing import RoutingConfig
 from revops_pipelines.resources.attio import AttioClient, AttioError
 from revops_pipelines.resources.outreach import OutreachResource
+from revops_pipelines.resources.salesloft import SalesloftResource
 from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.services.inbox import InboxRun
 from revops_pipelines.services.leads.flow import (
@@ -132,6 +133,7 @@ async def follow_up_leads(
     lists: ListMapping,
     slack: SlackResource,
     outreach: OutreachResource,
+    salesloft: SalesloftResource | None = None,
 ) -> list[LeadReport]:
     """List entry, task, Slack, Outreach and the audit note of each lead, once each. A lead
     with a step left to redo goes back to the inbox; one on its last attempt finishes anyway."""
@@ -146,6 +148,7 @@ async def follow_up_leads(
                 lists=lists,
                 slack=slack,
                 outreach=outreach,
+                salesloft=salesloft,
                 last_attempt=(
                     last.get(r.lead.inbox_id, False) if r.lead.inbox_id is not None else True
                 ),

@@ -28,6 +28,7 @@ from revops_pipelines.infra.send_once import Effect, run_once
 from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.errors import AttioError
 from revops_pipelines.resources.outreach import OutreachResource
+from revops_pipelines.resources.salesloft import SalesloftResource
 from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.services.leads import slack_step
 from revops_pipelines.services.leads.attio_records import (
@@ -37,6 +38,7 @@ from revops_pipelines.services.leads.attio_records import (
     find_note,
     find_task,
 )
+from revops_pipelines.services.leads.sequencing import enroll
 from revops_pipelines.services.leads.slack_step import notify_slack
 from revops_pipelines.services.leads.steps import done_step
 from revops_pipelines.store.ledger import LedgerTable, ledger_row
@@ -143,9 +145,11 @@ async def run_lead_actions(
     lists: ListMapping,
     slack: SlackResource,
     outreach: OutreachResource,
+    salesloft: SalesloftResource | None = None,
     last_attempt: bool = True,
 ) -> LeadReport:
-    """List entry, task, Slack, Outreach, then the audit note, each through the ledger."""
+    """List entry, task, Slack, the pool's sequencer (Outreach or Salesloft), then the audit
+    note, each through the ledger."""
     lead, report = routed.lead, LeadReport(routed.lead)
     key = lead.key
     rep = config.rep(routed.decision.rep_email) if routed.decision.rep_email else None
@@ -198,7 +202,7 @@ async def run_lead_actions(
         return report
 
     report.steps.append(await notify_slack(routed, rep, engine, slack, config))
-    report.steps.append(await _enroll(routed, config, engine, outreach))
+    report.steps.append(await enroll(routed, config, engine, outreach, salesloft))
     failed = [s for s in report.steps if s.status == "failed"]
     if failed and not last_attempt:
         # The lead's records are in Attio; only the notification or sequence is missing. The
@@ -228,32 +232,3 @@ async def run_lead_actions(
         report.failed_critical = str(exc)
         report.steps.append(StepResult("note", "failed", str(exc)))
     return report
-
-
-async def _enroll(
-    routed: RoutedLead, config: RoutingConfig, engine: sa.Engine, outreach: OutreachResource
-) -> StepResult:
-    if not outreach.is_configured():
-        return StepResult("outreach", "not configured", outreach.configuration_problem() or "")
-    sequence = config.pool(routed.decision.pool).outreach_sequence_id
-    if sequence is None:
-        return StepResult("outreach", "skipped", f"pool {routed.decision.pool} has no sequence")
-    lead = routed.lead
-
-    async def enroll() -> Effect:
-        state = await asyncio.to_thread(
-            outreach.enroll_once,
-            lead.email,
-            lead.first_name,
-            lead.last_name,
-            lead.company_name,
-            sequence,
-        )
-        return Effect(str(state), {"sequence": sequence})
-
-    try:
-        # enroll_once finds before it creates, so it is its own look-before-resend.
-        enrolled = await run_once(LedgerTable(engine), f"{lead.key}:outreach", "outreach", enroll)
-    except Exception as exc:  # non-critical: reported, never blocks the lead
-        return StepResult("outreach", "failed", str(exc))
-    return done_step("outreach", enrolled, f"sequence {sequence}")
