@@ -21,6 +21,7 @@ from revops_pipelines.domain.submissions import FORM_SOURCES
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.enrichment import EnrichmentResource
 from revops_pipelines.resources.outreach import OutreachResource
+from revops_pipelines.resources.salesloft import SalesloftResource
 from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.services.inbox import InboxRun
 from revops_pipelines.services.leads.batch import follow_up_leads, people_in_attio, route_leads
@@ -32,6 +33,7 @@ from revops_pipelines.store.tables import effect_ledger, webhook_inbox
 from revops_sandbox.enrichment import ENRICHMENT_SANDBOX_KEY
 from revops_sandbox.form_traffic import typeform_delivery
 from revops_sandbox.outreach import OUTREACH_SANDBOX_TOKEN
+from revops_sandbox.salesloft import SALESLOFT_SANDBOX_TOKEN
 from revops_sandbox.slack import SLACK_SANDBOX_TOKEN
 from tests.services.conftest import LISTS, ROUTING
 
@@ -57,6 +59,10 @@ def clients(side_systems, db_url) -> dict[str, Any]:  # type: ignore[no-untyped-
         ),
         "enrichment": EnrichmentResource(
             api_key=ENRICHMENT_SANDBOX_KEY, base_url=enrichment_url, database_url=db_url
+        ),
+        "salesloft_sandbox": side_systems["salesloft"][0],
+        "salesloft": SalesloftResource(
+            api_key=SALESLOFT_SANDBOX_TOKEN, base_url=f"{side_systems['salesloft'][1]}/v2"
         ),
     }
 
@@ -86,6 +92,7 @@ def run_lead_flow(
                 lists=LISTS,
                 slack=clients["slack"],
                 outreach=clients["outreach"],
+                salesloft=clients["salesloft"],
             )
 
     return run, asyncio.run(go()), submissions, leads
@@ -298,12 +305,15 @@ def test_a_custom_form_lead_goes_through_the_flow_and_a_bad_one_is_quarantined( 
     assert run.settle(FORM_SOURCES).counts["done"] == 1
 
 
-def _one_rep_routing(rep_email: str, **rep: Any) -> RoutingConfig:
+def _one_rep_routing(
+    rep_email: str, pool: dict[str, Any] | None = None, **rep: Any
+) -> RoutingConfig:
     """routing.yaml's shape with one rep, and every Typeform lead high-value."""
+    pool = pool or {"outreach_sequence_id": 1}
     return RoutingConfig.model_validate(
         {
             "reps": [{"email": rep_email, "name": "The Rep", "time_zone": "UTC", **rep}],
-            "pools": [{"name": "only", "reps": [rep_email], "outreach_sequence_id": 1}],
+            "pools": [{"name": "only", "reps": [rep_email], **pool}],
             "rules": [{"name": "default", "pool": "only"}],
             "high_value": {
                 "channel": "#high-value-leads",
@@ -342,3 +352,26 @@ def test_the_post_mentions_the_rep_and_a_high_value_lead_is_posted_once_more(  #
     assert "source typeform = typeform" in high["blocks"][1]["text"]["text"]
     [step] = [s for s in report.steps if s.step == "slack"]
     assert "high-value" in step.detail
+
+
+def test_a_salesloft_pool_puts_the_lead_on_its_cadence_once(  # type: ignore[no-untyped-def]
+    engine, attio, attio_sandbox, clients
+) -> None:
+    pool = {"sequencer": "salesloft", "salesloft_cadence_id": 2}
+    routing = _one_rep_routing("morgan.lee@northwindsales.io", pool)
+    body = typeform_delivery("unused", random.Random(61)).body
+    email = next(
+        a["email"] for a in json.loads(body)["form_response"]["answers"] if a["type"] == "email"
+    )
+    inbox.store_events(engine, [NewEvent("typeform", "sl-1", {}, body)])
+    clients["salesloft_sandbox"].faults.push("drop_after_apply", methods=["POST"])
+    for attempt in range(2):
+        if attempt:
+            with engine.begin() as connection:
+                connection.execute(sa.update(webhook_inbox).values(status="pending"))
+        _, [report], _, _ = run_lead_flow(engine, attio, clients, f"svc-sl-{attempt}", routing)
+        assert not (report.failed_critical or report.retry_later), report.steps
+    assert clients["salesloft_sandbox"].on_cadence() == [(email, 2)]
+    assert clients["outreach_sandbox"].sequence_states() == []
+    [step] = [s for s in report.steps if s.step == "salesloft"]
+    assert step.detail == "cadence 2 (on an earlier attempt)"
