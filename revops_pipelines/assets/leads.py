@@ -10,6 +10,8 @@ import dagster as dg
 
 from revops_pipelines.assets.inbox import inbox_run
 from revops_pipelines.config import config_path, load_model
+from revops_pipelines.domain.enrichment_fill import policy_from_mapping
+from revops_pipelines.domain.field_mapping import FieldMapping
 from revops_pipelines.domain.lead_lists import ListMapping
 from revops_pipelines.domain.leads import Lead
 from revops_pipelines.domain.markdown import md_table
@@ -34,6 +36,8 @@ from revops_pipelines.store.resource import RevopsDatabase
 # Loaded while the definitions load: a broken file fails `dg check defs` with file and line.
 ROUTING = load_model(config_path("routing.yaml"), RoutingConfig)
 LISTS = load_model(config_path("lists.yaml"), ListMapping)
+# Enriched facts fill empty company attributes, never the ones this mapping syncs from Salesforce.
+FILL_POLICY = policy_from_mapping(load_model(config_path("field_mapping.yaml"), FieldMapping))
 GROUP = "inbound_leads"
 lead_retry = dg.RetryPolicy(
     max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
@@ -83,7 +87,7 @@ async def attio_people(
     async with attio.client() as client:
         try:
             batch = await people_in_attio(
-                client, inbox_run(context, database), inbound_leads, ROUTING, LISTS
+                client, inbox_run(context, database), inbound_leads, ROUTING, LISTS, FILL_POLICY
             )
         except LeadConfigMismatch as exc:
             raise dg.Failure(str(exc)) from exc
@@ -93,6 +97,10 @@ async def attio_people(
         metadata={
             "people": len(people),
             "with_company": sum(1 for p in people if p.company.record_id),
+            "enrichment_fills": sum(len(p.company.filled) for p in people),
+            "enrichment_filled": dg.MetadataValue.json(
+                dict(Counter(slug for p in people for slug in p.company.filled))
+            ),
             "back_to_inbox": len(batch.failed),
             "failures": dg.MetadataValue.md(md_table(["lead", "error"], batch.failed)),
             **attio.cache_metadata(caches),

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from revops_pipelines.config import config_path, load_model
 from revops_pipelines.domain.attio_values import first_value, record_id
 from revops_pipelines.domain.custom_forms import FormsConfig
+from revops_pipelines.domain.enrichment_fill import FILLABLE, FillPolicy
 from revops_pipelines.domain.routing import RoutingConfig
 from revops_pipelines.domain.submissions import FORM_SOURCES
 from revops_pipelines.resources.attio import AttioResource
@@ -73,6 +74,7 @@ def run_lead_flow(
     clients: dict[str, Any],
     run_id: str,
     routing: RoutingConfig = ROUTING,
+    policy: FillPolicy | None = None,
 ) -> tuple[InboxRun, list[LeadReport], Any, Any]:
     """Every step of the lead flow for one run, the way the job chains them."""
     run = InboxRun(engine, run_id)
@@ -81,7 +83,7 @@ def run_lead_flow(
 
     async def go() -> list[LeadReport]:
         async with attio.client() as client:
-            people = await people_in_attio(client, run, leads.leads, routing, LISTS)
+            people = await people_in_attio(client, run, leads.leads, routing, LISTS, policy)
             routed = await route_leads(client, engine, run, routing, people.kept)
             return await follow_up_leads(
                 client,
@@ -375,3 +377,68 @@ def test_a_salesloft_pool_puts_the_lead_on_its_cadence_once(  # type: ignore[no-
     assert clients["outreach_sandbox"].sequence_states() == []
     [step] = [s for s in report.steps if s.step == "salesloft"]
     assert step.detail == "cadence 2 (on an earlier attempt)"
+
+
+def test_enrichment_fills_only_empty_unsynced_company_attributes_and_says_so(  # type: ignore[no-untyped-def]
+    engine, attio, attio_sandbox, clients
+) -> None:
+    """New company: enriched facts fill it (its description is the seed's). Known company that
+    Salesforce does not own: only its empty attributes are filled. Synced company: nothing the
+    sync owns is touched, even where empty. Each fill is in the audit note."""
+    from revops_sandbox.custom_forms import contact_form_payload
+
+    policy = FillPolicy(
+        synced_attributes=frozenset(FILLABLE),
+        industry_options={"Internet Software & Services": "Technology"},
+    )
+
+    async def existing() -> None:
+        async with attio.client() as client:
+            for domain, values in (
+                ("navy.example", {"name": "Navy", "salesforce_id": "001NAVY"}),
+                ("apollo.example", {"name": "Apollo", "description": "Ours."}),
+            ):
+                await client.records.assert_record(
+                    "companies",
+                    matching_attribute="domains",
+                    values={"domains": [domain], **values},
+                )
+
+    asyncio.run(existing())
+    events = []
+    for i, domain in enumerate(("analytical.example", "apollo.example", "navy.example")):
+        payload = {**contact_form_payload(random.Random(70 + i)), "email": f"lead{i}@{domain}"}
+        events.append(NewEvent("forms", f"contact_us:enrich-{i}", {}, json.dumps(payload).encode()))
+    inbox.store_events(engine, events)
+    _, reports, _, leads = run_lead_flow(engine, attio, clients, "svc-enrich", ROUTING, policy)
+    assert all(not (r.failed_critical or r.retry_later) for r in reports)
+    assert all(lead.enrichment for lead in leads.leads)
+
+    new = _company(attio_sandbox, "analytical.example")
+    assert first_value(new, "employee_count") == 540
+    assert first_value(new, "industry", "option")["title"] == "Technology"
+    assert first_value(new, "primary_location", "country_code") == "GB"
+    assert first_value(new, "primary_location", "locality") == "London"
+    assert first_value(new, "description") == "Inbound from contact_us"
+
+    known = _company(attio_sandbox, "apollo.example")
+    assert first_value(known, "employee_count") == 2300
+    assert first_value(known, "description") == "Ours."
+    assert first_value(known, "industry", "option") is None  # no option for its industry
+
+    synced = _company(attio_sandbox, "navy.example")
+    for slug in FILLABLE:
+        assert first_value(synced, slug) is None, slug
+
+    by_email = {r.lead.email: r for r in reports}
+    steps = {e: [s for s in r.steps if s.step == "enrichment"] for e, r in by_email.items()}
+    assert [s.detail for s in steps["lead0@analytical.example"]] == [
+        "filled industry, employee count, primary location on the company"
+    ]
+    assert [s.detail for s in steps["lead1@apollo.example"]] == [
+        "filled employee count, primary location on the company"
+    ]
+    assert steps["lead2@navy.example"] == []
+    person = _person(attio_sandbox, "lead1@apollo.example")
+    [note] = [n for n in attio_sandbox.notes() if n["parent_record_id"] == record_id(person)]
+    assert "filled employee count, primary location on the company" in note["content_plaintext"]

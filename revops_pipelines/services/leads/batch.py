@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 import sqlalchemy as sa
 
 from revops_pipelines.domain.config_checks import list_problems, routing_problems
+from revops_pipelines.domain.enrichment_fill import FillPolicy
 from revops_pipelines.domain.lead_lists import ListMapping
 from revops_pipelines.domain.leads import Lead
 from revops_pipelines.domain.routing import RoutingConfig
@@ -82,11 +83,12 @@ async def people_in_attio(
     leads: Sequence[Lead],
     routing: RoutingConfig,
     lists: ListMapping,
+    policy: FillPolicy | None = None,
 ) -> StepBatch[LeadInAttio]:
     """Each lead's company asserted by domain, then its person by email, linked. The
     configuration is checked against the workspace first: a mismatch stops before any write."""
     await check_lead_config(client, routing, lists)
-    results = await put_leads_in_attio(client, list(leads))
+    results = await put_leads_in_attio(client, list(leads), policy)
     batch: StepBatch[LeadInAttio] = StepBatch()
     for lead, result in zip(leads, results, strict=True):
         if isinstance(result, AttioError):

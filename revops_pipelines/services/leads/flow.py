@@ -21,6 +21,7 @@ from revops_pipelines.domain.audit import (
     audit_title,
     task_content,
 )
+from revops_pipelines.domain.enrichment_fill import FillPolicy
 from revops_pipelines.domain.lead_lists import ListMapping
 from revops_pipelines.domain.leads import Lead
 from revops_pipelines.domain.routing import LeadFacts, RoutingConfig, RoutingDecision
@@ -63,6 +64,7 @@ class RoutedLead:
     decision: RoutingDecision
     assigned_at: datetime | None = None  # when the rep was assigned (stored with the decision)
     high_value: str | None = None  # why the lead is high-value (routing.yaml), or None
+    filled: tuple[str, ...] = ()  # the company attributes enrichment filled for this lead
 
 
 @dataclass
@@ -74,7 +76,7 @@ class LeadReport:
 
 
 async def put_leads_in_attio(
-    client: AttioClient, leads: list[Lead]
+    client: AttioClient, leads: list[Lead], policy: FillPolicy | None = None
 ) -> list[LeadInAttio | AttioError]:
     """Each distinct company once (leads of one company share its assert), then each person.
     A lead's entry is its records, or the Attio error that stopped it."""
@@ -83,12 +85,13 @@ async def put_leads_in_attio(
         first_of_domain.setdefault(lead.company_domain, lead)
     domains = [d for d in first_of_domain if d is not None]
     found = await asyncio.gather(
-        *(assert_company(client, first_of_domain[d]) for d in domains), return_exceptions=True
+        *(assert_company(client, first_of_domain[d], policy) for d in domains),
+        return_exceptions=True,
     )
     companies: dict[str | None, Any] = dict(zip(domains, found, strict=True))
 
     async def one(lead: Lead) -> LeadInAttio | AttioError:
-        company = companies.get(lead.company_domain) or await assert_company(client, lead)
+        company = companies.get(lead.company_domain) or await assert_company(client, lead, policy)
         if isinstance(company, BaseException):
             if isinstance(company, AttioError):
                 return company
@@ -126,6 +129,7 @@ def route(engine: sa.Engine, config: RoutingConfig, entry: LeadInAttio) -> Route
         assignment.decision,
         assignment.assigned_at,
         high_value,
+        entry.company.filled,
     )
 
 
@@ -154,6 +158,10 @@ async def run_lead_actions(
     key = lead.key
     rep = config.rep(routed.decision.rep_email) if routed.decision.rep_email else None
     report.steps.append(StepResult("route", "done", routed.decision.reason))
+    if routed.filled:
+        # Attribute names in words: the audit note is Markdown, where "_" marks emphasis.
+        filled = ", ".join(slug.replace("_", " ") for slug in routed.filled)
+        report.steps.append(StepResult("enrichment", "done", f"filled {filled} on the company"))
     try:
         list_slug = lists.list_for(lead.source, lead.source_form)
 

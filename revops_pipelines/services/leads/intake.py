@@ -110,5 +110,8 @@ def _enriched(lead: Lead, enrichment: CompanyEnrichment, counts: Counter[str]) -
         "employees": profile.employees,
         "industry": profile.industry,
         "country": profile.country,
+        "country_code": profile.country_code,
+        "city": profile.city,
+        "description": profile.description,
     }
     return dataclasses.replace(lead, enrichment={k: v for k, v in facts.items() if v is not None})
