@@ -99,6 +99,11 @@ class SalesloftSandbox(SandboxFront):
                 if m["currently_on_cadence"]
             ]
 
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            counts = {"people": len(self.people), "cadence_memberships": len(self.memberships)}
+        return {**self._stats.snapshot(), "resources": counts}
+
     def add_person(self, email: str, **fields: Any) -> int:
         with self.lock:
             return self._create_person({"email_address": email, **fields})["id"]
