@@ -28,6 +28,7 @@ from revops_pipelines.resources import (
     RevopsEnvironment,
     RunScopedPickleIOManager,
     SalesforceResource,
+    SalesloftResource,
     SlackResource,
 )
 from revops_pipelines.sensors import alerts
@@ -68,6 +69,7 @@ def resource_defs(settings: RevopsSettings | None = None) -> dict[str, Any]:
         "slack": SlackResource.from_env(),
         "enrichment": EnrichmentResource.from_env(),
         "outreach": OutreachResource.from_env(),
+        "salesloft": SalesloftResource.from_env(),
     }
 
 

@@ -1,4 +1,5 @@
-"""Synthetic, correctly signed form deliveries for the demo (Typeform and Tally formats)."""
+"""Synthetic, correctly signed form deliveries for the demo: Typeform and Tally formats, and
+(`one_lead_per_source`) one lead each from Typeform, Tally, HubSpot and a custom form."""
 
 from __future__ import annotations
 
@@ -148,3 +149,25 @@ def sample_deliveries(secrets: dict[str, str], count: int, seed: int = 0) -> lis
     rng = random.Random(seed)
     makers = [(typeform_delivery, secrets["typeform"]), (tally_delivery, secrets["tally"])]
     return [makers[i % 2][0](makers[i % 2][1], rng) for i in range(count)]
+
+
+def one_lead_per_source(
+    secrets: dict[str, str], receiver_url: str, custom_form: str, seed: int = 0
+) -> list[tuple[str, Delivery]]:
+    """(path, delivery) of one signed lead from each source: Typeform, Tally, a HubSpot
+    workflow webhook (signed v3 for `<receiver_url>/webhooks/hubspot`) and the custom form
+    `custom_form` (Standard Webhooks under `secrets[custom_form]`)."""
+    from revops_sandbox.custom_forms import contact_form_payload, form_delivery
+    from revops_sandbox.hubspot import hubspot_delivery
+
+    rng = random.Random(seed)
+    hubspot_url = f"{receiver_url}/webhooks/hubspot"
+    return [
+        ("/webhooks/typeform", typeform_delivery(secrets["typeform"], rng)),
+        ("/webhooks/tally", tally_delivery(secrets["tally"], rng)),
+        ("/webhooks/hubspot", hubspot_delivery(secrets["hubspot"], hubspot_url, rng)),
+        (
+            f"/webhooks/forms/{custom_form}",
+            form_delivery(custom_form, [secrets[custom_form]], contact_form_payload(rng)),
+        ),
+    ]

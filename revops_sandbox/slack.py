@@ -1,7 +1,8 @@
 """`SlackSandbox`: a local stand-in for the Slack Web API methods the project calls.
 
 Served under `/api/` (point `SLACK_API_BASE_URL` at `<url>/api/`): `chat.postMessage`,
-`conversations.history`, `conversations.list` and `auth.test`, with Slack's shapes: logical errors
+`conversations.history`, `conversations.list`, `users.lookupByEmail` and `auth.test`, with
+Slack's shapes: logical errors
 are HTTP 200 `{"ok": false, "error": "..."}`; posting is limited per channel (a token bucket, one
 message a second by default) with HTTP 429, `Retry-After: <seconds>` and `error: ratelimited`.
 Admin routes under `/_sandbox/` (faults, config, reset, stats; the Attio sandbox's) are never
@@ -29,6 +30,7 @@ from revops_sandbox.slack_blocks import invalid_blocks
 SLACK_SANDBOX_TOKEN = "sandbox-slack-bot-token"
 DEFAULT_CHANNELS = (
     "sales-leads",
+    "high-value-leads",
     "sales-wins",
     "deals",
     "revops-alerts",
@@ -38,6 +40,18 @@ DEFAULT_CHANNELS = (
 REP_CHANNELS = ("leads-alice", "leads-bob", "leads-carol", "leads-dan")
 NOT_A_MEMBER = ("finance-private",)  # exists, but the bot was never invited: not_in_channel
 ARCHIVED = ("old-leads",)  # archived: is_archived
+# Workspace users that `users.lookupByEmail` finds (integrations.md §5.1): some of the Attio
+# sandbox's members; the others have no Slack account here (`users_not_found`), and a
+# deactivated one is returned with `deleted: true`.
+USERS = (
+    ("U0MORGANLEE", "morgan.lee@northwindsales.io", "Morgan Lee", False),
+    ("U0AVATHOMP", "ava.thompson@northwindsales.io", "Ava Thompson", False),
+    ("U0LIAMCHEN", "liam.chen@northwindsales.io", "Liam Chen", False),
+    ("U0SOFIAMAR", "sofia.martinez@northwindsales.io", "Sofia Martinez", False),
+    ("U0JORDANBL", "jordan.blake@northwindsales.io", "Jordan Blake", True),
+)
+# users.lookupByEmail is Tier 3, "50+ per minute" (§5.2): the sandbox allows this many a minute.
+LOOKUP_PER_MINUTE = 50
 TEAM = {"team": "RevOps Sandbox", "team_id": "T0REVOPS01", "url": "https://revops.slack.com/"}
 BOT = {"user": "revops-bot", "user_id": "U0REVOPSBOT", "bot_id": "B0REVOPSBOT"}
 MAX_TEXT = 40_000  # chat.postMessage: text is "truncated at 40,000 characters"
@@ -49,7 +63,7 @@ FAULT_BODIES = {
     "503": {"ok": False, "error": "service_unavailable"},
 }
 # channel_rate: messages/s per channel; burst: the bucket's size; latency_ms: added to each call.
-CONFIG_KEYS = ("channel_rate", "burst", "latency_ms")
+CONFIG_KEYS = ("channel_rate", "burst", "latency_ms", "lookups_per_minute")
 
 
 class SlackError(Exception):
@@ -79,8 +93,8 @@ class SlackSandbox(SandboxFront):
     """A Slack workspace with seeded channels, bot tokens and per-channel post limits."""
 
     CONFIG_KEYS = CONFIG_KEYS
-    INT_KEYS = frozenset({"burst"})
-    POSITIVE_KEYS = frozenset({"channel_rate", "burst"})
+    INT_KEYS = frozenset({"burst", "lookups_per_minute"})
+    POSITIVE_KEYS = frozenset({"channel_rate", "burst", "lookups_per_minute"})
 
     def __init__(
         self,
@@ -94,6 +108,7 @@ class SlackSandbox(SandboxFront):
         self.tokens = frozenset(tokens)
         self._seed_channels = tuple(channels)
         self.channel_rate, self.burst, self.latency_ms = 1.0, 1, 0.0
+        self.lookups_per_minute = LOOKUP_PER_MINUTE
         self.configure(channel_rate=channel_rate, burst=burst, latency_ms=latency_ms)
         self.reset()
 
@@ -105,6 +120,11 @@ class SlackSandbox(SandboxFront):
             self.add_channel(name, member=name not in NOT_A_MEMBER, archived=name in ARCHIVED)
         self._buckets: dict[str, tuple[float, float]] = {}
         self._last_ts = 0.0
+        self._lookups: list[float] = []  # times of this minute's users.lookupByEmail calls
+        self.users = {
+            email: {"id": uid, "name": name, "deleted": deleted}
+            for uid, email, name, deleted in USERS
+        }
 
     def add_channel(self, name: str, *, member: bool = True, archived: bool = False) -> str:
         cid = channel_id(name)
@@ -142,6 +162,7 @@ class SlackSandbox(SandboxFront):
             "conversations.history": self._history,
             "conversations.list": self._list,
             "auth.test": lambda _params: {**TEAM, **BOT},
+            "users.lookupByEmail": self._lookup_by_email,
         }
         method = scope["path"].removeprefix("/api/")
         if not scope["path"].startswith("/api/") or method not in handlers:
@@ -250,6 +271,31 @@ class SlackSandbox(SandboxFront):
             "has_more": more,
             "pin_count": 0,
             "response_metadata": {"next_cursor": cursor},
+        }
+
+    def _lookup_by_email(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`users.lookupByEmail` (Tier 3): the user, or `users_not_found`."""
+        now = time.monotonic()
+        self._lookups = [t for t in self._lookups if now - t < 60.0]
+        if len(self._lookups) >= self.lookups_per_minute:
+            raise RateLimited(max(1, math.ceil(60.0 - (now - self._lookups[0]))))
+        self._lookups.append(now)
+        email = str(params.get("email") or "").strip().lower()
+        if not email:
+            raise SlackError("invalid_arguments")
+        user = self.users.get(email)
+        if user is None:
+            raise SlackError("users_not_found")
+        return {
+            "user": {
+                "id": user["id"],
+                "team_id": TEAM["team_id"],
+                "name": email.split("@")[0],
+                "deleted": user["deleted"],
+                "real_name": user["name"],
+                "tz": "Europe/London",
+                "profile": {"email": email, "display_name": user["name"]},
+            }
         }
 
     def _list(self, params: dict[str, Any]) -> dict[str, Any]:

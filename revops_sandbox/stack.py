@@ -25,6 +25,7 @@ DEFAULT_PORTS = {
     "slack": 8712,
     "enrichment": 8713,
     "outreach": 8714,
+    "salesloft": 8715,
 }
 SANDBOX_MAILBOX_ID = "1"  # the seeded sdr-team@revops.example mailbox
 STATE_DIR_ENV = "REVOPS_SANDBOX_DIR"
@@ -100,15 +101,18 @@ def serve_sandboxes(
 def _serve_lead_services(
     stack: SandboxStack, exits: ExitStack, host: str, ports: dict[str, int]
 ) -> None:
-    """Slack, the enrichment API and Outreach: the outside systems of the inbound lead flow."""
+    """Slack, the enrichment API, Outreach and Salesloft: the outside systems of the inbound
+    lead flow."""
     from revops_sandbox.enrichment import ENRICHMENT_SANDBOX_KEY, EnrichmentSandbox
     from revops_sandbox.outreach import OUTREACH_SANDBOX_TOKEN, OutreachSandbox
+    from revops_sandbox.salesloft import SALESLOFT_SANDBOX_TOKEN, SalesloftSandbox
     from revops_sandbox.slack import SLACK_SANDBOX_TOKEN, SlackSandbox
 
     sandboxes = {
         "slack": SlackSandbox(),
         "enrichment": EnrichmentSandbox(),
         "outreach": OutreachSandbox(),
+        "salesloft": SalesloftSandbox(),
     }
     for name, sandbox in sandboxes.items():
         stack.apps[name] = sandbox
@@ -122,4 +126,5 @@ def _serve_lead_services(
         "outreach": Endpoint(
             f"{urls['outreach']}/api/v2", OUTREACH_SANDBOX_TOKEN, {"mailbox_id": SANDBOX_MAILBOX_ID}
         ),
+        "salesloft": Endpoint(f"{urls['salesloft']}/v2", SALESLOFT_SANDBOX_TOKEN),
     }

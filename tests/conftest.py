@@ -130,23 +130,27 @@ def slack_sandbox(slack_sandbox_server: tuple[object, str]) -> object:
 
 @pytest.fixture(scope="module")
 def side_systems() -> Iterator[dict[str, tuple[object, str]]]:
-    """The Slack, Outreach and enrichment sandboxes, served for one test module:
+    """The Slack, Outreach, enrichment and Salesloft sandboxes, served for one test module:
     name -> (sandbox, root URL). Tests reset the ones they use."""
     from revops_sandbox.enrichment import EnrichmentSandbox
     from revops_sandbox.outreach import OutreachSandbox
+    from revops_sandbox.salesloft import SalesloftSandbox
     from revops_sandbox.server import serve_in_thread
     from revops_sandbox.slack import SlackSandbox
 
     slack, outreach, enrichment = SlackSandbox(), OutreachSandbox(), EnrichmentSandbox()
+    salesloft = SalesloftSandbox()
     with (
         serve_in_thread(slack.app) as slack_server,
         serve_in_thread(outreach.app) as outreach_server,
         serve_in_thread(enrichment.app) as enrichment_server,
+        serve_in_thread(salesloft.app) as salesloft_server,
     ):
         yield {
             "slack": (slack, slack_server.url),
             "outreach": (outreach, outreach_server.url),
             "enrichment": (enrichment, enrichment_server.url),
+            "salesloft": (salesloft, salesloft_server.url),
         }
 
 

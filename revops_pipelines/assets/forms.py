@@ -18,6 +18,8 @@ from revops_pipelines.assets.inbox import (
     inbox_run,
     settled_result,
 )
+from revops_pipelines.config import config_path, load_model
+from revops_pipelines.domain.custom_forms import FormsConfig
 from revops_pipelines.domain.markdown import md_table
 from revops_pipelines.domain.personal_data import mask_email
 from revops_pipelines.domain.submissions import FORM_SOURCES
@@ -25,19 +27,24 @@ from revops_pipelines.services.leads.intake import claim_submissions
 from revops_pipelines.store.resource import RevopsDatabase
 
 GROUP = "inbound_leads"
+# Custom forms and their field mappings; a mistake fails definition loading with the file and line.
+FORMS = load_model(config_path("forms.yaml"), FormsConfig)
 
 
 @dg.asset(deps=[WEBHOOK_INBOX], group_name=GROUP, kinds={"python"})
 def form_submissions(
     context: dg.AssetExecutionContext, config: InboxBatchConfig, database: RevopsDatabase
 ) -> dg.MaterializeResult:
-    """Form submissions (Typeform, Tally) claimed from the webhook inbox for this run, parsed into
-    one shape: email, name, company, message, source form, submitted at, raw reference.
+    """Form submissions (Typeform, Tally, HubSpot, custom forms) claimed from the webhook inbox
+    for this run, parsed into one shape: email, name, company, message, source form, submitted
+    at, raw reference.
 
     Unparseable rows are quarantined in the inbox with the reason (listed in this materialization's
     metadata) and never retried automatically; `revops webhooks requeue` puts them back.
     """
-    batch = claim_submissions(inbox_run(context, database), config.inbox_ids, config.limit)
+    batch = claim_submissions(
+        inbox_run(context, database), config.inbox_ids, config.limit, forms=FORMS
+    )
     submissions = batch.submissions
     by_source = Counter(s.source for s in submissions)
     return dg.MaterializeResult(
@@ -47,6 +54,7 @@ def form_submissions(
             "parsed": len(submissions),
             "quarantined": len(batch.quarantined),
             **{f"parsed_{source}": by_source.get(source, 0) for source in FORM_SOURCES},
+            "parsed_forms": sum(n for s, n in by_source.items() if s not in FORM_SOURCES),
             "quarantined_rows": dg.MetadataValue.md(
                 md_table(["inbox id", "source", "event id", "reason"], batch.quarantined)
             ),

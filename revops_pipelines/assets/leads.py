@@ -10,6 +10,8 @@ import dagster as dg
 
 from revops_pipelines.assets.inbox import inbox_run
 from revops_pipelines.config import config_path, load_model
+from revops_pipelines.domain.enrichment_fill import policy_from_mapping
+from revops_pipelines.domain.field_mapping import FieldMapping
 from revops_pipelines.domain.lead_lists import ListMapping
 from revops_pipelines.domain.leads import Lead
 from revops_pipelines.domain.markdown import md_table
@@ -20,6 +22,7 @@ from revops_pipelines.infra.rate_budget import INTERACTIVE, budget_states
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.enrichment import EnrichmentResource
 from revops_pipelines.resources.outreach import OutreachResource
+from revops_pipelines.resources.salesloft import SalesloftResource
 from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.services.leads.batch import (
     LeadConfigMismatch,
@@ -34,6 +37,8 @@ from revops_pipelines.store.resource import RevopsDatabase
 # Loaded while the definitions load: a broken file fails `dg check defs` with file and line.
 ROUTING = load_model(config_path("routing.yaml"), RoutingConfig)
 LISTS = load_model(config_path("lists.yaml"), ListMapping)
+# Enriched facts fill empty company attributes, never the ones this mapping syncs from Salesforce.
+FILL_POLICY = policy_from_mapping(load_model(config_path("field_mapping.yaml"), FieldMapping))
 GROUP = "inbound_leads"
 lead_retry = dg.RetryPolicy(
     max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
@@ -83,7 +88,7 @@ async def attio_people(
     async with attio.client(priority=INTERACTIVE) as client:
         try:
             batch = await people_in_attio(
-                client, inbox_run(context, database), inbound_leads, ROUTING, LISTS
+                client, inbox_run(context, database), inbound_leads, ROUTING, LISTS, FILL_POLICY
             )
         except LeadConfigMismatch as exc:
             raise dg.Failure(str(exc)) from exc
@@ -93,6 +98,10 @@ async def attio_people(
         metadata={
             "people": len(people),
             "with_company": sum(1 for p in people if p.company.record_id),
+            "enrichment_fills": sum(len(p.company.filled) for p in people),
+            "enrichment_filled": dg.MetadataValue.json(
+                dict(Counter(slug for p in people for slug in p.company.filled))
+            ),
             "back_to_inbox": len(batch.failed),
             "failures": dg.MetadataValue.md(md_table(["lead", "error"], batch.failed)),
             **attio.cache_metadata(caches),
@@ -142,10 +151,12 @@ async def lead_follow_ups(
     database: RevopsDatabase,
     slack: SlackResource,
     outreach: OutreachResource,
+    salesloft: SalesloftResource,
 ) -> dg.MaterializeResult:
     """For each routed lead, once each: the list chosen by form (`config/lists.yaml`), a task for
-    the rep due the next business day in the rep's time zone, a Slack message, the Outreach
-    sequence of the pool, and an audit note listing every step."""
+    the rep due the next business day in the rep's time zone, a Slack message (and a high-value
+    post when routing.yaml's rule matches), the pool's Outreach sequence or Salesloft cadence,
+    and an audit note listing every step."""
     async with attio.client(priority=INTERACTIVE) as client:
         reports = await follow_up_leads(
             client,
@@ -156,6 +167,7 @@ async def lead_follow_ups(
             lists=LISTS,
             slack=slack,
             outreach=outreach,
+            salesloft=salesloft,
         )
     statuses = Counter((s.step, s.status) for r in reports for s in r.steps)
     rows = [
@@ -173,8 +185,10 @@ async def lead_follow_ups(
                 {f"{step}:{status}": n for (step, status), n in sorted(statuses.items())}
             ),
             "not_done": dg.MetadataValue.md(md_table(["lead", "step", "status", "detail"], rows)),
-            "circuit_breakers": dg.MetadataValue.json(breaker_states(attio, slack, outreach)),
-            "rate_budgets": dg.MetadataValue.json(budget_states(attio, slack, outreach)),
+            "circuit_breakers": dg.MetadataValue.json(
+                breaker_states(attio, slack, outreach, salesloft)
+            ),
+            "rate_budgets": dg.MetadataValue.json(budget_states(attio, slack, outreach, salesloft)),
         }
     )
 

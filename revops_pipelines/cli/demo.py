@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -22,15 +23,21 @@ from revops_pipelines.cli.webserver import (
     wait_for_asset_graph,
     workspace_file,
 )
+from revops_pipelines.config import config_path, load_model
 from revops_pipelines.domain.attio_values import first_value, select_title
+from revops_pipelines.domain.custom_forms import FormsConfig
+from revops_pipelines.domain.submissions import FORM_SOURCES
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
 from revops_pipelines.webhooks.app import create_app
-from revops_pipelines.webhooks.settings import ReceiverSettings
+from revops_pipelines.webhooks.settings import HUBSPOT_SECRET_ENV, ReceiverSettings
 from revops_pipelines.webhooks.sources import SOURCES, sign_attio
 
 # Local-only signing secrets: the demo signs its own sample traffic with them.
 DEMO_SECRETS = {name: f"demo-{name}-secret" for name in SOURCES}
+DEMO_HUBSPOT_SECRET = "demo-hubspot-client-secret"
+# A custom form's Standard Webhooks secret: `whsec_` + base64 of 32 bytes.
+DEMO_FORM_SECRET = "whsec_" + base64.b64encode(b"revops-demo-custom-form-secret!!").decode()
 DAGSTER_YAML = """\
 # Written by `revops demo`: a local instance (SQLite storage under this folder).
 telemetry:
@@ -60,6 +67,37 @@ def _send_sample_forms(receiver_url: str, count: int) -> list[int]:
             )
             statuses.append(response.status_code)
     return statuses
+
+
+def _send_one_lead_per_source(receiver_url: str, form: str) -> list[tuple[str, int]]:
+    """One signed lead from Typeform, Tally, HubSpot and the custom form: (path, answer)."""
+    form_traffic = import_sandbox("revops_sandbox.form_traffic")
+    secrets = {**DEMO_SECRETS, "hubspot": DEMO_HUBSPOT_SECRET, form: DEMO_FORM_SECRET}
+    sent = []
+    with httpx.Client(base_url=receiver_url, timeout=10) as client:
+        for path, delivery in form_traffic.one_lead_per_source(
+            secrets, receiver_url, form, seed=time.time_ns()
+        ):
+            response = client.post(path, content=delivery.body, headers=delivery.headers)
+            sent.append((path, response.status_code))
+    return sent
+
+
+def _lead_summary(stats: dict[str, Any], stack: Any) -> str:
+    """People per lead_source, and each sequencer's enrollments and the Slack posts."""
+    by_source: dict[str, int] = {}
+    for person in stack.apps["attio"].records("people"):
+        source = first_value(person, "lead_source")
+        if source:
+            by_source[source] = by_source.get(source, 0) + 1
+    slack = stats["slack"]["messages"]
+    return (
+        f"people by lead_source {dict(sorted(by_source.items()))}; "
+        f"Attio: {stats['attio']['tasks']} tasks, {stats['attio']['notes']} notes; "
+        f"Outreach: {stats['outreach']['resources'].get('sequenceStates', 0)} enrollments; "
+        f"Salesloft: {len(stack.apps['salesloft'].on_cadence())} on cadence; "
+        f"Slack: {sum(slack.values())} messages ({slack.get('high-value-leads', 0)} high-value)"
+    )
 
 
 def _wait_for_inbox(engine: Any, sources: list[str], timeout: float) -> dict[str, int]:
@@ -121,7 +159,14 @@ def demo(
     url = store_engine.database_url()
     store_engine.upgrade(url)
     click.echo(f"store: revision {store_engine.current_revision(url)} at {url}")
-    settings = ReceiverSettings(database_url=url, secrets=DEMO_SECRETS)
+    custom_forms = load_model(config_path("forms.yaml"), FormsConfig)
+    form = next(iter(custom_forms.forms), "")  # one lead goes through the first custom form
+    settings = ReceiverSettings(
+        database_url=url,
+        secrets=DEMO_SECRETS,
+        hubspot_secret=DEMO_HUBSPOT_SECRET,
+        forms={key: (env, DEMO_FORM_SECRET) for key, env in custom_forms.secret_envs().items()},
+    )
     with (
         stack_module.serve_sandboxes(state_dir=sandbox_state_dir()) as stack,
         server_module.serve_in_thread(create_app(settings), port=receiver_port) as receiver,
@@ -130,13 +175,18 @@ def demo(
             **os.environ,
             **project_environment(stack),
             **{SOURCES[n].secret_env: s for n, s in DEMO_SECRETS.items()},
+            HUBSPOT_SECRET_ENV: DEMO_HUBSPOT_SECRET,
+            **dict.fromkeys(custom_forms.secret_envs().values(), DEMO_FORM_SECRET),
             "REVOPS_DATABASE_URL": url,
             "DAGSTER_HOME": str(dagster_home),
             "VIRTUAL_ENV": str(Path(sys.executable).parent.parent),
         }
         for name, server in stack.servers.items():
             click.echo(f"{name} sandbox: {server.url}")
-        click.echo(f"webhook receiver: {receiver.url}/webhooks/{{typeform,tally,attio,segment}}")
+        click.echo(
+            f"webhook receiver: {receiver.url}/webhooks/{{typeform,tally,attio,segment,hubspot}}"
+            f" and /webhooks/forms/{{{','.join(custom_forms.forms)}}}"
+        )
         bin_dir = Path(sys.executable).parent
         ui = f"http://127.0.0.1:{ui_port}"
         try:
@@ -162,6 +212,9 @@ def demo(
             click.echo(
                 f"sent {len(statuses)} signed form deliveries: answers {sorted(set(statuses))}"
             )
+            if form:
+                for path, status in _send_one_lead_per_source(receiver.url, form):
+                    click.echo(f"one lead via {path}: {status}")
             # The sandbox org's history ends at midnight, so yesterday is the first full day.
             day = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
             click.echo(f"syncing the Salesforce accounts of {day} into the Attio sandbox ...")
@@ -182,7 +235,7 @@ def demo(
             outcome = "succeeded" if launch.returncode == 0 else f"failed:\n{launch.stderr[-2000:]}"
             click.echo(f"sync run {outcome}; the Attio sandbox holds {attio_companies} companies")
             engine = store_engine.get_engine(url)
-            counts = _wait_for_inbox(engine, ["typeform", "tally"], timeout=180)
+            counts = _wait_for_inbox(engine, list(FORM_SOURCES), timeout=180)
             click.echo(f"webhook inbox: {counts}")
             edited = _edit_a_company_in_attio(stack, receiver.url)
             if edited is not None:
@@ -196,12 +249,7 @@ def demo(
                 )
             stats = {name: app.stats() for name, app in stack.apps.items()}  # type: ignore[attr-defined]
             people = stats["attio"]["records"].get("people", 0)
-            click.echo(
-                f"Attio sandbox: {people} people, {stats['attio']['tasks']} tasks, "
-                f"{stats['attio']['notes']} notes; Outreach: "
-                f"{stats['outreach']['resources'].get('sequenceStates', 0)} enrollments; Slack: "
-                f"{sum(stats['slack']['messages'].values())} messages"
-            )
+            click.echo(f"Attio sandbox: {people} people; {_lead_summary(stats, stack)}")
             if exit_when_ready:
                 if launch.returncode != 0:
                     raise click.ClickException("the demo's first sync failed")

@@ -58,6 +58,8 @@ def project_environment(stack: Any) -> dict[str, str]:
         "OUTREACH_ACCESS_TOKEN": e["outreach"].credential,
         "OUTREACH_BASE_URL": e["outreach"].base_url,
         "OUTREACH_MAILBOX_ID": e["outreach"].extra["mailbox_id"],
+        "SALESLOFT_API_KEY": e["salesloft"].credential,
+        "SALESLOFT_BASE_URL": e["salesloft"].base_url,
     }
 
 
@@ -83,6 +85,7 @@ PORT_HELP = "Default: the sandbox's own port. 0 = any free port."
     "--enrichment-port", type=int, default=None, help=f"Clearbit-format company API. {PORT_HELP}"
 )
 @click.option("--outreach-port", type=int, default=None, help=PORT_HELP)
+@click.option("--salesloft-port", type=int, default=None, help=PORT_HELP)
 @click.option(
     "--accounts", type=int, default=20_000, show_default=True, help="Salesforce org size."
 )
@@ -93,6 +96,7 @@ def sandbox(
     slack_port: int | None,
     enrichment_port: int | None,
     outreach_port: int | None,
+    salesloft_port: int | None,
     accounts: int,
 ) -> None:
     """Serve the sandbox APIs and print the environment that points the project at them.
@@ -105,6 +109,7 @@ def sandbox(
         "slack": slack_port,
         "enrichment": enrichment_port,
         "outreach": outreach_port,
+        "salesloft": salesloft_port,
     }
     ports = {name: port for name, port in chosen.items() if port is not None}
     with stack_module.serve_sandboxes(

@@ -47,7 +47,8 @@ def serve(
     metrics_port: int | None,
     metrics_host: str,
 ) -> None:
-    """Serve POST /webhooks/{typeform,tally,attio,segment}, GET /healthz and GET /metrics.
+    """Serve POST /webhooks/{typeform,tally,attio,segment,hubspot}, /webhooks/forms/{form} (the
+    custom forms of forms.yaml), GET /healthz and GET /metrics.
 
     Logs are JSON lines or human lines as the environment's `log_format` says (REVOPS_ENV's
     profile, or REVOPS_LOG_FORMAT), with secrets masked. With --metrics-port, /metrics is served
@@ -56,15 +57,21 @@ def serve(
 
     import uvicorn
 
+    from revops_pipelines.config import ConfigError, config_path, load_model
+    from revops_pipelines.domain.custom_forms import FormsConfig
     from revops_pipelines.infra.settings import SettingsError, load_settings
     from revops_pipelines.webhooks.app import create_app, metrics_app
     from revops_pipelines.webhooks.logs import configure_logging
 
     try:
-        settings = ReceiverSettings.from_env(max_body_bytes=max_body_bytes)
-    except WeakSecretError as exc:
+        forms = load_model(config_path("forms.yaml"), FormsConfig)
+        settings = ReceiverSettings.from_env(
+            max_body_bytes=max_body_bytes, form_secret_envs=forms.secret_envs()
+        )
+    except (ConfigError, WeakSecretError) as exc:
         raise click.ClickException(str(exc)) from None
-    if not settings.mounted:
+    custom = any(secret for _, secret in settings.forms.values())
+    if not (settings.mounted or settings.hubspot_secret or custom):
         names = ", ".join(s.secret_env for s in SOURCES.values())
         raise click.ClickException(f"no webhook secret is set ({names}): nothing to receive")
     try:

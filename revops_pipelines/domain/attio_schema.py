@@ -97,6 +97,10 @@ EXPECTED_ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec("people", "first_touched_at", "First touched", "timestamp"),
     AttributeSpec("people", "last_activity_at", "Last activity", "timestamp"),
     AttributeSpec("companies", "last_activity_at", "Last activity", "timestamp"),
+    # The seed's lead attributes (issue 13): the form, when it was submitted, when it was assigned.
+    AttributeSpec("people", "form_id", "Form ID", "text"),
+    AttributeSpec("people", "form_submission_date", "Form submission date", "date"),
+    AttributeSpec("people", "assigned_date", "Assigned date", "date"),
     *(
         AttributeSpec(obj, slug, title, type_)
         for obj in ("companies", "people")

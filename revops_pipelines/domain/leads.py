@@ -54,6 +54,11 @@ class Lead:
     inbox_id: int | None = None  # the webhook_inbox row behind it, carried from the Submission
 
     @property
+    def form_id(self) -> str:
+        """The form's own id: `source_form` without the " (title)" some tools add."""
+        return self.source_form.split(" (", 1)[0]
+
+    @property
     def full_name(self) -> str | None:
         name = " ".join(p for p in (self.first_name, self.last_name) if p)
         return name or None

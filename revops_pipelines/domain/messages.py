@@ -122,6 +122,19 @@ def new_lead_blocks(
     return escape_mrkdwn(text), blocks
 
 
+def high_value_blocks(
+    text: str, blocks: list[dict[str, Any]], why: str
+) -> tuple[str, list[dict[str, Any]]]:
+    """The high-value channel's post: the new-lead post under its own header, saying why."""
+    header = {"type": "header", "text": {"type": "plain_text", "text": "High-value inbound lead"}}
+    reason = {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": truncate(f"*High-value:* {escape_mrkdwn(why)}", 3000)},
+    }
+    body = [b for b in blocks if b.get("type") != "header"]
+    return f"High-value {text[0].lower()}{text[1:]}", [header, reason, *body][:MAX_BLOCKS]
+
+
 def block_kit_errors(blocks: Any) -> list[str]:
     """What Slack would refuse in `blocks`, in its `[ERROR] <what> [json-pointer:<where>]` form;
     empty when the blocks are valid (as far as these checks go: types and size limits)."""

@@ -92,11 +92,13 @@ class RoutingDecision:
     rep_email: str | None  # None: nobody available anywhere; left for the catch-all queue
     reason: str
 
-    def person_values(self) -> dict[str, Any]:
-        """The Attio person attributes this decision sets."""
+    def person_values(self, assigned_on: date | None = None) -> dict[str, Any]:
+        """The Attio person attributes this decision sets (`assigned_date` when given)."""
         values: dict[str, Any] = {"routing_reason": self.reason}
         if self.rep_email:
             values["owner"] = [{"workspace_member_email_address": self.rep_email}]
+            if assigned_on is not None:
+                values["assigned_date"] = assigned_on.isoformat()
         return values
 
 

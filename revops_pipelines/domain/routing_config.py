@@ -100,6 +100,8 @@ class Rep(_Model):
     daily_capacity: int | None = Field(default=None, ge=0)
     holiday_country: str | None = None
     slack_channel: str | None = None
+    # Mentioned as <@id>; when absent the lead flow looks the rep up by email in Slack.
+    slack_user_id: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{2,}$")
     unavailable: tuple[Absence, ...] = ()
 
     @field_validator("time_zone")
@@ -131,6 +133,15 @@ class Pool(_Model):
     sla_business_hours: float | None = Field(default=None, gt=0, le=2000)
     sla_reroute: bool = False
     sla_channel: str | None = Field(default=None, min_length=2)
+    # Which sequencer enrolls the pool's leads: Outreach's sequence or Salesloft's cadence.
+    sequencer: Literal["outreach", "salesloft"] = "outreach"
+    salesloft_cadence_id: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _sequencer_has_its_id(self) -> Pool:
+        if self.sequencer == "salesloft" and self.salesloft_cadence_id is None:
+            raise ValueError("sequencer salesloft needs salesloft_cadence_id")
+        return self
 
 
 class Condition(_Model):
@@ -188,11 +199,34 @@ class Rule(_Model):
         return " and ".join(c.explain(lead) for c in self.when) or "catch-all"
 
 
+class HighValue(_Model):
+    """A lead is high-value when any condition of `when_any` holds or it matched one of `rules`;
+    it is then also posted, once, to `channel`."""
+
+    channel: str = Field(min_length=1)
+    when_any: tuple[Condition, ...] = ()
+    rules: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _something(self) -> HighValue:
+        if not (self.when_any or self.rules):
+            raise ValueError("give when_any conditions or rules, or leave high_value out")
+        return self
+
+    def reason(self, lead: LeadFacts, rule: str) -> str | None:
+        """Why the lead is high-value, or None when it is not."""
+        if rule in self.rules:
+            return f"rule {rule}"
+        held = next((c for c in self.when_any if c.holds(lead)), None)
+        return held.explain(lead) if held else None
+
+
 class RoutingConfig(_Model):
     business_hours: BusinessHours = BusinessHours()
     reps: tuple[Rep, ...] = Field(min_length=1)
     pools: tuple[Pool, ...] = Field(min_length=1)
     rules: tuple[Rule, ...] = Field(min_length=1)
+    high_value: HighValue | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> RoutingConfig:
@@ -239,6 +273,10 @@ class RoutingConfig(_Model):
                 yield ("rules", i), f"{rule.name} has no conditions: the rules after it never match"
         if self.rules[last].when:
             yield ("rules", last, "when"), "the last rule must be a catch-all with no conditions"
+        names = {r.name for r in self.rules}
+        for i, name in enumerate(self.high_value.rules if self.high_value else ()):
+            if name not in names:
+                yield ("high_value", "rules", i), f"no rule named {name!r}"
 
     def rep(self, email: str) -> Rep:
         return next(r for r in self.reps if r.email == email.lower())

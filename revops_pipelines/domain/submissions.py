@@ -1,4 +1,5 @@
-"""Form submissions from Typeform, Tally or a generic JSON form, parsed into one shape.
+"""Form submissions from Typeform, Tally, HubSpot (`hubspot_forms.py`) or a generic JSON form,
+parsed into one shape.
 
 Pure functions: bytes and values in, a `Submission` or a `SubmissionParseError` out. Validation and
 normalization of the lead (email syntax, name parsing, company domain) happen downstream; parsing
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-FORM_SOURCES = ("typeform", "tally")
+FORM_SOURCES = ("typeform", "tally", "hubspot", "forms")  # "forms": every custom form
 
 _NAME = re.compile(r"full[ _-]?name|\bname\b", re.I)
 _EMAIL_LABEL = re.compile(r"e-?mail", re.I)
@@ -57,7 +58,7 @@ def parse_submission(
     inbox_id: int | None = None,
 ) -> Submission:
     """Parse one stored delivery of `source` into a `Submission` (of inbox row `inbox_id`)."""
-    parser = _PARSERS.get(source)
+    parser = _parser_for(source)
     if parser is None:
         raise SubmissionParseError(f"no submission parser for source {source!r}")
     payload = _load_object(body)
@@ -257,6 +258,15 @@ def parse_generic(
         event_id=event_id,
         answers=dict(payload),
     )
+
+
+def _parser_for(source: str) -> Callable[..., Submission] | None:
+    if source == "hubspot":
+        # Imported here: hubspot_forms builds on this module's Submission.
+        from revops_pipelines.domain.hubspot_forms import parse_hubspot
+
+        return parse_hubspot
+    return _PARSERS.get(source)
 
 
 _PARSERS: dict[str, Callable[..., Submission]] = {

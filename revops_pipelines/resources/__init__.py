@@ -8,6 +8,7 @@ from revops_pipelines.resources.frames import DailyFrameIOManager
 from revops_pipelines.resources.outreach import OutreachResource
 from revops_pipelines.resources.run_io import RunScopedPickleIOManager
 from revops_pipelines.resources.salesforce import SalesforceResource
+from revops_pipelines.resources.salesloft import SalesloftResource
 from revops_pipelines.resources.slack import SlackResource
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "RevopsEnvironment",
     "RunScopedPickleIOManager",
     "SalesforceResource",
+    "SalesloftResource",
     "SlackResource",
 ]

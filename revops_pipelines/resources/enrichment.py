@@ -44,6 +44,8 @@ class CompanyProfile:
     industry: str | None
     country: str | None  # the country's name, as Clearbit's geo.country
     country_code: str | None  # ISO 3166 alpha-2
+    description: str | None = None
+    city: str | None = None
 
     @classmethod
     def from_payload(cls, domain: str, payload: dict[str, Any]) -> CompanyProfile:
@@ -59,6 +61,8 @@ class CompanyProfile:
             or category.get("sector"),
             country=geo.get("country"),
             country_code=geo.get("countryCode"),
+            description=payload.get("description"),
+            city=geo.get("city"),
         )  # fmt: skip
 
     def as_fields(self) -> dict[str, Any]:

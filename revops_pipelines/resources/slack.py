@@ -27,6 +27,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from revops_pipelines.infra.breaker import BreakerGuard, is_transient_status
+from revops_pipelines.infra.cache import cache_for
 from revops_pipelines.infra.errors import ApiError
 from revops_pipelines.infra.rate_budget import RateBudgeted
 from revops_pipelines.infra.retry import RetrySettings, call, retry_after_seconds
@@ -263,6 +264,27 @@ class SlackResource(BreakerGuard, RateBudgeted, dg.ConfigurableResource):
         if look_first and (found := look()):
             return found
         return send_once_sync(post, look, what=f"Slack post {marker}", max_resends=self.max_resends)
+
+    def user_id_by_email(self, email: str) -> str | None:
+        """The Slack user id of `email` (`users.lookupByEmail`, Tier 3: cached an hour, found
+        or not), or None when Slack has no such active user (`users_not_found`, the older
+        `user_not_found`, or a deactivated account). Other errors raise."""
+        cache = cache_for(
+            "Slack", "user_by_email", self.base_url, (self.token or "").strip(), ttl=3600, size=2048
+        )
+        key = email.strip().lower()
+        cached = cache.get(key)
+        if cached is not None:
+            return cached.get("id")
+        try:
+            user = self.call("users.lookupByEmail", email=key).get("user") or {}
+        except SlackError as exc:
+            if exc.error not in ("users_not_found", "user_not_found"):
+                raise
+            user = {}
+        found = None if user.get("deleted") else user.get("id")
+        cache.put(key, {"id": found})
+        return str(found) if found else None
 
 
 def _api_error(method: str, exc: SlackApiError, write: bool) -> SlackError:

@@ -47,6 +47,7 @@ class Assignment:
     decision: RoutingDecision
     sequence: int | None  # the pool's sequence number of this lead; None when unassigned
     replayed: bool  # True: the lead was routed before and this is the stored decision
+    assigned_at: datetime | None = None  # when the rep was assigned (None when unassigned)
 
 
 def route_lead(
@@ -100,7 +101,7 @@ def assign(
                     raise ValueError(f"{decision.rep_email} is not a rep of {decision.pool}")
                 sequence = counters[decision.pool] + 1
                 _record(connection, lead_key, decision, sequence, today, at)
-                return Assignment(decision, sequence, replayed=False)
+                return Assignment(decision, sequence, replayed=False, assigned_at=at)
         except sa.exc.OperationalError as exc:
             # Two assigns should never deadlock (rows are locked in one global order), but
             # other writers may take these rows too; PostgreSQL then aborts one side: retry.
@@ -126,7 +127,7 @@ def _stored(connection: sa.Connection, lead_key: str) -> Assignment | None:
     if row is None:
         return None
     decision = RoutingDecision(rule=row.rule, pool=row.pool, rep_email=row.rep, reason=row.reason)
-    return Assignment(decision, row.sequence, replayed=True)
+    return Assignment(decision, row.sequence, replayed=True, assigned_at=row.assigned_at)
 
 
 def _lock_and_read(

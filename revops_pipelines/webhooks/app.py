@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,9 +26,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from revops_pipelines.domain.custom_forms import INBOX_SOURCE as CUSTOM_FORMS
+from revops_pipelines.domain.hubspot_forms import hubspot_event_id
 from revops_pipelines.infra.logs import register_secrets
 from revops_pipelines.store import engine as store_engine
-from revops_pipelines.store.inbox import NewEvent
+from revops_pipelines.store.inbox import NewEvent, body_event_id
+from revops_pipelines.webhooks import hubspot, standard_webhooks
 from revops_pipelines.webhooks.fast_path import FastPath
 from revops_pipelines.webhooks.logs import log_event
 from revops_pipelines.webhooks.metrics import ReceiverMetrics
@@ -77,7 +81,9 @@ def create_app(settings: ReceiverSettings, *, serve_metrics: bool = True) -> Sta
     engine = store_engine.get_engine(settings.database_url)
     writer = BatchWriter(engine)
     secrets = {name: settings.secret_for(name) for name in SOURCES}
-    register_secrets(secrets.values())  # given in code, maybe not via the env: mask them too
+    register_secrets(  # given in code, maybe not via the env: mask them too
+        [*secrets.values(), settings.hubspot_secret, *(s for _, s in settings.forms.values())]
+    )
     metrics = ReceiverMetrics(engine)
     fast_path = FastPath(settings.fast_path) if settings.fast_path else None
     for name in settings.refused:
@@ -149,34 +155,124 @@ def create_app(settings: ReceiverSettings, *, serve_metrics: bool = True) -> Sta
             return answer(
                 401, {"error": "invalid_signature"}, source.name, started, bytes=len(body)
             )
+        return await _store(
+            source.name,
+            body,
+            lambda payload: source.event_id(payload, request.headers, body),
+            _stored_headers(source, request),
+            started,
+        )
+
+    async def _store(
+        name: str,
+        body: bytes,
+        event_id_of: Callable[[dict[str, Any]], str],
+        headers: dict[str, str],
+        started: float,
+    ) -> JSONResponse:
+        """The JSON check, then one insert and the answer (shared by every source)."""
         try:
             payload = json.loads(body)
         except (ValueError, RecursionError):
-            return answer(400, {"error": "malformed_json"}, source.name, started, bytes=len(body))
+            return answer(400, {"error": "malformed_json"}, name, started, bytes=len(body))
         if not isinstance(payload, dict):
             error = {"error": "malformed_json", "detail": "expected a JSON object"}
-            return answer(400, error, source.name, started, bytes=len(body))
-        event_id = source.event_id(payload, request.headers, body)
-        window = settings.replay_window if source.dedupe_body_digest else None
-        event = NewEvent(
-            source.name, event_id, _stored_headers(source, request), body, None, window
-        )
+            return answer(400, error, name, started, bytes=len(body))
+        event_id = event_id_of(payload)
+        source = SOURCES.get(name)
+        window = settings.replay_window if source and source.dedupe_body_digest else None
+        event = NewEvent(name, event_id, headers, body, None, window)
         try:
             result = await writer.store(event)  # answered after the commit that holds it
         except (sa.exc.SQLAlchemyError, TimeoutError) as exc:
             error = {"error": "storage_unavailable"}
-            return answer(503, error, source.name, started, exception=type(exc).__name__)
+            return answer(503, error, name, started, exception=type(exc).__name__)
         fields = {"event_id": event_id, "bytes": len(body)}
         if result.outcome == "duplicate":
-            return answer(200, {"status": "duplicate"}, source.name, started, **fields)
+            return answer(200, {"status": "duplicate"}, name, started, **fields)
         fields["inbox_id"] = result.id
         if fast_path is not None and result.id is not None:
-            fast_path.submit(source.name, result.id)  # a background task: never delays this answer
-        return answer(202, {"status": "stored", "id": result.id}, source.name, started, **fields)
+            fast_path.submit(name, result.id)  # a background task: never delays this answer
+        return answer(202, {"status": "stored", "id": result.id}, name, started, **fields)
+
+    async def receive_hubspot(request: Request) -> JSONResponse:
+        """HubSpot workflow webhooks: signature v3 (or v2/v1) over method, URI, body and time."""
+        started = time.perf_counter()
+        if settings.hubspot_secret is None:
+            error = {"error": "source_not_configured"}
+            return answer(503, error, "hubspot", started)
+        try:
+            body = await _read_body(request, settings.max_body_bytes)
+        except _TooLarge:
+            error = {"error": "payload_too_large", "limit_bytes": settings.max_body_bytes}
+            return answer(413, error, "hubspot", started)
+        try:
+            uri = hubspot.public_uri(settings.hubspot_url, str(request.url), request.url.query)
+            refused = hubspot.verify(
+                settings.hubspot_secret,
+                request.method,
+                uri,
+                body,
+                request.headers,
+                int(time.time() * 1000),
+            )
+            if refused is not None:
+                return answer(401, {"error": refused}, "hubspot", started, bytes=len(body))
+            wanted = (*COMMON_HEADERS, *hubspot.HEADERS)
+            headers = {
+                k: request.headers[k][:MAX_HEADER_CHARS] for k in wanted if k in request.headers
+            }
+            return await _store(
+                "hubspot",
+                body,
+                lambda payload: hubspot_event_id(payload) or body_event_id(body),
+                headers,
+                started,
+            )
+        except Exception:  # as for the other sources: never a 500, make the sender retry
+            logging.getLogger("revops.webhooks").exception("receiver error", exc_info=True)
+            return answer(503, {"error": "unavailable"}, "hubspot", started)
+
+    async def receive_form(request: Request) -> JSONResponse:
+        """A custom form of forms.yaml, signed with Standard Webhooks under the form's secret."""
+        started = time.perf_counter()
+        form = str(request.path_params.get("form", ""))[:64]
+        name = f"forms/{form}"
+        if form not in settings.forms:
+            return answer(404, {"error": "unknown_form"}, name, started)
+        _, secret = settings.forms[form]
+        if secret is None:
+            error = {"error": "source_not_configured"}
+            return answer(503, error, name, started)
+        try:
+            body = await _read_body(request, settings.max_body_bytes)
+        except _TooLarge:
+            error = {"error": "payload_too_large", "limit_bytes": settings.max_body_bytes}
+            return answer(413, error, name, started)
+        try:
+            refused = standard_webhooks.verify(secret, body, request.headers)
+            if refused is not None:
+                return answer(401, refused, name, started, bytes=len(body))
+            wanted = (*COMMON_HEADERS, *standard_webhooks.HEADERS)
+            headers = {
+                k: request.headers[k][:MAX_HEADER_CHARS] for k in wanted if k in request.headers
+            }
+            message_id = request.headers["webhook-id"]
+            return await _store(
+                CUSTOM_FORMS,
+                body,
+                lambda _payload: standard_webhooks.event_id(form, message_id, body),
+                headers,
+                started,
+            )
+        except Exception:  # as for the other sources: never a 500, make the sender retry
+            logging.getLogger("revops.webhooks").exception("receiver error", exc_info=True)
+            return answer(503, {"error": "unavailable"}, name, started)
 
     async def healthz(_request: Request) -> JSONResponse:
         # Public: which sources answer, never the names of variables or secrets.
         sources = {name: ("mounted" if secrets[name] else "refused") for name in SOURCES}
+        sources["hubspot"] = "mounted" if settings.hubspot_secret else "refused"
         try:
             await run_in_threadpool(store_engine.ping, engine)
         except Exception as exc:
@@ -187,6 +283,8 @@ def create_app(settings: ReceiverSettings, *, serve_metrics: bool = True) -> Sta
         return JSONResponse({"status": "ok", "database": "ok", "sources": sources})
 
     routes = [
+        Route("/webhooks/hubspot", receive_hubspot, methods=["POST"]),
+        Route("/webhooks/forms/{form}", receive_form, methods=["POST"]),
         Route("/webhooks/{source}", receive, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
@@ -194,7 +292,7 @@ def create_app(settings: ReceiverSettings, *, serve_metrics: bool = True) -> Sta
         routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     app = Starlette(routes=routes)
     app.state.metrics = metrics
+    app.state.fast_path = fast_path  # tests wait on its launches (`drain`)
     # A sender that followed a redirect would re-POST elsewhere; an unknown path is a plain 404.
     app.router.redirect_slashes = False
-    app.state.fast_path = fast_path  # tests wait on its launches (`drain`)
     return app

@@ -15,6 +15,8 @@ from revops_pipelines.store import engine as store_engine
 from revops_pipelines.webhooks.fast_path import FastPathSettings
 from revops_pipelines.webhooks.sources import SOURCES
 
+HUBSPOT_SECRET_ENV = "HUBSPOT_CLIENT_SECRET"
+HUBSPOT_URL_ENV = "HUBSPOT_WEBHOOK_URL"  # the public URL HubSpot calls, when behind a proxy
 MAX_BODY_FIELD = "webhook_max_body_bytes"
 MAX_BODY_BYTES_ENV = variable_for(MAX_BODY_FIELD)  # REVOPS_WEBHOOK_MAX_BODY_BYTES
 DEFAULT_MAX_BODY_BYTES: int = RevopsSettings.model_fields[MAX_BODY_FIELD].default
@@ -69,6 +71,10 @@ class ReceiverSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     replay_window: timedelta = DEFAULT_REPLAY_WINDOW
     fast_path: FastPathSettings | None = None  # off unless the webserver's GraphQL URL is set
+    hubspot_secret: str | None = field(default=None, repr=False)  # the app's client secret
+    hubspot_url: str | None = None  # the public URL HubSpot signs (default: the request's)
+    # Custom forms of forms.yaml: form key -> (its secret's variable, the secret or None).
+    forms: Mapping[str, tuple[str, str | None]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         unknown = set(self.secrets) - set(SOURCES)
@@ -93,11 +99,18 @@ class ReceiverSettings:
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, *, max_body_bytes: int | None = None
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        max_body_bytes: int | None = None,
+        form_secret_envs: Mapping[str, str] | None = None,
     ) -> ReceiverSettings:
-        """The settings of the environment; `WeakSecretError` names a secret too short."""
+        """From the environment; `form_secret_envs` (form key -> variable) names forms.yaml's;
+        `WeakSecretError` names a secret too short."""
         env = os.environ if environ is None else environ
-        weak = weak_secrets(env)
+        others = [HUBSPOT_SECRET_ENV, *(form_secret_envs or {}).values()]
+        short = [v for v in others if 0 < len(env.get(v, "").strip()) < MIN_WEBHOOK_SECRET_CHARS]
+        weak = weak_secrets(env) + short
         if weak:
             raise WeakSecretError(
                 f"{', '.join(weak)}: a webhook secret must be at least "
@@ -122,6 +135,12 @@ class ReceiverSettings:
             max_body_bytes=limit,
             replay_window=window,
             fast_path=fast_path_setting(environ),
+            hubspot_secret=env.get(HUBSPOT_SECRET_ENV, "").strip() or None,
+            hubspot_url=env.get(HUBSPOT_URL_ENV, "").strip() or None,
+            forms={
+                form: (var, env.get(var, "").strip() or None)
+                for form, var in (form_secret_envs or {}).items()
+            },
         )
 
 

@@ -277,6 +277,12 @@ def build_schema(kind: SchemaKind, ids: IdSource, clock: Clock) -> Schema:
         b.attr(people, "routing_reason", "Routing reason", "text", is_system=False)
         b.attr(people, "first_touched_at", "First touched", "timestamp", is_system=False)
         b.attr(people, "last_activity_at", "Last activity", "timestamp", is_system=False)
+        b.attr(people, "form_id", "Form ID", "text", is_system=False)
+        for slug, title in (
+            ("form_submission_date", "Form submission date"),
+            ("assigned_date", "Assigned date"),
+        ):
+            b.attr(people, slug, title, "date", is_system=False)
         _usage_attributes(b, people)
     b.closing(people)
 

@@ -55,6 +55,9 @@ def test_a_standard_workspace_gets_custom_attributes_options_and_lists() -> None
         ("people", "region"),
         ("people", "owner"),
         ("people", "routing_reason"),
+        ("people", "form_id"),
+        ("people", "form_submission_date"),
+        ("people", "assigned_date"),
         *(
             (obj, slug)
             for obj in ("companies", "people")

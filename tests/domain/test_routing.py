@@ -371,3 +371,32 @@ def test_daily_capacity_counts_a_reps_leads_from_every_pool() -> None:
         ("inbound", "b@x.io"),
     ]
     assert decisions[2].reason.endswith("skipped a@x.io (at capacity, 2/2 today)")
+
+
+def test_high_value_names_a_rule_that_exists_and_explains_why(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from revops_pipelines.config import ConfigError, config_path, load_model
+    from revops_pipelines.domain.routing_config import LeadFacts, RoutingConfig
+
+    config = load_model(config_path("routing.yaml"), RoutingConfig)
+    assert config.high_value is not None
+    big = LeadFacts(email="a@b.example", employee_count=5000)
+    assert config.high_value.reason(big, "tech") == "employee_count 5000 ≥ 1000"
+    assert (
+        config.high_value.reason(LeadFacts(email="a@b.example"), "enterprise") == "rule enterprise"
+    )
+    assert (
+        config.high_value.reason(LeadFacts(email="a@b.example", employee_count=10), "tech") is None
+    )
+    text = (
+        config_path("routing.yaml")
+        .read_text()
+        .replace("rules: [enterprise]", "rules: [enterprize]")
+    )
+    bad = tmp_path / "routing.yaml"
+    bad.write_text(text)
+    line = next(n for n, row in enumerate(text.splitlines(), start=1) if "enterprize" in row)
+    with pytest.raises(
+        ConfigError,
+        match=rf"routing.yaml:{line}: high_value.rules\[0\]: no rule named 'enterprize'",
+    ):
+        load_model(bad, RoutingConfig)

@@ -142,7 +142,8 @@ def test_generic_flat_form() -> None:
             "a field is not an object",
         ),
         ("generic", b'{"name": "no email"}', "no email answer"),
-        ("hubspot", b"{}", "no submission parser"),
+        ("hubspot", b"{}", "hubspot: properties is missing"),
+        ("zapier", b"{}", "no submission parser"),
     ],
 )
 def test_unparseable_payloads_raise_with_a_reason(source: str, body: bytes, reason: str) -> None:

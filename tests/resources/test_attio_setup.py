@@ -48,6 +48,8 @@ def test_setup_creates_what_is_missing_and_check_then_passes(standard_workspace:
     # What the pipeline rules need on their list (config/pipelines.yaml).
     assert "created attribute sales_pipeline.stage (status)" in setup.output
     assert "created stage sales_pipeline.stage = 'Proposal'" in setup.output
+    assert "created attribute people.form_submission_date" in setup.output
+    assert "created attribute people.assigned_date" in setup.output
     assert "created option companies.industry = 'Technology'" in setup.output
 
     after = invoke(["attio", "check"], standard_workspace)

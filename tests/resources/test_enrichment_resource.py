@@ -71,6 +71,7 @@ def test_found_then_served_from_the_cache_without_a_call(
         domain="analytical.example", name="Analytical Engines", employees=540,
         employees_range="251-1K", industry="Internet Software & Services",
         country="United Kingdom", country_code="GB",
+        description="Analytical Engines (Internet Software & Services).", city="London",
     )  # fmt: skip
     assert first.from_cache is False
     second = enrich.company("analytical.example")
@@ -89,6 +90,7 @@ def test_as_fields_feeds_the_lead(enrich: CompanyEnrichment) -> None:
         "domain": "apollo.example", "name": "Apollo Guidance", "employees": 2300,
         "employees_range": "1K-5K", "industry": "Aerospace & Defense",
         "country": "United States", "country_code": "US",
+        "description": "Apollo Guidance (Aerospace & Defense).", "city": "Cambridge",
     }  # fmt: skip
 
 

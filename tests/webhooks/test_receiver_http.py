@@ -194,7 +194,7 @@ def test_oversized_streamed_body_without_length_is_cut_off_with_413(receiver: Re
 def test_unknown_source_is_404_and_wrong_method_405(receiver: Receiver) -> None:
     body = example("typeform")
     response = receiver.client.post(
-        "/webhooks/hubspot", content=body, headers=signed("typeform", body)
+        "/webhooks/zapier", content=body, headers=signed("typeform", body)
     )
     assert (response.status_code, response.json()) == (404, {"error": "unknown_source"})
     assert receiver.client.get("/webhooks/typeform").status_code == 405
@@ -207,7 +207,10 @@ def test_healthz_reports_database_and_sources(receiver: Receiver) -> None:
     assert response.json() == {
         "status": "ok",
         "database": "ok",
-        "sources": dict.fromkeys(["typeform", "tally", "attio", "segment"], "mounted"),
+        "sources": {
+            **dict.fromkeys(["typeform", "tally", "attio", "segment"], "mounted"),
+            "hubspot": "refused",  # the fixture gives HubSpot no client secret
+        },
     }
 
 

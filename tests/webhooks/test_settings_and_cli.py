@@ -62,7 +62,7 @@ def test_a_short_webhook_secret_refuses_to_start_the_receiver_naming_the_variabl
 
 def test_settings_reject_unknown_sources_and_bad_limits() -> None:
     with pytest.raises(ValueError, match="unknown webhook sources"):
-        ReceiverSettings("sqlite://", secrets={"hubspot": "x"})
+        ReceiverSettings("sqlite://", secrets={"zapier": "x"})
     with pytest.raises(ValueError, match="positive"):
         ReceiverSettings("sqlite://", max_body_bytes=0)
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from revops_pipelines.domain.attio_values import first_value, record_id
+from revops_pipelines.domain.enrichment_fill import FillPolicy, fill_values
 from revops_pipelines.domain.leads import Lead
 from revops_pipelines.resources.attio.client import AttioClient
 
@@ -24,11 +25,16 @@ class CompanyFacts:
     employee_count: float | None
     industry: str | None
     country: str | None
+    filled: tuple[str, ...] = ()  # attributes enrichment filled on this assert
 
 
-async def assert_company(client: AttioClient, lead: Lead) -> CompanyFacts:
+async def assert_company(
+    client: AttioClient, lead: Lead, policy: FillPolicy | None = None
+) -> CompanyFacts:
     """The lead's company by domain: an existing one is used as it is (a synced company's name
-    beats what someone typed in a form); a new one is created with the best name we have."""
+    beats what someone typed in a form); a new one is created with the best name we have and
+    the description "Inbound from <source>". With `policy`, enriched facts fill the company's
+    empty attributes (never the Salesforce sync's), in the same update."""
     if not lead.company_domain:
         return CompanyFacts(None, None, None, lead.country)
     found = [
@@ -37,6 +43,7 @@ async def assert_company(client: AttioClient, lead: Lead) -> CompanyFacts:
             "companies", filter={"domains": lead.company_domain}, page_size=1, limit=1
         )
     ]
+    created = not found
     if found:
         company = found[0]
     else:
@@ -46,6 +53,16 @@ async def assert_company(client: AttioClient, lead: Lead) -> CompanyFacts:
             matching_attribute="domains",
             values={"domains": [lead.company_domain], "name": name},
         )
+    values = fill_values(company, lead.enrichment, policy) if policy else {}
+    filled = tuple(values)
+    # Written apart from the assert and only when still empty: a company someone created
+    # between our query and the assert keeps its own description. The seed's "Inbound from
+    # <source>" is a new company's description, before an enriched one.
+    if created and not first_value(company, "description"):
+        values["description"] = inbound_description(lead)
+        filled = tuple(k for k in filled if k != "description")
+    if values:
+        company = await client.records.update("companies", record_id(company), values)
     option = first_value(company, "industry", "option")
     employees = first_value(company, "employee_count")
     return CompanyFacts(
@@ -53,13 +70,26 @@ async def assert_company(client: AttioClient, lead: Lead) -> CompanyFacts:
         employee_count=employees if employees is not None else lead.enrichment.get("employees"),
         industry=option.get("title") if option else lead.enrichment.get("industry"),
         country=first_value(company, "primary_location", "country_code") or lead.country,
+        filled=filled,
     )
 
 
+def inbound_description(lead: Lead) -> str:
+    """The description of a company a lead created (the seed's "Inbound from <source>")."""
+    return f"Inbound from {SOURCE_TITLES.get(lead.source, lead.source)}"
+
+
+SOURCE_TITLES = {"typeform": "Typeform", "tally": "Tally", "hubspot": "HubSpot"}
+
+
 def person_values(lead: Lead, company_id: str | None) -> dict[str, Any]:
+    """The person's attributes from the lead: `lead_source` is the tool (or the custom form's
+    key), `form_id` the form, `form_submission_date` the day it was submitted (UTC)."""
     values: dict[str, Any] = {
         "email_addresses": [lead.email],
-        "lead_source": lead.source_form,
+        "lead_source": lead.source,
+        "form_id": lead.form_id,
+        "form_submission_date": lead.submitted_at.astimezone(UTC).date().isoformat(),
     }
     if lead.first_name:
         last = lead.last_name or ""

@@ -15,11 +15,13 @@ from typing import Generic, TypeVar
 import sqlalchemy as sa
 
 from revops_pipelines.domain.config_checks import list_problems, routing_problems
+from revops_pipelines.domain.enrichment_fill import FillPolicy
 from revops_pipelines.domain.lead_lists import ListMapping
 from revops_pipelines.domain.leads import Lead
 from revops_pipelines.domain.routing import RoutingConfig
 from revops_pipelines.resources.attio import AttioClient, AttioError
 from revops_pipelines.resources.outreach import OutreachResource
+from revops_pipelines.resources.salesloft import SalesloftResource
 from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.services.inbox import InboxRun
 from revops_pipelines.services.leads.flow import (
@@ -81,11 +83,12 @@ async def people_in_attio(
     leads: Sequence[Lead],
     routing: RoutingConfig,
     lists: ListMapping,
+    policy: FillPolicy | None = None,
 ) -> StepBatch[LeadInAttio]:
     """Each lead's company asserted by domain, then its person by email, linked. The
     configuration is checked against the workspace first: a mismatch stops before any write."""
     await check_lead_config(client, routing, lists)
-    results = await put_leads_in_attio(client, list(leads))
+    results = await put_leads_in_attio(client, list(leads), policy)
     batch: StepBatch[LeadInAttio] = StepBatch()
     for lead, result in zip(leads, results, strict=True):
         if isinstance(result, AttioError):
@@ -132,6 +135,7 @@ async def follow_up_leads(
     lists: ListMapping,
     slack: SlackResource,
     outreach: OutreachResource,
+    salesloft: SalesloftResource | None = None,
 ) -> list[LeadReport]:
     """List entry, task, Slack, Outreach and the audit note of each lead, once each. A lead
     with a step left to redo goes back to the inbox; one on its last attempt finishes anyway."""
@@ -146,6 +150,7 @@ async def follow_up_leads(
                 lists=lists,
                 slack=slack,
                 outreach=outreach,
+                salesloft=salesloft,
                 last_attempt=(
                     last.get(r.lead.inbox_id, False) if r.lead.inbox_id is not None else True
                 ),

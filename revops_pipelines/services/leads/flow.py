@@ -8,7 +8,6 @@ reported in the audit note and the run's metadata, and the lead goes on.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,16 +21,17 @@ from revops_pipelines.domain.audit import (
     audit_title,
     task_content,
 )
+from revops_pipelines.domain.enrichment_fill import FillPolicy
 from revops_pipelines.domain.lead_lists import ListMapping
 from revops_pipelines.domain.leads import Lead
-from revops_pipelines.domain.messages import Rep as MessageRep
-from revops_pipelines.domain.messages import new_lead_blocks
 from revops_pipelines.domain.routing import LeadFacts, RoutingConfig, RoutingDecision
-from revops_pipelines.infra.send_once import Effect, EffectOutcome, run_once
+from revops_pipelines.infra.send_once import Effect, run_once
 from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.errors import AttioError
 from revops_pipelines.resources.outreach import OutreachResource
+from revops_pipelines.resources.salesloft import SalesloftResource
 from revops_pipelines.resources.slack import SlackResource
+from revops_pipelines.services.leads import slack_step
 from revops_pipelines.services.leads.attio_records import (
     CompanyFacts,
     assert_company,
@@ -39,10 +39,13 @@ from revops_pipelines.services.leads.attio_records import (
     find_note,
     find_task,
 )
+from revops_pipelines.services.leads.sequencing import enroll
+from revops_pipelines.services.leads.slack_step import notify_slack
+from revops_pipelines.services.leads.steps import done_step
 from revops_pipelines.store.ledger import LedgerTable, ledger_row
 from revops_pipelines.store.routing import route_lead
 
-DEFAULT_SLACK_CHANNEL = "#sales-leads"
+DEFAULT_SLACK_CHANNEL = slack_step.DEFAULT_SLACK_CHANNEL  # kept importable from here
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,9 @@ class RoutedLead:
     person_id: str
     person_url: str | None
     decision: RoutingDecision
+    assigned_at: datetime | None = None  # when the rep was assigned (stored with the decision)
+    high_value: str | None = None  # why the lead is high-value (routing.yaml), or None
+    filled: tuple[str, ...] = ()  # the company attributes enrichment filled for this lead
 
 
 @dataclass
@@ -70,7 +76,7 @@ class LeadReport:
 
 
 async def put_leads_in_attio(
-    client: AttioClient, leads: list[Lead]
+    client: AttioClient, leads: list[Lead], policy: FillPolicy | None = None
 ) -> list[LeadInAttio | AttioError]:
     """Each distinct company once (leads of one company share its assert), then each person.
     A lead's entry is its records, or the Attio error that stopped it."""
@@ -79,12 +85,13 @@ async def put_leads_in_attio(
         first_of_domain.setdefault(lead.company_domain, lead)
     domains = [d for d in first_of_domain if d is not None]
     found = await asyncio.gather(
-        *(assert_company(client, first_of_domain[d]) for d in domains), return_exceptions=True
+        *(assert_company(client, first_of_domain[d], policy) for d in domains),
+        return_exceptions=True,
     )
     companies: dict[str | None, Any] = dict(zip(domains, found, strict=True))
 
     async def one(lead: Lead) -> LeadInAttio | AttioError:
-        company = companies.get(lead.company_domain) or await assert_company(client, lead)
+        company = companies.get(lead.company_domain) or await assert_company(client, lead, policy)
         if isinstance(company, BaseException):
             if isinstance(company, AttioError):
                 return company
@@ -113,11 +120,24 @@ def route(engine: sa.Engine, config: RoutingConfig, entry: LeadInAttio) -> Route
     )
     today = lead.submitted_at.astimezone(UTC).date()
     assignment = route_lead(engine, lead.key, facts, config, today)
-    return RoutedLead(lead, entry.person_id, entry.person_url, assignment.decision)
+    rule = assignment.decision.rule
+    high_value = config.high_value.reason(facts, rule) if config.high_value else None
+    return RoutedLead(
+        lead,
+        entry.person_id,
+        entry.person_url,
+        assignment.decision,
+        assignment.assigned_at,
+        high_value,
+        entry.company.filled,
+    )
 
 
 async def set_owner(client: AttioClient, routed: RoutedLead) -> None:
-    await client.records.update("people", routed.person_id, routed.decision.person_values())
+    # The stored assignment time, so a retried lead writes the same assigned_date again.
+    assigned = routed.assigned_at.astimezone(UTC).date() if routed.assigned_at else None
+    values = routed.decision.person_values(assigned_on=assigned)
+    await client.records.update("people", routed.person_id, values)
 
 
 async def run_lead_actions(
@@ -129,13 +149,19 @@ async def run_lead_actions(
     lists: ListMapping,
     slack: SlackResource,
     outreach: OutreachResource,
+    salesloft: SalesloftResource | None = None,
     last_attempt: bool = True,
 ) -> LeadReport:
-    """List entry, task, Slack, Outreach, then the audit note, each through the ledger."""
+    """List entry, task, Slack, the pool's sequencer (Outreach or Salesloft), then the audit
+    note, each through the ledger."""
     lead, report = routed.lead, LeadReport(routed.lead)
     key = lead.key
     rep = config.rep(routed.decision.rep_email) if routed.decision.rep_email else None
     report.steps.append(StepResult("route", "done", routed.decision.reason))
+    if routed.filled:
+        # Attribute names in words: the audit note is Markdown, where "_" marks emphasis.
+        filled = ", ".join(slug.replace("_", " ") for slug in routed.filled)
+        report.steps.append(StepResult("enrichment", "done", f"filled {filled} on the company"))
     try:
         list_slug = lists.list_for(lead.source, lead.source_form)
 
@@ -183,8 +209,8 @@ async def run_lead_actions(
         report.steps.append(StepResult("attio", "failed", str(exc)))
         return report
 
-    report.steps.append(await _notify_slack(routed, rep, engine, slack))
-    report.steps.append(await _enroll(routed, config, engine, outreach))
+    report.steps.append(await notify_slack(routed, rep, engine, slack, config))
+    report.steps.append(await enroll(routed, config, engine, outreach, salesloft))
     failed = [s for s in report.steps if s.status == "failed"]
     if failed and not last_attempt:
         # The lead's records are in Attio; only the notification or sequence is missing. The
@@ -214,70 +240,3 @@ async def run_lead_actions(
         report.failed_critical = str(exc)
         report.steps.append(StepResult("note", "failed", str(exc)))
     return report
-
-
-async def _notify_slack(
-    routed: RoutedLead, rep: Any, engine: sa.Engine, slack: SlackResource
-) -> StepResult:
-    if not slack.is_configured():
-        return StepResult("slack", "not configured", slack.configuration_problem() or "")
-    if rep is None:
-        return StepResult("slack", "skipped", "no rep to notify")
-    key = f"{routed.lead.key}:slack"
-    channel = rep.slack_channel or DEFAULT_SLACK_CHANNEL
-    text, blocks = new_lead_blocks(
-        routed.lead, MessageRep(name=rep.name), routed.decision.reason, routed.person_url
-    )
-
-    async def post() -> Effect:
-        ts = await asyncio.to_thread(slack.post_message_once, channel, text, blocks, marker=key)
-        return Effect(ts, {"channel": channel})
-
-    async def look() -> Effect | None:
-        channel_id = await asyncio.to_thread(slack.channel_id, channel)
-        oldest = time.time() - slack.lookback_seconds
-        ts = await asyncio.to_thread(slack.find_message, channel_id, key, oldest=oldest)
-        return Effect(ts, {"channel": channel}) if ts else None
-
-    try:
-        outcome = await run_once(LedgerTable(engine), key, "slack", post, look)
-    except Exception as exc:  # non-critical: reported, never blocks the lead
-        return StepResult("slack", "failed", str(exc))
-    return done_step("slack", outcome, channel)
-
-
-async def _enroll(
-    routed: RoutedLead, config: RoutingConfig, engine: sa.Engine, outreach: OutreachResource
-) -> StepResult:
-    if not outreach.is_configured():
-        return StepResult("outreach", "not configured", outreach.configuration_problem() or "")
-    sequence = config.pool(routed.decision.pool).outreach_sequence_id
-    if sequence is None:
-        return StepResult("outreach", "skipped", f"pool {routed.decision.pool} has no sequence")
-    lead = routed.lead
-
-    async def enroll() -> Effect:
-        state = await asyncio.to_thread(
-            outreach.enroll_once,
-            lead.email,
-            lead.first_name,
-            lead.last_name,
-            lead.company_name,
-            sequence,
-        )
-        return Effect(str(state), {"sequence": sequence})
-
-    try:
-        # enroll_once finds before it creates, so it is its own look-before-resend.
-        enrolled = await run_once(LedgerTable(engine), f"{lead.key}:outreach", "outreach", enroll)
-    except Exception as exc:  # non-critical: reported, never blocks the lead
-        return StepResult("outreach", "failed", str(exc))
-    return done_step("outreach", enrolled, f"sequence {sequence}")
-
-
-def done_step(step: str, outcome: EffectOutcome, detail: str) -> StepResult:
-    """A step the ledger holds as done, saying so when an earlier attempt did it (the audit note
-    of a retried lead then tells which steps this attempt repeated: none)."""
-    if outcome.status == "skipped":
-        detail = f"{detail} (on an earlier attempt)"
-    return StepResult(step, "done", detail)

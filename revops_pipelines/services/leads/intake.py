@@ -10,6 +10,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from revops_pipelines.domain.custom_forms import INBOX_SOURCE as CUSTOM_FORMS
+from revops_pipelines.domain.custom_forms import FormsConfig, parse_custom_delivery
 from revops_pipelines.domain.leads import Lead, LeadRejected, normalize_submission
 from revops_pipelines.domain.submissions import (
     FORM_SOURCES,
@@ -38,14 +40,28 @@ class LeadBatch:
 
 
 def claim_submissions(
-    run: InboxRun, ids: Sequence[int] = (), limit: int = DEFAULT_BATCH_LIMIT
+    run: InboxRun,
+    ids: Sequence[int] = (),
+    limit: int = DEFAULT_BATCH_LIMIT,
+    forms: FormsConfig | None = None,
 ) -> SubmissionBatch:
-    """Claim the run's form rows and parse each into one submission shape. Unparseable rows are
-    quarantined and never retried automatically (`revops webhooks requeue` puts them back)."""
+    """Claim the run's form rows and parse each into one submission shape (custom forms by their
+    `forms.yaml` mapping). Unparseable rows are quarantined and never retried automatically
+    (`revops webhooks requeue` puts them back)."""
     rows = run.claim(FORM_SOURCES, ids, limit)
     batch = SubmissionBatch(claimed=len(rows))
     for row in rows:
         try:
+            if row.source == CUSTOM_FORMS:
+                parsed = parse_custom_delivery(
+                    forms or FormsConfig(),
+                    row.event_id,
+                    row.body,
+                    raw_ref=row.ref,
+                    received_at=row.received_at,
+                )
+                batch.submissions.append(dataclasses.replace(parsed, inbox_id=row.id))
+                continue
             batch.submissions.append(
                 parse_submission(
                     row.source,
@@ -94,5 +110,8 @@ def _enriched(lead: Lead, enrichment: CompanyEnrichment, counts: Counter[str]) -
         "employees": profile.employees,
         "industry": profile.industry,
         "country": profile.country,
+        "country_code": profile.country_code,
+        "city": profile.city,
+        "description": profile.description,
     }
     return dataclasses.replace(lead, enrichment={k: v for k, v in facts.items() if v is not None})

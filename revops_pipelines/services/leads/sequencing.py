@@ -1,0 +1,91 @@
+"""The lead's sequencing step: the pool's Outreach sequence or Salesloft cadence (routing.yaml
+`sequencer`), enrolled once through the effect ledger. Non-critical: a failure is reported and
+never blocks the lead's Attio records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from revops_pipelines.domain.audit import StepResult
+from revops_pipelines.domain.routing import RoutingConfig
+from revops_pipelines.infra.send_once import Effect, run_once
+from revops_pipelines.resources.outreach import OutreachResource
+from revops_pipelines.resources.salesloft import SalesloftResource
+from revops_pipelines.services.leads.steps import done_step
+from revops_pipelines.store.ledger import LedgerTable
+
+if TYPE_CHECKING:
+    from revops_pipelines.services.leads.flow import RoutedLead
+
+
+async def enroll(
+    routed: RoutedLead,
+    config: RoutingConfig,
+    engine: sa.Engine,
+    outreach: OutreachResource,
+    salesloft: SalesloftResource | None,
+) -> StepResult:
+    pool = config.pool(routed.decision.pool)
+    if pool.sequencer == "salesloft":
+        return await _salesloft(routed, pool.salesloft_cadence_id or 0, engine, salesloft)
+    return await _outreach(routed, config, engine, outreach)
+
+
+async def _salesloft(
+    routed: RoutedLead, cadence: int, engine: sa.Engine, salesloft: SalesloftResource | None
+) -> StepResult:
+    if salesloft is None or not salesloft.is_configured():
+        problem = salesloft.configuration_problem() if salesloft else None
+        return StepResult("salesloft", "not configured", problem or "set SALESLOFT_API_KEY")
+    lead = routed.lead
+
+    async def add() -> Effect:
+        membership = await asyncio.to_thread(
+            salesloft.add_to_cadence_once,
+            lead.email,
+            lead.first_name,
+            lead.last_name,
+            lead.company_name,
+            cadence,
+        )
+        return Effect(str(membership), {"cadence": cadence})
+
+    try:
+        # add_to_cadence_once looks before it adds, so it is its own look-before-resend.
+        added = await run_once(LedgerTable(engine), f"{lead.key}:salesloft", "salesloft", add)
+    except Exception as exc:  # non-critical: reported (e.g. Salesloft's 422 message)
+        return StepResult("salesloft", "failed", str(exc))
+    return done_step("salesloft", added, f"cadence {cadence}")
+
+
+async def _outreach(
+    routed: RoutedLead, config: RoutingConfig, engine: sa.Engine, outreach: OutreachResource
+) -> StepResult:
+    if not outreach.is_configured():
+        return StepResult("outreach", "not configured", outreach.configuration_problem() or "")
+    sequence = config.pool(routed.decision.pool).outreach_sequence_id
+    if sequence is None:
+        return StepResult("outreach", "skipped", f"pool {routed.decision.pool} has no sequence")
+    lead = routed.lead
+
+    async def enroll() -> Effect:
+        state = await asyncio.to_thread(
+            outreach.enroll_once,
+            lead.email,
+            lead.first_name,
+            lead.last_name,
+            lead.company_name,
+            sequence,
+        )
+        return Effect(str(state), {"sequence": sequence})
+
+    try:
+        # enroll_once finds before it creates, so it is its own look-before-resend.
+        enrolled = await run_once(LedgerTable(engine), f"{lead.key}:outreach", "outreach", enroll)
+    except Exception as exc:  # non-critical: reported, never blocks the lead
+        return StepResult("outreach", "failed", str(exc))
+    return done_step("outreach", enrolled, f"sequence {sequence}")
