@@ -16,16 +16,10 @@ import sqlalchemy as sa
 
 from revops_pipelines.domain.attio_values import first_value, record_id
 from revops_pipelines.domain.submissions import FORM_SOURCES
-from revops_pipelines.resources.enrichment import EnrichmentResource
-from revops_pipelines.resources.outreach import OutreachResource
-from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.store import inbox
 from revops_pipelines.store.inbox import NewEvent
 from revops_pipelines.store.tables import effect_ledger, lead_first_touch
-from revops_sandbox.enrichment import ENRICHMENT_SANDBOX_KEY
 from revops_sandbox.form_traffic import typeform_delivery
-from revops_sandbox.outreach import OUTREACH_SANDBOX_TOKEN
-from revops_sandbox.slack import SLACK_SANDBOX_TOKEN
 from tests.services.events_harness import (
     api,
     clear_faults,
@@ -34,7 +28,10 @@ from tests.services.events_harness import (
     faults,
     make_world,
 )
-from tests.services.test_lead_service import run_lead_flow
+from tests.services.test_lead_service import (
+    clients,  # noqa: F401 (a fixture)
+    run_lead_flow,
+)
 
 
 @pytest.fixture
@@ -42,30 +39,7 @@ def world(engine, attio_sandbox, slack_sandbox) -> dict[str, Any]:  # type: igno
     return make_world(engine, attio_sandbox, slack_sandbox)
 
 
-@pytest.fixture
-def clients(side_systems, db_url) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """The lead flow's side systems (as in test_lead_service)."""
-    for sandbox, _ in side_systems.values():
-        sandbox.reset()
-    (slack, slack_url), (outreach, outreach_url), (_, enrichment_url) = (
-        side_systems["slack"],
-        side_systems["outreach"],
-        side_systems["enrichment"],
-    )
-    return {
-        "slack_sandbox": slack,
-        "outreach_sandbox": outreach,
-        "slack": SlackResource(token=SLACK_SANDBOX_TOKEN, base_url=f"{slack_url}/api/"),
-        "outreach": OutreachResource(
-            access_token=OUTREACH_SANDBOX_TOKEN, base_url=f"{outreach_url}/api/v2", mailbox_id="1"
-        ),
-        "enrichment": EnrichmentResource(
-            api_key=ENRICHMENT_SANDBOX_KEY, base_url=enrichment_url, database_url=db_url
-        ),
-    }
-
-
-def _lead(world: dict[str, Any], clients: dict[str, Any]) -> tuple[str, str, str]:
+def _lead(world: dict[str, Any], clients: dict[str, Any]) -> tuple[str, str, str]:  # noqa: F811
     """(person id, the lead's follow-up task id, the person's company id) from the lead flow."""
     delivery = typeform_delivery("unused-secret", random.Random(9))
     payload = json.loads(delivery.body)
@@ -122,7 +96,7 @@ def _value(world: dict[str, Any], object_: str, record: str, slug: str) -> list[
     return found["values"][slug]
 
 
-def test_first_touch_and_last_activity_are_written_once(world, clients) -> None:  # type: ignore[no-untyped-def]
+def test_first_touch_and_last_activity_are_written_once(world, clients) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     person, task_id, company = _lead(world, clients)
     world["delivered"] = len(world["sandbox"].webhook_events())  # the lead flow's own writes
     other = api(

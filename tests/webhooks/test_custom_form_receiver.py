@@ -117,7 +117,8 @@ def test_unknown_and_unconfigured_forms(served) -> None:  # type: ignore[no-unty
         f"{base}/webhooks/forms/unset_form", form_delivery("unset_form", [SECRET], payload)
     )
     assert unset.status_code == 503
-    assert unset.json()["detail"] == "FORM_UNSET_SECRET is not set"
+    # the sender is not told which variable is missing (issue 15); the log names it
+    assert unset.json() == {"error": "source_not_configured"}
     bad_json = form_delivery("contact_us", [SECRET], payload)
     bad = httpx.post(
         f"{base}/webhooks/forms/contact_us",
@@ -138,9 +139,14 @@ def test_unknown_and_unconfigured_forms(served) -> None:  # type: ignore[no-unty
 
 def test_settings_read_each_forms_secret_from_its_variable() -> None:
     settings = ReceiverSettings.from_env(
-        {"REVOPS_DATABASE_URL": "sqlite://", "FORM_A": "whsec_x", "HUBSPOT_CLIENT_SECRET": "hs"},
+        {
+            "REVOPS_DATABASE_URL": "sqlite://",
+            "FORM_A": "whsec_x0123456789abcdef",
+            "HUBSPOT_CLIENT_SECRET": "hs-0123456789abcdef",
+        },
         form_secret_envs={"a": "FORM_A", "b": "FORM_B"},
     )
-    assert settings.forms == {"a": ("FORM_A", "whsec_x"), "b": ("FORM_B", None)}
-    assert settings.hubspot_secret == "hs"
-    assert "whsec_x" not in repr(settings) and "hs'" not in repr(settings)
+    assert settings.forms == {"a": ("FORM_A", "whsec_x0123456789abcdef"), "b": ("FORM_B", None)}
+    assert settings.hubspot_secret == "hs-0123456789abcdef"
+    assert "whsec_x0123456789abcdef" not in repr(settings)
+    assert "hs-0123456789abcdef" not in repr(settings)
