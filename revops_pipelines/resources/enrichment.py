@@ -12,7 +12,6 @@ logs or results.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -122,12 +121,7 @@ class EnrichmentResource(HttpApiResource, dg.ConfigurableResource):
     def from_env(cls, **overrides: Any) -> EnrichmentResource:
         """ENRICHMENT_API_KEY through `dg.EnvVar` when set (else the resource is unconfigured
         and lookups answer "error" with the reason); ENRICHMENT_BASE_URL read now."""
-        values: dict[str, Any] = {}
-        if os.environ.get(ENV_VARS["api_key"]):
-            values["api_key"] = dg.EnvVar(ENV_VARS["api_key"])
-        if os.environ.get(ENV_VARS["base_url"]):
-            values["base_url"] = os.environ[ENV_VARS["base_url"]]
-        return cls(**{**values, **overrides})
+        return cls(**{**cls.env_values(ENV_VARS), **overrides})
 
     def configuration_problem(self) -> str | None:
         """Why lookups cannot run, naming the variable (never its value); or None."""

@@ -1,9 +1,12 @@
-"""What the JSON-over-HTTP resources (enrichment, Outreach) share: one lazily opened
-`httpx.Client` per resource, closed at the end of each step, their breaker and rate budget."""
+"""What the JSON-over-HTTP resources (enrichment, Outreach, Salesloft) share: their settings from
+the environment, one lazily opened `httpx.Client` per resource, closed at the end of each step,
+their breaker and rate budget."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 import httpx
@@ -15,6 +18,17 @@ from revops_pipelines.infra.rate_budget import RateBudgeted
 class HttpApiResource(BreakerGuard, RateBudgeted):
     """Mixed into a ConfigurableResource that declares `_http: httpx.Client | None` as a
     PrivateAttr and says what is missing in `configuration_problem()`."""
+
+    @staticmethod
+    def env_values(env_vars: Mapping[str, str]) -> dict[str, Any]:
+        """The fields whose variables are set: `base_url` read now (a documented default
+        otherwise), every other field (a credential) as a `dg.EnvVar` resolved when a run starts.
+        A field whose variable is unset is left out, so the resource says what is missing."""
+        return {
+            field: os.environ[var] if field == "base_url" else dg.EnvVar(var)
+            for field, var in env_vars.items()
+            if os.environ.get(var)
+        }
 
     def configuration_problem(self) -> str | None:
         raise NotImplementedError

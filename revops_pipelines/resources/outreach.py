@@ -14,7 +14,6 @@ errors, creates are not (`OutreachError.retryable` says which). JSON:API `errors
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import dagster as dg
@@ -90,12 +89,7 @@ class OutreachResource(HttpApiResource, dg.ConfigurableResource):
     def from_env(cls, **overrides: Any) -> OutreachResource:
         """OUTREACH_ACCESS_TOKEN and OUTREACH_MAILBOX_ID through `dg.EnvVar` when set (else the
         resource is unconfigured and says so); OUTREACH_BASE_URL read now."""
-        values: dict[str, Any] = {
-            f: dg.EnvVar(v) for f, v in ENV_VARS.items() if f != "base_url" and os.environ.get(v)
-        }
-        if os.environ.get(ENV_VARS["base_url"]):
-            values["base_url"] = os.environ[ENV_VARS["base_url"]]
-        return cls(**{**values, **overrides})
+        return cls(**{**cls.env_values(ENV_VARS), **overrides})
 
     def configuration_problem(self) -> str | None:
         missing = [v for f, v in ENV_VARS.items() if f != "base_url" and not getattr(self, f)]

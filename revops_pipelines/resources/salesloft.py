@@ -16,7 +16,6 @@ a minute per team, each call costing 1 (§3.6), so 10 a second. Salesloft docume
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -95,12 +94,7 @@ class SalesloftResource(HttpApiResource, dg.ConfigurableResource):
     @classmethod
     def from_env(cls, **overrides: Any) -> SalesloftResource:
         """SALESLOFT_API_KEY through `dg.EnvVar` when set; SALESLOFT_BASE_URL read now."""
-        values: dict[str, Any] = {}
-        if os.environ.get(ENV_VARS["api_key"]):
-            values["api_key"] = dg.EnvVar(ENV_VARS["api_key"])
-        if os.environ.get(ENV_VARS["base_url"]):
-            values["base_url"] = os.environ[ENV_VARS["base_url"]]
-        return cls(**{**values, **overrides})
+        return cls(**{**cls.env_values(ENV_VARS), **overrides})
 
     def configuration_problem(self) -> str | None:
         if not (self.api_key or "").strip():
