@@ -36,9 +36,8 @@ def track(message_id: str, event: str, when: str, email: str) -> inbox.NewEvent:
     return inbox.NewEvent("segment", message_id, {}, json.dumps(body).encode(), stamp)
 
 
-@pytest.fixture
-def world(db_url: str, attio_sandbox: Any, dagster_instance: dg.DagsterInstance):  # type: ignore[no-untyped-def]
-    attio = AttioResource(api_key=ATTIO_TEST_KEY, base_url=attio_sandbox.api_url, **FAST_ATTIO)
+def seed_usage_targets(attio: AttioResource) -> None:
+    """The person and the company the usage events are about (usage never creates any)."""
 
     async def seed() -> None:
         async with attio.client() as client:
@@ -54,6 +53,13 @@ def world(db_url: str, attio_sandbox: Any, dagster_instance: dg.DagsterInstance)
             )
 
     asyncio.run(seed())
+
+
+@pytest.fixture
+def world(db_url: str, attio_sandbox: Any, dagster_instance: dg.DagsterInstance):  # type: ignore[no-untyped-def]
+    attio = AttioResource(api_key=ATTIO_TEST_KEY, base_url=attio_sandbox.api_url, **FAST_ATTIO)
+
+    seed_usage_targets(attio)
     resources = {"database": RevopsDatabase(url=db_url), "attio": attio}
     return store_engine.get_engine(db_url), attio, resources, dagster_instance
 

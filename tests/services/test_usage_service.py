@@ -18,6 +18,7 @@ from revops_pipelines.services.inbox import InboxRun
 from revops_pipelines.services.usage import UsageReport, roll_up_day, stuck_segment_rows
 from revops_pipelines.store import inbox
 from revops_pipelines.store.inbox import NewEvent
+from tests.assets.test_usage import seed_usage_targets
 
 DAY = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -38,20 +39,7 @@ def track(message_id: str, event: str, when: datetime, email: str) -> NewEvent:
 def seeded(attio: AttioResource) -> AttioResource:
     """Attio with the person and the company the events are about (usage never creates any)."""
 
-    async def seed() -> None:
-        async with attio.client() as client:
-            await client.records.assert_record(
-                "companies",
-                matching_attribute="domains",
-                values={"domains": ["acme.example"], "name": "Acme"},
-            )
-            await client.records.assert_record(
-                "people",
-                matching_attribute="email_addresses",
-                values={"email_addresses": ["ana@acme.example"]},
-            )
-
-    asyncio.run(seed())
+    seed_usage_targets(attio)
     return attio
 
 
