@@ -5,80 +5,32 @@ keep the id map on the surviving records."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
-import httpx
 import pytest
 import sqlalchemy as sa
 
 from revops_pipelines.definitions import defs
-from revops_pipelines.resources.attio import AttioResource
-from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.sensors.inbox import release_run_batch
 from revops_pipelines.services.company_sync.sync import SYNC_NAME
-from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
-from revops_pipelines.store.resource import RevopsDatabase
 from revops_pipelines.store.sync_records import load_record_ids, upsert
 from revops_pipelines.store.tables import id_map, sync_state, webhook_digests, webhook_inbox
-from revops_pipelines.webhooks.app import create_app
-from revops_pipelines.webhooks.settings import ReceiverSettings
-from revops_sandbox.server import serve_in_thread
-from revops_sandbox.slack import SLACK_SANDBOX_TOKEN
+from tests.assets.attio_world import attio, attio_world, deliver
 from tests.assets.inbox_runs import meta, run_sensor
-from tests.resources.attio_helpers import connect
-from tests.webhooks.helpers import sign
 
-SECRET = "test-attio-secret"
 WINS = "sales-wins"
 
 
 @pytest.fixture
 def world(slack_sandbox, attio_sandbox, db_url, dagster_instance, monkeypatch):  # type: ignore[no-untyped-def]
-    slack, slack_url = slack_sandbox, slack_sandbox.url
-    monkeypatch.setenv("ATTIO_API_KEY", "sandbox-attio-key")
-    monkeypatch.setenv("ATTIO_BASE_URL", attio_sandbox.api_url)
-    monkeypatch.setenv(store_engine.DATABASE_URL_ENV, db_url)
-    resources = {
-        "database": RevopsDatabase(url=db_url),
-        "attio": AttioResource(
-            api_key="sandbox-attio-key",
-            base_url=attio_sandbox.api_url,
-            max_attempts=2,
-            max_total_wait_seconds=1.0,
-        ),
-        "slack": SlackResource(token=SLACK_SANDBOX_TOKEN, base_url=f"{slack_url}/api/"),
-    }
-    settings = ReceiverSettings(database_url=db_url, secrets={"attio": SECRET})
-    with serve_in_thread(create_app(settings)) as receiver:
-        yield {
-            "attio": attio_sandbox,
-            "slack": slack,
-            "resources": resources,
-            "receiver": receiver.url,
-            "instance": dagster_instance,
-            "engine": store_engine.get_engine(db_url),
-        }
+    with attio_world(slack_sandbox, attio_sandbox, db_url, dagster_instance, monkeypatch) as w:
+        yield w
 
 
 # --- helpers --------------------------------------------------------------------------------
-def attio(world: dict[str, Any], action: Any) -> Any:
-    """Run `action(client)` against the Attio sandbox over HTTP."""
-
-    async def go() -> Any:
-        client = connect(world["attio"])
-        try:
-            return await action(client)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(go())
-
-
 def schema(world: dict[str, Any]) -> dict[str, str]:
     async def read(client: Any) -> dict[str, str]:
         objects = {o["api_slug"]: o["id"] for o in await client.workspace.objects()}
@@ -137,14 +89,6 @@ def event(
         target["attribute_id"] = attribute
     actor = extra.pop("actor", {"type": "workspace-member", "id": "member-1"})
     return {"event_type": event_type, "id": target, "actor": actor, **extra}
-
-
-def deliver(world: dict[str, Any], key: str, *events: dict[str, Any]) -> int:
-    body = json.dumps({"webhook_id": "wh-1", "events": list(events)}).encode()
-    headers = {"Attio-Signature": sign("attio", SECRET, body), "Idempotency-Key": key}
-    return httpx.post(
-        f"{world['receiver']}/webhooks/attio", content=body, headers=headers
-    ).status_code
 
 
 def run_backlog(world: dict[str, Any]) -> dg.ExecuteInProcessResult:
