@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 import signal
 import subprocess
@@ -16,6 +15,14 @@ from typing import Any
 import click
 import httpx
 
+from revops_pipelines.cli.demo_events import (
+    demo_config_dir,
+    flow_c_summary,
+    forward_attio_events,
+    rep_edits_in_attio,
+    sla_escalations,
+    wait_for_inbox,
+)
 from revops_pipelines.cli.sandbox import import_sandbox, project_environment, sandbox_state_dir
 from revops_pipelines.cli.webserver import (
     WebserverNotReady,
@@ -24,14 +31,16 @@ from revops_pipelines.cli.webserver import (
     workspace_file,
 )
 from revops_pipelines.config import config_path, load_model
+from revops_pipelines.config.loader import CONFIG_DIR_ENV
 from revops_pipelines.domain.attio_values import first_value, select_title
 from revops_pipelines.domain.custom_forms import FormsConfig
+from revops_pipelines.domain.deal_messages import DealNotificationConfig
+from revops_pipelines.domain.pipeline_rules import PipelineRules
 from revops_pipelines.domain.submissions import FORM_SOURCES
 from revops_pipelines.store import engine as store_engine
-from revops_pipelines.store import inbox
 from revops_pipelines.webhooks.app import create_app
 from revops_pipelines.webhooks.settings import HUBSPOT_SECRET_ENV, ReceiverSettings
-from revops_pipelines.webhooks.sources import SOURCES, sign_attio
+from revops_pipelines.webhooks.sources import SOURCES
 
 # Local-only signing secrets: the demo signs its own sample traffic with them.
 DEMO_SECRETS = {name: f"demo-{name}-secret" for name in SOURCES}
@@ -100,19 +109,11 @@ def _lead_summary(stats: dict[str, Any], stack: Any) -> str:
     )
 
 
-def _wait_for_inbox(engine: Any, sources: list[str], timeout: float) -> dict[str, int]:
-    """Wait for the inbox sensors' runs to take every pending row (they tick every 5 s)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        counts = inbox.count_by_status(engine, sources)
-        if counts["pending"] + counts["processing"] == 0 or time.monotonic() > deadline:
-            return counts
-        time.sleep(3)
-
-
-def _edit_a_company_in_attio(stack: Any, receiver_url: str) -> tuple[str, str, str] | None:
+def _edit_a_company_in_attio(
+    stack: Any, receiver_url: str
+) -> tuple[dict[str, Any], str, str, str] | None:
     """A rep changes a synced company's industry in Attio; Attio's webhooks (one per changed
-    attribute) go to the receiver. Returns (Salesforce Id, old industry, new industry)."""
+    attribute) go to the receiver. Returns (company, Salesforce Id, old and new industry)."""
     attio = stack.apps["attio"]
     company = next(
         (
@@ -129,15 +130,39 @@ def _edit_a_company_in_attio(stack: Any, receiver_url: str) -> tuple[str, str, s
     since = len(attio.webhook_events())
     member = attio.members()[0]["id"]["workspace_member_id"]
     attio.edit_as_member("companies", company["id"]["record_id"], {"industry": after}, member)
-    with httpx.Client(base_url=receiver_url, timeout=10) as client:
-        for i, event in enumerate(attio.webhook_events(since)):
-            body = json.dumps({"webhook_id": "demo", "events": [event]}).encode()
-            headers = {
-                "Attio-Signature": sign_attio(DEMO_SECRETS["attio"], body),
-                "Idempotency-Key": f"demo-{time.time_ns()}-{i}",
-            }
-            client.post("/webhooks/attio", content=body, headers=headers)
-    return first_value(company, "salesforce_id"), before or "", after
+    forward_attio_events(attio, receiver_url, DEMO_SECRETS["attio"], since)
+    return company, first_value(company, "salesforce_id") or "", before or "", after
+
+
+def _win_and_move(stack: Any, company: dict[str, Any], receiver_url: str, engine: Any) -> None:
+    """A deal won and a pipeline entry moved to Proposal in Attio, through flow C."""
+    attio = stack.apps["attio"]
+    since = len(attio.webhook_events())
+    edits = rep_edits_in_attio(stack, company)
+    forward_attio_events(attio, receiver_url, DEMO_SECRETS["attio"], since)
+    click.echo(f"a rep won '{edits.deal}' and moved {edits.company} to Proposal in Attio")
+    attio_rows = wait_for_inbox(engine, ["attio"], timeout=180)
+    deals = load_model(config_path("deals.yaml"), DealNotificationConfig)
+    rule = load_model(config_path("pipelines.yaml"), PipelineRules).rules[0]
+    channel = rule.slack.channel if rule.slack else "#deals"
+    summary = flow_c_summary(stack, edits, deals.wins_channel, channel)
+    click.echo(f"Attio events: {attio_rows}; {summary}")
+
+
+def _escalate_past_sla(stack: Any, bin_dir: Path, env: dict[str, str], routed: float) -> None:
+    """The demo's SLAs are a minute of working time: wait for it, then run the SLA job."""
+    time.sleep(max(0.0, routed + 70 - time.monotonic()))
+    launch = subprocess.run(
+        [str(bin_dir / "dg"), "launch", "--job", "lead_sla_job"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if launch.returncode != 0:
+        click.echo(f"lead_sla_job failed:\n{launch.stderr[-2000:]}")
+        return
+    escalated, rerouted = sla_escalations(stack)
+    click.echo(f"lead SLAs: {escalated} escalated in Slack, {rerouted} re-routed to another rep")
 
 
 @click.command()
@@ -159,6 +184,9 @@ def demo(
     url = store_engine.database_url()
     store_engine.upgrade(url)
     click.echo(f"store: revision {store_engine.current_revision(url)} at {url}")
+    # The project's configuration with SLAs of a minute, so an escalation happens while you watch.
+    os.environ[CONFIG_DIR_ENV] = str(demo_config_dir(store_engine.state_dir()))
+    click.echo(f"configuration: {os.environ[CONFIG_DIR_ENV]} (routing.yaml with 1-minute SLAs)")
     custom_forms = load_model(config_path("forms.yaml"), FormsConfig)
     form = next(iter(custom_forms.forms), "")  # one lead goes through the first custom form
     settings = ReceiverSettings(
@@ -235,18 +263,21 @@ def demo(
             outcome = "succeeded" if launch.returncode == 0 else f"failed:\n{launch.stderr[-2000:]}"
             click.echo(f"sync run {outcome}; the Attio sandbox holds {attio_companies} companies")
             engine = store_engine.get_engine(url)
-            counts = _wait_for_inbox(engine, list(FORM_SOURCES), timeout=180)
+            counts = wait_for_inbox(engine, list(FORM_SOURCES), timeout=180)
             click.echo(f"webhook inbox: {counts}")
+            leads_routed = time.monotonic()
             edited = _edit_a_company_in_attio(stack, receiver.url)
             if edited is not None:
-                account_id, old, new = edited
+                company, account_id, old, new = edited
                 click.echo(f"a rep set account {account_id}'s industry {old} -> {new} in Attio")
-                attio_rows = _wait_for_inbox(engine, ["attio"], timeout=180)
+                attio_rows = wait_for_inbox(engine, ["attio"], timeout=180)
                 account = stack.apps["salesforce"].account(account_id)  # type: ignore[attr-defined]
                 click.echo(
                     f"Attio events: {attio_rows}; Salesforce account {account_id} Industry is "
                     f"now {account['Industry'] if account else '?'}"
                 )
+                _win_and_move(stack, company, receiver.url, engine)
+            _escalate_past_sla(stack, bin_dir, env, leads_routed)
             stats = {name: app.stats() for name, app in stack.apps.items()}  # type: ignore[attr-defined]
             people = stats["attio"]["records"].get("people", 0)
             click.echo(f"Attio sandbox: {people} people; {_lead_summary(stats, stack)}")
