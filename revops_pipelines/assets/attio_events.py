@@ -18,6 +18,7 @@ from revops_pipelines.assets.inbox import (
     inbox_run,
     settled_result,
 )
+from revops_pipelines.assets.leads import ROUTING
 from revops_pipelines.assets.salesforce_sync import FIELD_MAPPING
 from revops_pipelines.config import config_path, load_model
 from revops_pipelines.domain.deal_messages import DealNotificationConfig
@@ -81,6 +82,7 @@ async def attio_events(
             limit=config.limit,
             log=context.log,
             pipelines=PIPELINES_CONFIG,
+            routing=ROUTING,
         )
     report, back = batch.handling, batch.write_back
     if batch.errors:

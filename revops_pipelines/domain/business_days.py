@@ -116,8 +116,9 @@ def next_business_day_deadline(
     hour: int,
     holidays: Container[date] = frozenset(),
     weekend: Iterable[int] = SATURDAY_SUNDAY,
+    days: int = 1,
 ) -> datetime:
-    """`hour` o'clock local time on the first business day after the day the lead arrived,
+    """`hour` o'clock local time on the `days`-th business day after the day the lead arrived,
     as the rep sees that day, returned in UTC.
 
     The arrival day is taken in the rep's zone (23:30 UTC on a Friday is already Saturday in
@@ -127,12 +128,17 @@ def next_business_day_deadline(
         raise ValueError("received_at_utc must be timezone-aware")
     if not 0 <= hour <= 23:
         raise ValueError(f"hour {hour} is not between 0 and 23")
+    if days < 1:
+        raise ValueError(f"days {days} is not at least 1")
     zone = ZoneInfo(rep_tz)
     off_days = frozenset(weekend)
     day = received_at_utc.astimezone(zone).date()
+    left = days
     for _ in range(_MAX_DAYS_AHEAD):
         day += timedelta(days=1)
         if is_business_day(day, holidays, off_days):
-            # An hour inside a spring-forward gap resolves with fold=0, i.e. one hour later.
-            return datetime.combine(day, time(hour), tzinfo=zone).astimezone(UTC)
+            left -= 1
+            if left == 0:
+                # An hour inside a spring-forward gap resolves with fold=0, i.e. one hour later.
+                return datetime.combine(day, time(hour), tzinfo=zone).astimezone(UTC)
     raise ValueError(f"no business day within {_MAX_DAYS_AHEAD} days of {received_at_utc}")

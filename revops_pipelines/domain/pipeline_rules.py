@@ -15,14 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from revops_pipelines.domain.deal_messages import is_won_stage, stage_title_key
-
-_MAX_DAYS_AHEAD = 366
 
 
 class SlackAction(BaseModel):
@@ -34,7 +32,12 @@ class SlackAction(BaseModel):
 class TaskAction(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    due_business_days: int = Field(ge=0, le=60, description="Deadline, in business days.")
+    due_business_days: int = Field(
+        ge=1,
+        le=60,
+        description="Business days after the move; due at routing.yaml's task_due_hour in the "
+        "owner's time zone (a rep of routing.yaml), else in UTC.",
+    )
     owner_attribute: str = Field(
         default="owner",
         min_length=1,
@@ -190,27 +193,6 @@ def missing_in_workspace(
                     f"(it has {[s.title for s in live]})"
                 )
     return problems
-
-
-def business_days_after(
-    start: datetime, days: int, holidays: Iterable[Any] = (), weekend: Iterable[int] = (5, 6)
-) -> datetime:
-    """`start` moved `days` business days ahead (same time of day, UTC). A start on a day off
-    counts from the next business day, so 2 business days after Saturday is Tuesday."""
-    if start.tzinfo is None:
-        raise ValueError("start must be timezone-aware")
-    off, closed = frozenset(weekend), frozenset(holidays)
-    moment = start.astimezone(UTC)
-    remaining = days
-    for _ in range(_MAX_DAYS_AHEAD):
-        if remaining == 0 and moment.weekday() not in off and moment.date() not in closed:
-            return moment
-        moment += timedelta(days=1)
-        if moment.weekday() not in off and moment.date() not in closed:
-            remaining = max(remaining - 1, 0)
-            if remaining == 0:
-                return moment
-    raise ValueError(f"no business day within {_MAX_DAYS_AHEAD} days of {start}")
 
 
 def task_text(rule: PipelineRule, *, record: str, stage: str, list_name: str) -> str:

@@ -288,10 +288,26 @@ class RoutingConfig(_Model):
     def catch_all_pool(self) -> Pool:
         return self.pool(self.rules[-1].pool)
 
-    def task_deadline(self, rep_email: str, received_at: datetime) -> datetime:
-        """When the rep's follow-up task is due (UTC): the next business day, rep's time."""
+    def task_deadline(self, rep_email: str, received_at: datetime, days: int = 1) -> datetime:
+        """When the rep's task is due (UTC): `task_due_hour` on the `days`-th business day
+        after `received_at`, in the rep's time zone and calendar."""
         rep, hours = self.rep(rep_email), self.business_hours
         calendar = hours.calendar(rep.holiday_country)
         return next_business_day_deadline(
-            received_at, rep.time_zone, hours.task_due_hour, calendar, hours.weekend_days
+            received_at, rep.time_zone, hours.task_due_hour, calendar, hours.weekend_days, days
         )
+
+
+def owner_task_deadline(
+    config: RoutingConfig | None, owner_email: str | None, start: datetime, days: int
+) -> datetime:
+    """A task for an Attio member due `days` business days after `start`, at `task_due_hour`:
+    in their own time zone and holidays when they are a rep of `config`, else in UTC on the
+    company calendar (the defaults without a routing config)."""
+    email = (owner_email or "").lower()
+    if config is not None and any(r.email == email for r in config.reps):
+        return config.task_deadline(email, start, days)
+    hours = config.business_hours if config is not None else BusinessHours()
+    return next_business_day_deadline(
+        start, "UTC", hours.task_due_hour, hours.calendar(), hours.weekend_days, days
+    )

@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from revops_pipelines.config import ConfigError, load_model
+from revops_pipelines.config import ConfigError, config_path, load_model
 from revops_pipelines.domain.business_days import (
     BusinessHours,
     HolidayCalendar,
     next_business_day_deadline,
 )
 from revops_pipelines.domain.routing import RoutingConfig
+from revops_pipelines.domain.routing_config import owner_task_deadline
 
 
 def _utc(*parts: int) -> datetime:
@@ -112,3 +113,32 @@ def test_the_routing_file_gives_each_rep_their_zone_hour_and_holidays(tmp_path: 
     path.write_text(path.read_text().replace("task_due_hour: 10", "task_due_hour: 24"))
     with pytest.raises(ConfigError, match=r"routing.yaml:2: business_hours.task_due_hour"):
         load_model(path, RoutingConfig)
+
+
+def test_n_business_days_skip_weekends_and_holidays_in_the_reps_zone() -> None:
+    # Thursday 24 December 2026, 15:00 UTC; Christmas is a company holiday: two business days
+    # later is Monday 28th, then Tuesday 29th at 09:00 in Madrid.
+    calendar = HolidayCalendar(frozenset({date(2026, 12, 25)}))
+    due = next_business_day_deadline(_utc(2026, 12, 24, 15), "Europe/Madrid", 9, calendar, days=2)
+    assert due.astimezone(ZoneInfo("Europe/Madrid")) == datetime(
+        2026, 12, 29, 9, tzinfo=ZoneInfo("Europe/Madrid")
+    )
+    with pytest.raises(ValueError, match="days 0"):
+        next_business_day_deadline(_utc(2026, 12, 24, 15), "UTC", 9, days=0)
+
+
+def test_a_pipeline_task_is_due_in_the_owners_zone_when_they_are_a_rep() -> None:
+    config = load_model(config_path("routing.yaml"), RoutingConfig)
+    friday = _utc(2026, 12, 4, 20)  # Friday 12:00 in Los Angeles, Saturday 04:00 in Singapore
+    los_angeles = owner_task_deadline(config, "Morgan.Lee@northwindsales.io", friday, 2)
+    assert los_angeles.astimezone(ZoneInfo("America/Los_Angeles")).strftime("%a %d %H:%M") == (
+        "Tue 08 09:00"
+    )
+    singapore = owner_task_deadline(config, "liam.chen@northwindsales.io", friday, 2)
+    assert singapore.astimezone(ZoneInfo("Asia/Singapore")).strftime("%a %d %H:%M") == (
+        "Tue 08 09:00"
+    )
+    # Not a rep of routing.yaml: UTC, on the company calendar; and without a routing file.
+    for routing in (config, None):
+        stranger = owner_task_deadline(routing, "someone@elsewhere.example", friday, 2)
+        assert stranger == _utc(2026, 12, 8, 9)

@@ -3,8 +3,6 @@ and what a workspace lacks."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
 import pytest
 from pydantic import ValidationError
 
@@ -13,7 +11,6 @@ from revops_pipelines.domain.pipeline_rules import (
     PipelineRule,
     PipelineRules,
     StageSeen,
-    business_days_after,
     current_stage,
     is_transition,
     missing_in_workspace,
@@ -83,25 +80,6 @@ def test_current_stage_reads_the_active_status() -> None:
     entry = {"entry_values": {"stage": [value("Qualified", "x"), value("Proposal", None)]}}
     assert current_stage(entry, "stage") == StageSeen("id-Proposal", "Proposal", "t-Proposal")
     assert current_stage({"entry_values": {"stage": []}}, "stage") is None
-
-
-@pytest.mark.parametrize(
-    ("start", "days", "due"),
-    [
-        (datetime(2026, 12, 4, 15, tzinfo=UTC), 2, datetime(2026, 12, 8, 15, tzinfo=UTC)),  # Fri
-        (datetime(2026, 12, 5, 9, tzinfo=UTC), 2, datetime(2026, 12, 8, 9, tzinfo=UTC)),  # Sat
-        (datetime(2026, 12, 1, 9, tzinfo=UTC), 0, datetime(2026, 12, 1, 9, tzinfo=UTC)),
-        (datetime(2026, 12, 6, 9, tzinfo=UTC), 0, datetime(2026, 12, 7, 9, tzinfo=UTC)),  # Sun
-    ],
-)
-def test_business_days_after(start: datetime, days: int, due: datetime) -> None:
-    assert business_days_after(start, days) == due
-
-
-def test_business_days_after_skips_holidays() -> None:
-    start = datetime(2026, 12, 24, 9, tzinfo=UTC)  # Thursday
-    due = business_days_after(start, 1, holidays=[date(2026, 12, 25)])
-    assert due == datetime(2026, 12, 28, 9, tzinfo=UTC)
 
 
 def test_bad_rules_are_refused() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from revops_pipelines.config import config_path, load_model
 from revops_pipelines.domain.pipeline_rules import PipelineRules
+from revops_pipelines.domain.routing_config import RoutingConfig
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.salesforce import SalesforceResource
 from revops_pipelines.resources.slack import SlackResource
@@ -26,6 +27,7 @@ from tests.conftest import ATTIO_TEST_KEY
 from tests.services.conftest import DEALS, FAST_ATTIO, MAPPING
 
 RULES = load_model(config_path("pipelines.yaml"), PipelineRules)
+ROUTING = load_model(config_path("routing.yaml"), RoutingConfig)
 
 
 def make_world(engine: Any, attio_sandbox: Any, slack_sandbox: Any) -> dict[str, Any]:
@@ -147,6 +149,7 @@ def handle_once(world: dict[str, Any], run_id: str, rules: PipelineRules) -> Att
                 deals=DEALS,
                 mapping=MAPPING,
                 pipelines=rules,
+                routing=ROUTING,
             )
 
     try:

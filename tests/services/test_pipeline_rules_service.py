@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from revops_pipelines.store import inbox
 from revops_pipelines.store.inbox import NewEvent
 from revops_pipelines.store.tables import pipeline_stage_state
 from tests.services.events_harness import (
+    ROUTING,
     RULES,
     api,
     clear_faults,
@@ -65,8 +67,13 @@ def test_an_entry_moved_to_proposal_posts_once_and_gives_the_owner_one_task(worl
         {"referenced_actor_type": "workspace-member", "referenced_actor_id": owner}
     ]
     assert "follow up on the proposal" in task["content_plaintext"]
+    # Two business days later at 9:00 in the owner's time zone (a rep of routing.yaml).
+    member = next(m for m in world["sandbox"].members() if m["id"]["workspace_member_id"] == owner)
+    rep = ROUTING.rep(member["email_address"])
     deadline = datetime.fromisoformat(task["deadline_at"].replace("Z", "+00:00"))
-    assert deadline.weekday() < 5 and timedelta(days=1) < deadline - datetime.now(UTC)
+    local = deadline.astimezone(ZoneInfo(rep.time_zone))
+    assert (local.hour, local.minute) == (9, 0) and local.weekday() < 5
+    assert timedelta(days=1) < deadline - datetime.now(UTC)
     with world["engine"].connect() as connection:
         [state] = connection.execute(sa.select(pipeline_stage_state)).mappings().all()
     assert (state["entry_id"], state["stage_title"]) == (entry, "Proposal")

@@ -24,6 +24,7 @@ from revops_pipelines.domain.attio_events import (
 from revops_pipelines.domain.deal_messages import DealNotificationConfig
 from revops_pipelines.domain.field_mapping import FieldMapping
 from revops_pipelines.domain.pipeline_rules import PipelineRules
+from revops_pipelines.domain.routing_config import RoutingConfig
 from revops_pipelines.resources.attio import AttioClient
 from revops_pipelines.resources.salesforce import SalesforceResource
 from revops_pipelines.resources.slack import SlackResource
@@ -81,6 +82,7 @@ async def handle_attio_events(
     limit: int = DEFAULT_BATCH_LIMIT,
     log: Any = None,
     pipelines: PipelineRules | None = None,
+    routing: RoutingConfig | None = None,
 ) -> AttioEventsBatch:
     """Claim, parse, deduplicate (per-attribute `record.updated` events and redeliveries of one
     change become one normalized event) and handle each event type through its handler."""
@@ -93,7 +95,14 @@ async def handle_attio_events(
             client, engine, salesforce, mapping, run_id=run.run_id, log=log
         )
     handlers = AttioEventHandlers(
-        client, engine, slack, deals, log=log, write_back=write_back, pipelines=pipelines
+        client,
+        engine,
+        slack,
+        deals,
+        log=log,
+        write_back=write_back,
+        pipelines=pipelines,
+        routing=routing,
     )
     report = await handlers.handle(normalized)
     return AttioEventsBatch(

@@ -59,6 +59,7 @@ from revops_pipelines.domain.deal_messages import (
     transition_key,
 )
 from revops_pipelines.domain.pipeline_rules import PipelineRules
+from revops_pipelines.domain.routing_config import RoutingConfig
 from revops_pipelines.infra.send_once import Effect, run_once
 from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.errors import AttioError
@@ -108,6 +109,7 @@ class AttioEventHandlers:
         log: Any = None,
         write_back: TwoWayWriteBack | None = None,
         pipelines: PipelineRules | None = None,
+        routing: RoutingConfig | None = None,
     ) -> None:
         self.client, self.engine, self.slack, self.config = client, engine, slack, config
         self.log = log
@@ -116,7 +118,7 @@ class AttioEventHandlers:
         self._companies: dict[str, str | None] = {}
         self._members: dict[str, str] | None = None
         self.pipelines = PipelineRulesHandler(
-            client, engine, slack, pipelines or PipelineRules(), log=log
+            client, engine, slack, pipelines or PipelineRules(), routing, log=log
         )
         self.report.pipelines = self.pipelines.report
         self.activity = ActivityHandler(client, engine, log=log)

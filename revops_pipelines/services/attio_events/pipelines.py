@@ -29,7 +29,6 @@ from revops_pipelines.domain.pipeline_rules import (
     PipelineRule,
     PipelineRules,
     StageSeen,
-    business_days_after,
     current_stage,
     is_transition,
     member_name,
@@ -42,6 +41,7 @@ from revops_pipelines.domain.pipeline_rules import (
     slack_text,
     task_text,
 )
+from revops_pipelines.domain.routing_config import RoutingConfig, owner_task_deadline
 from revops_pipelines.infra.send_once import Effect, run_once
 from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.errors import AttioError
@@ -110,9 +110,11 @@ class PipelineRulesHandler:
         engine: sa.Engine,
         slack: SlackResource,
         rules: PipelineRules,
+        routing: RoutingConfig | None = None,
         log: Any = None,
     ) -> None:
         self.client, self.engine, self.slack, self.rules = client, engine, slack, rules
+        self.routing = routing  # the owners' time zones and holidays
         self.log = log
         self.report = PipelineReport()
         self._parents: dict[tuple[str, str], dict[str, Any] | None] = {}
@@ -229,7 +231,9 @@ class PipelineRulesHandler:
                 )
                 return
             since = parse_attio_time(stage.since) or datetime.now(UTC)
-            deadline = business_days_after(since, rule.task.due_business_days)
+            email = str(member.get("email_address") or "")
+            days = rule.task.due_business_days
+            deadline = owner_task_deadline(self.routing, email, since, days)
             content = task_text(rule, **names)
             link = {
                 "target_object": entry["parent_object"],
