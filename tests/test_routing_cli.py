@@ -1,8 +1,8 @@
-"""`revops routing check` and `revops routing simulate`: preview a rules change, write nothing."""
+"""`revops routing check` and `revops routing simulate`: the leads routed live replayed with the
+facts their decisions recorded, under the current and a proposed file; nothing written."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,9 +11,11 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from revops_pipelines.cli import app
+from revops_pipelines.config import load_model
+from revops_pipelines.domain.routing import LeadFacts, RoutingConfig
 from revops_pipelines.store import engine as store_engine
-from revops_pipelines.store import inbox
-from revops_pipelines.store.tables import routing_assignment, routing_state, webhook_inbox
+from revops_pipelines.store.routing import route_lead
+from revops_pipelines.store.tables import routing_assignment, routing_state
 
 RULES = """\
 reps:
@@ -32,100 +34,145 @@ rules:
 """
 
 
-def _tally(email: str, size: str | None) -> bytes:
-    fields = [
-        {"key": "q1", "label": "Full Name", "type": "INPUT_TEXT", "value": "Jo Doe"},
-        {"key": "q2", "label": "Email Address", "type": "INPUT_EMAIL", "value": email},
-    ]
-    if size is not None:
-        fields.append({"key": "q3", "label": "Company size", "type": "INPUT_TEXT", "value": size})
-    body = {
-        "eventId": email,
-        "eventType": "FORM_RESPONSE",
-        "data": {"formId": "f", "fields": fields},
-    }
-    return json.dumps(body).encode()
+def _at(day: int, hour: int = 12) -> datetime:
+    return datetime(2026, 11, day, hour, 0, tzinfo=UTC)
 
 
-def _at(day: int) -> datetime:
-    return datetime(2026, 11, day, 12, 0, tzinfo=UTC)
+# (lead key, email, employees, day and hour routed): one before --since 2026-11-10, five after.
+LEADS = [
+    ("tally:h1", "h1@small.io", 10, 1, 12),
+    ("tally:big", "ann@big.io", 1000, 12, 9),
+    ("tally:tiny", "tim@tiny.io", 5, 12, 10),
+    ("tally:mid", "max@mid.io", 200, 13, 12),
+    ("typeform:small", "sue@small.io", 150, 14, 12),
+    ("typeform:nosize", "dee@nosize.io", None, 15, 12),
+]
 
 
 @pytest.fixture
 def runner(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    """Current rules: enterprise from 500 employees, in a config dir of the test's own."""
+    """Current rules: enterprise from 500 employees, in a config dir of the test's own; the
+    leads of LEADS routed live by the store under them, and `tally:mid` stored as a lead routed
+    before facts were recorded."""
     (tmp_path / "routing.yaml").write_text(RULES.format(threshold=500))
     monkeypatch.setenv("REVOPS_CONFIG_DIR", str(tmp_path))
     monkeypatch.setenv("REVOPS_DATABASE_URL", db_url)
-    typeform = {
-        "event_id": "tf-1",
-        "event_type": "form_response",
-        "form_response": {
-            "form_id": "f",
-            "answers": [
-                {"type": "email", "email": "d@nosize.io", "field": {"id": "e", "type": "email"}}
-            ],
-        },
-    }
-    events = [
-        inbox.NewEvent("tally", "t1", {}, _tally("a@big.io", "1000-5000"), _at(12)),
-        inbox.NewEvent("tally", "t2", {}, _tally("b@mid.io", "200"), _at(13)),
-        inbox.NewEvent("tally", "t3", {}, _tally("c@small.io", "50"), _at(14)),
-        inbox.NewEvent("typeform", "tf-1", {}, json.dumps(typeform).encode(), _at(15)),
-        inbox.NewEvent("tally", "old", {}, _tally("o@big.io", "1000"), _at(1)),  # before --since
-        inbox.NewEvent("tally", "bad", {}, b"not json", _at(16)),
-        inbox.NewEvent("attio", "at-1", {}, b"{}", _at(16)),  # not a form: never replayed
-    ]
-    inbox.store_events(store_engine.get_engine(db_url), events)
+    config = load_model(tmp_path / "routing.yaml", RoutingConfig)
+    engine = store_engine.get_engine(db_url)
+    for key, email, size, day, hour in LEADS:
+        facts = LeadFacts(email, email.split("@")[1], size, source=key.split(":")[0])
+        route_lead(engine, key, facts, config, _at(day).date(), now=_at(day, hour))
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(routing_assignment)
+            .where(routing_assignment.c.lead_key == "tally:mid")
+            .values(facts=None, routing_day=None)
+        )
     return CliRunner()
 
 
 def _row(output: str, key: str) -> list[str]:
-    return next(line.split() for line in output.splitlines() if line.split()[:1] == [key])
+    return next(
+        [c.strip() for c in line.split("  ") if c.strip()]
+        for line in output.splitlines()
+        if line.split()[:1] == [key]
+    )
 
 
-def test_simulate_prints_current_and_candidate_counts_per_rep_and_rule(
+def _stored(db_url: str) -> list[tuple[object, ...]]:
+    with store_engine.get_engine(db_url).connect() as connection:
+        return [
+            tuple(r)
+            for r in connection.execute(sa.select(routing_state).order_by(*routing_state.c))
+        ] + [
+            tuple(r)
+            for r in connection.execute(
+                sa.select(routing_assignment).order_by(routing_assignment.c.lead_key)
+            )
+        ]
+
+
+def test_simulate_replays_the_recorded_facts_side_by_side(
     runner: CliRunner, tmp_path: Path, db_url: str
 ) -> None:
-    candidate = tmp_path / "candidate.yaml"
-    candidate.write_text(RULES.format(threshold=100))
+    """Live, current and proposed per lead. Current agrees with live only because the replay
+    starts from the live turns before --since (B took h1, so the tiny lead is C's); the lead
+    without facts is listed as such and its live turn still counts."""
+    proposed = tmp_path / "proposed.yaml"
+    proposed.write_text(RULES.format(threshold=100))
+    before = _stored(db_url)
     result = runner.invoke(
-        app, ["routing", "simulate", "--since", "2026-11-10", "--rules", str(candidate)]
+        app, ["routing", "simulate", "--since", "2026-11-10", "--rules", str(proposed)]
     )
     assert result.exit_code == 0, result.output
-    assert (
-        "4 form leads since 2026-11-10 (1 unreadable or invalid skipped); nothing written"
-        in result.output
-    )
-    # Current: 1000 -> ent; 200, 50 and the unknown size -> b, c, b in turn.
-    # Candidate (from 100): 1000 and 200 -> ent; 50 and unknown -> b, c.
-    assert _row(result.output, "rep") == ["rep", "current", "candidate", "change"]
-    assert _row(result.output, "a@x.io") == ["a@x.io", "1", "2", "+1"]
-    assert _row(result.output, "b@x.io") == ["b@x.io", "2", "1", "-1"]
-    assert _row(result.output, "c@x.io") == ["c@x.io", "1", "1", "+0"]
-    assert _row(result.output, "enterprise") == ["enterprise", "1", "2", "+1"]
-    assert _row(result.output, "default") == ["default", "3", "2", "-1"]
-    engine = store_engine.get_engine(db_url)
-    with engine.connect() as connection:
-        assert (
-            connection.execute(sa.select(sa.func.count()).select_from(routing_state)).scalar() == 0
-        )
-        assert (
-            connection.execute(sa.select(sa.func.count()).select_from(routing_assignment)).scalar()
-            == 0
-        )
-        statuses = set(connection.execute(sa.select(webhook_inbox.c.status)).scalars())
-    assert statuses == {"pending"}
+    out = result.output
+    assert "5 leads routed since 2026-11-10; 1 with facts not recorded; nothing written" in out
+    assert _row(out, "lead") == ["lead", "email", "day", "live", "current", "proposed"]
+    assert _row(out, "tally:big") == [
+        "tally:big",
+        "a•••@big.io",
+        "2026-11-12",
+        "enterprise → A",
+        "enterprise → A",
+        "enterprise → A",
+    ]
+    assert _row(out, "tally:tiny")[3:] == ["default → C", "default → C", "default → C"]
+    assert _row(out, "tally:mid") == [
+        "tally:mid",
+        "—",
+        "2026-11-13",
+        "default → B",
+        "facts not recorded",
+        "facts not recorded",
+    ]
+    # 150 employees: enterprise under the proposed rules, so the next small lead is C's turn.
+    assert _row(out, "typeform:small") == [
+        "typeform:small",
+        "s•••@small.io",
+        "2026-11-14",
+        "default → C",
+        "default → C",
+        "enterprise → A",
+    ]
+    assert _row(out, "typeform:nosize") == [
+        "typeform:nosize",
+        "d•••@nosize.io",
+        "2026-11-15",
+        "default → B",
+        "default → B",
+        "default → C",
+    ]
+    assert "current rules vs live: 4 of 4 the same" in out
+    assert "proposed vs current: 2 of 4 change (1 to another rule, 1 to another rep)" in out
+    assert _row(out, "rep") == ["rep", "live", "current", "proposed", "change"]
+    assert _row(out, "A") == ["A", "1", "1", "2", "+1"]
+    assert _row(out, "B") == ["B", "1", "1", "0", "-1"]
+    assert _row(out, "C") == ["C", "2", "2", "2", "+0"]
+    assert _row(out, "enterprise") == ["enterprise", "1", "1", "2", "+1"]
+    for _, email, *_ in LEADS:
+        assert email not in out  # lead addresses are masked
+    assert _stored(db_url) == before  # nothing written
 
 
-def test_simulate_without_a_candidate_shows_the_current_rules_only(runner: CliRunner) -> None:
+def test_simulate_without_a_proposed_file_shows_live_and_current(runner: CliRunner) -> None:
     result = runner.invoke(app, ["routing", "simulate", "--since", "2026-11-14"])
     assert result.exit_code == 0, result.output
-    assert "2 form leads since 2026-11-14 (1 unreadable or invalid skipped)" in result.output
-    assert _row(result.output, "rep") == ["rep", "current"]
-    assert _row(result.output, "b@x.io") == ["b@x.io", "1"]
-    assert _row(result.output, "c@x.io") == ["c@x.io", "1"]
-    assert _row(result.output, "a@x.io") == ["a@x.io", "0"]
+    assert "2 leads routed since 2026-11-14; nothing written" in result.output
+    assert _row(result.output, "lead") == ["lead", "email", "day", "live", "current"]
+    assert _row(result.output, "typeform:nosize")[3:] == ["default → B", "default → B"]
+    assert "current rules vs live: 2 of 2 the same" in result.output
+    assert "proposed vs current" not in result.output
+
+
+def test_simulate_says_when_the_rules_changed_since_the_live_run(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "routing.yaml").write_text(RULES.format(threshold=100))
+    result = runner.invoke(app, ["routing", "simulate", "--since", "2026-11-10"])
+    assert result.exit_code == 0, result.output
+    assert "current rules vs live: 2 of 4 the same, 2 differ (the rules changed since?)" in (
+        result.output
+    )
 
 
 def test_simulate_refuses_a_broken_candidate_with_file_and_line(
@@ -167,29 +214,3 @@ def test_check_defaults_to_the_packaged_routing_file(monkeypatch: pytest.MonkeyP
     assert result.exit_code == 0, result.output
     assert "valid (4 rules, 4 pools)" in result.output
     assert "pool emea (capacity)" in result.output
-
-
-def test_replayed_facts_follow_the_lead_normalization_and_read_size_answers() -> None:
-    from revops_pipelines.cli.routing import lead_facts
-    from revops_pipelines.domain.submissions import parse_submission
-
-    body = json.loads(_tally(" Jo@Gmail.com ", "500-1000"))
-    body["data"]["fields"] += [
-        {"key": "q4", "label": "Country", "type": "INPUT_TEXT", "value": "Germany"},
-        {"key": "q5", "label": "Industry", "type": "INPUT_TEXT", "value": "Technology"},
-    ]
-    submission = parse_submission(
-        "tally",
-        json.dumps(body).encode(),
-        raw_ref="webhook_inbox:1",
-        event_id="e",
-        received_at=_at(2),
-    )
-    facts = lead_facts(submission)
-    assert (facts.email, facts.company_domain, facts.employee_count) == ("jo@gmail.com", None, 500)
-    assert (facts.industry, facts.country, facts.region, facts.source) == (
-        "Technology",
-        "DE",
-        "EMEA",
-        "tally",
-    )

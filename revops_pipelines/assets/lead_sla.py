@@ -28,7 +28,8 @@ async def lead_sla_escalations(
 ) -> dg.MaterializeResult:
     """Routed leads whose follow-up task is still open past their pool's SLA
     (`sla_business_hours` in routing.yaml), each escalated once in the pool's channel with an
-    audit note, and re-routed to the next available rep where the pool sets `sla_reroute`."""
+    audit note, and where the pool sets `sla_reroute` re-routed to the rep the pool's own
+    strategy picks among its other available reps (chosen once, counted as a turn)."""
     if not slack.is_configured():
         problem = slack.configuration_problem() or "Slack is not configured"
         breaches = leads_past_sla(database.engine(), ROUTING, datetime.now(UTC))

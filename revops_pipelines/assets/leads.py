@@ -16,6 +16,7 @@ from revops_pipelines.domain.lead_lists import ListMapping
 from revops_pipelines.domain.leads import Lead
 from revops_pipelines.domain.markdown import md_table
 from revops_pipelines.domain.routing import RoutingConfig
+from revops_pipelines.domain.routing_dashboard import days_markdown
 from revops_pipelines.domain.submissions import Submission
 from revops_pipelines.infra.breaker import breaker_states
 from revops_pipelines.infra.rate_budget import INTERACTIVE, budget_states
@@ -32,6 +33,7 @@ from revops_pipelines.services.leads.batch import (
 )
 from revops_pipelines.services.leads.flow import LeadInAttio, RoutedLead
 from revops_pipelines.services.leads.intake import normalize_leads
+from revops_pipelines.services.routing_dashboard import touched_days
 from revops_pipelines.store.resource import RevopsDatabase
 
 # Loaded while the definitions load: a broken file fails `dg check defs` with file and line.
@@ -118,12 +120,14 @@ async def routed_leads(
 ) -> dg.MaterializeResult:
     """Each lead routed by `config/routing.yaml` (first matching rule, then the pool's strategy,
     skipping reps out of office or at capacity); `owner` and `routing_reason` set on the person.
-    A lead routed before keeps its rep."""
+    A lead routed before keeps its rep. `routing_by_day`: the routing dashboard's table (per rep:
+    leads routed, median time to first touch, SLA breaches) of each day the run routed on."""
     async with attio.client(priority=INTERACTIVE) as client:
         batch = await route_leads(
             client, database.engine(), inbox_run(context, database), ROUTING, attio_people
         )
     routed = batch.kept
+    days = touched_days(database.engine(), (r.assigned_at for r in routed))
     by_rule = Counter(r.decision.rule for r in routed)
     by_rep = Counter(r.decision.rep_email or "(unassigned)" for r in routed)
     return dg.MaterializeResult(
@@ -139,6 +143,7 @@ async def routed_leads(
                     [(r.lead.email, r.decision.rep_email, r.decision.reason) for r in routed],
                 )
             ),
+            "routing_by_day": dg.MetadataValue.md(days_markdown(days)),
         },
     )
 
@@ -156,7 +161,8 @@ async def lead_follow_ups(
     """For each routed lead, once each: the list chosen by form (`config/lists.yaml`), a task for
     the rep due the next business day in the rep's time zone, a Slack message (and a high-value
     post when routing.yaml's rule matches), the pool's Outreach sequence or Salesloft cadence,
-    and an audit note listing every step."""
+    and an audit note listing every step. `routing_by_day`: the routing dashboard's table of each
+    day its leads were routed on."""
     async with attio.client(priority=INTERACTIVE) as client:
         reports = await follow_up_leads(
             client,
@@ -169,6 +175,7 @@ async def lead_follow_ups(
             outreach=outreach,
             salesloft=salesloft,
         )
+    days = touched_days(database.engine(), (r.assigned_at for r in routed_leads))
     statuses = Counter((s.step, s.status) for r in reports for s in r.steps)
     rows = [
         (r.lead.email, s.step, s.status, s.detail)
@@ -189,6 +196,7 @@ async def lead_follow_ups(
                 breaker_states(attio, slack, outreach, salesloft)
             ),
             "rate_budgets": dg.MetadataValue.json(budget_states(attio, slack, outreach, salesloft)),
+            "routing_by_day": dg.MetadataValue.md(days_markdown(days)),
         }
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,28 +9,18 @@ from pathlib import Path
 import click
 
 from revops_pipelines.config import ConfigError, config_path, load_model
-from revops_pipelines.domain.leads import LeadRejected, normalize_submission
-from revops_pipelines.domain.routing import (
-    ROUTING_FILE,
-    LeadFacts,
-    RoutingConfig,
-    RoutingDecision,
-    replay,
-)
-from revops_pipelines.domain.submissions import (
-    Submission,
-    SubmissionParseError,
-    parse_submission,
+from revops_pipelines.domain.personal_data import mask_email, mask_personal
+from revops_pipelines.domain.routing import ROUTING_FILE, RoutingConfig, RoutingDecision
+from revops_pipelines.domain.routing_simulation import (
+    UNASSIGNED,
+    replay_routed,
+    summarize,
+    tallies,
 )
 from revops_pipelines.store import engine as store_engine
-from revops_pipelines.store.routing import form_deliveries_since
+from revops_pipelines.store.routing_history import routed_since
 
-UNASSIGNED = "(unassigned)"
-# Form answers that may stand in for enrichment; most forms ask neither, so these stay unknown.
-_ANSWER_LABELS = {
-    "employee_count": r"employees|company size|team size|headcount",
-    "industry": r"industry|sector",
-}
+NOT_RECORDED = "facts not recorded"
 
 
 @click.group()
@@ -69,45 +58,36 @@ def check(file: Path | None) -> None:
         click.echo(f"rule {number} {rule.name}: {when} -> pool {rule.pool}")
 
 
-def lead_facts(submission: Submission) -> LeadFacts:
-    """What live routing would know of a submission: the normalized lead (email, company
-    domain, country, region). Company size and industry come from enrichment in the lead flow,
-    which a replay does not call; form answers that name them stand in."""
-    lead = normalize_submission(submission)
-    found: dict[str, str] = {}
-    for label, value in submission.answers.items():
-        for name, pattern in _ANSWER_LABELS.items():
-            if name not in found and value and re.search(pattern, label, re.I):
-                found[name] = str(value).strip()
-    size = re.sub(r"\D", "", found.get("employee_count", "").split("-")[0])  # "500-1000"
-    return LeadFacts(
-        email=lead.email,
-        company_domain=lead.company_domain,
-        employee_count=int(size) if size else None,
-        industry=found.get("industry"),
-        region=lead.region,
-        country=lead.country,
-        source=lead.source,
-    )
+def _label(configs: list[RoutingConfig], email: str | None) -> str:
+    """A rep by name from the routing files; one no file knows shows as a masked address."""
+    if email is None:
+        return UNASSIGNED
+    names = {r.email: r.name for c in reversed(configs) for r in c.reps}
+    return names.get(email, mask_email(email))
 
 
-def _tally(decisions: list[RoutingDecision]) -> tuple[Counter[str], Counter[str]]:
-    return (
-        Counter(d.rep_email or UNASSIGNED for d in decisions),
-        Counter(d.rule for d in decisions),
-    )
+def _cell(configs: list[RoutingConfig], decision: RoutingDecision | None) -> str:
+    if decision is None:
+        return NOT_RECORDED
+    return f"{decision.rule} → {_label(configs, decision.rep_email)}"
 
 
-def _table(title: str, columns: list[Counter[str]], order: list[str]) -> None:
-    headers = ["current", "candidate", "change"][: 1 if len(columns) == 1 else 3]
-    width = max([len(title), *(len(k) for k in order)])
-    click.echo(f"{title:<{width}}  " + "  ".join(f"{h:>9}" for h in headers))
-    for key in order:
+def _print(rows: list[list[str]]) -> None:
+    """Aligned columns, every cell masked (a lead key can carry an address)."""
+    cells = [[mask_personal(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    for row in cells:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _tally_table(title: str, columns: list[Counter[str]], headers: list[str]) -> list[list[str]]:
+    keys = sorted({k for c in columns for k in c}, key=lambda k: (-columns[0][k], k))
+    rows = [[title, *headers] + (["change"] if len(columns) == 3 else [])]
+    for key in keys:
         values = [c[key] for c in columns]
-        cells = [f"{v:>9}" for v in values]
-        if len(values) == 2:
-            cells.append(f"{values[1] - values[0]:>+9}")
-        click.echo(f"{key:<{width}}  " + "  ".join(cells))
+        change = [f"{values[2] - values[1]:+d}"] if len(values) == 3 else []
+        rows.append([key, *(str(v) for v in values), *change])
+    return rows
 
 
 @routing.command()
@@ -115,49 +95,67 @@ def _table(title: str, columns: list[Counter[str]], order: list[str]) -> None:
     "--since",
     required=True,
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Replay form leads received on or after this day (UTC).",
+    help="Replay the leads routed on or after this day (UTC).",
 )
 @click.option(
     "--rules",
     "rules_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="A candidate routing file, shown next to the current one.",
+    help="A proposed routing file, shown next to the current one.",
 )
 def simulate(since: datetime, rules_file: Path | None) -> None:
-    """Replay past form leads against the rules; print leads per rep and per rule.
+    """Route the leads routed since --since again with the facts their live decisions used,
+    under the current rules (and a proposed file); print live, current and proposed side by side.
 
-    Each file starts from an empty turn order and counts, kept in memory; nothing is written."""
+    The replay starts from the live turn order before --since and keeps its state in memory;
+    nothing is written. Leads routed before facts were recorded are listed, not guessed."""
     current = _load(config_path(ROUTING_FILE))
     configs = [current] + ([_load(rules_file)] if rules_file else [])
-    deliveries = form_deliveries_since(store_engine.get_engine(), since.replace(tzinfo=UTC))
-    leads, unreadable = [], 0
-    for row in deliveries:
-        try:
-            submission = parse_submission(
-                row["source"],
-                row["body"],
-                raw_ref=f"webhook_inbox:{row['id']}",
-                event_id=row["event_id"],
-                received_at=row["received_at"],
-                inbox_id=row["id"],
-            )
-            facts = lead_facts(submission)
-        except (SubmissionParseError, LeadRejected):
-            unreadable += 1
-            continue
-        leads.append((facts, row["received_at"].date()))
-    skipped = f" ({unreadable} unreadable or invalid skipped)" if unreadable else ""
+    turns, events = routed_since(store_engine.get_engine(), since.replace(tzinfo=UTC))
+    rows = replay_routed(turns, events, configs)
+    summary = summarize(rows)
+    unknown = f"; {summary.without_facts} with {NOT_RECORDED}" if summary.without_facts else ""
     click.echo(
-        f"{len(leads)} form leads since {since.date().isoformat()}{skipped}; nothing written"
+        f"{summary.leads} leads routed since {since.date().isoformat()}{unknown}; nothing written"
     )
-    tallies = [_tally(replay(leads, config)) for config in configs]
-    reps = [r.email for c in configs for r in c.reps]
-    reps = list(dict.fromkeys(reps + sorted({k for t in tallies for k in t[0]} - set(reps))))
-    rules = list(dict.fromkeys(r.name for c in configs for r in c.rules))
+    if not rows:
+        return
+    headers = ["live", "current", *(["proposed"] if rules_file else [])]
+    table = [["lead", "email", "day", *headers]]
+    for row in rows:
+        email = row.lead.facts.email if row.lead.facts else "—"
+        cells = [_cell(configs, row.lead.live), *(_cell(configs, o) for o in row.outcomes)]
+        table.append([row.lead.lead_key, email, row.lead.day.isoformat(), *cells])
     click.echo()
-    _table("rep", [t[0] for t in tallies], reps)
+    _print(table)
+    known = summary.leads - summary.without_facts
     click.echo()
-    _table("rule", [t[1] for t in tallies], rules)
+    click.echo(
+        f"current rules vs live: {known - summary.current_differs_from_live} of {known} the same"
+        + (
+            f", {summary.current_differs_from_live} differ (the rules changed since?)"
+            if summary.current_differs_from_live
+            else ""
+        )
+    )
+    if rules_file:
+        click.echo(
+            f"proposed vs current: {summary.changed} of {known} change"
+            f" ({summary.rule_changed} to another rule, {summary.rep_changed} to another rep)"
+        )
+    live = tallies(r.lead.live for r in rows if r.outcomes[0] is not None)
+    simulated = [tallies(r.outcomes[i] for r in rows) for i in range(len(configs))]
+    columns = [live, *simulated]
+    click.echo()
+    _print(
+        _tally_table(
+            "rep",
+            [Counter({_label(configs, k): v for k, v in t[0].items()}) for t in columns],
+            headers,
+        )
+    )
+    click.echo()
+    _print(_tally_table("rule", [t[1] for t in columns], headers))
 
 
 @routing.command()

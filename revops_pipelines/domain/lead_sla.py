@@ -1,7 +1,8 @@
 """Lead SLAs: when a routed lead's follow-up is overdue, and who takes it over.
 
 A pool's `sla_business_hours` count only working time: from `day_start_hour` to `day_end_hour`
-on business days (no weekend, company or public holiday) in the rep's time zone. Pure: no I/O.
+on business days (no weekend, company or public holiday) in the rep's time zone. A lead re-routed
+after its SLA goes to the rep the pool's strategy picks among the others. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from revops_pipelines.domain.business_days import is_business_day
+from revops_pipelines.domain.routing import PoolState, RoutingDecision, choose_rep
 from revops_pipelines.domain.routing_config import Pool, RoutingConfig
 
 _MAX_DAYS_AHEAD = 400
@@ -69,16 +71,21 @@ def lead_sla_deadline(
     )
 
 
-def next_rep(config: RoutingConfig, pool: Pool, current: str, today: date) -> str | None:
-    """The pool's next rep after `current` (in the pool's order, wrapping) who is available
-    today and can take leads (weight above 0); None when there is nobody else."""
-    reps = list(pool.reps)
-    start = reps.index(current) + 1 if current in reps else 0
-    for email in reps[start:] + reps[:start]:
-        rep = config.rep(email)
-        if email != current and rep.weight > 0 and rep.absence_on(today) is None:
-            return email
-    return None
+def reroute_decision(
+    config: RoutingConfig, pool: Pool, current: str, state: PoolState, today: date
+) -> RoutingDecision | None:
+    """Who takes over a lead left open past its SLA: the pool's own strategy (round robin's
+    turn, weights, capacity) over its reps other than `current`, skipping anyone out of office,
+    paused or at capacity `today` (`choose_rep`); None when nobody else can take it."""
+    others = tuple(email for email in pool.reps if email != current)
+    if not others:
+        return None
+    choice = choose_rep(pool.model_copy(update={"reps": others}), config, state, today)
+    if choice is None:
+        return None
+    skipped = f"; skipped {', '.join(choice.skipped)}" if choice.skipped else ""
+    reason = f"SLA re-route from {current} → pool {pool.name}, {choice.how}{skipped}"
+    return RoutingDecision("sla_reroute", pool.name, choice.rep_email, reason)
 
 
 @dataclass(frozen=True)

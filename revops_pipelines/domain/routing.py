@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from typing import Any
@@ -49,6 +49,7 @@ __all__ = [  # the config names are re-exported: `domain.routing` is where calle
     "RepState",
     "RoutingConfig",
     "RoutingDecision",
+    "RoutingSimulation",
     "Rule",
     "Scalar",
     "Strategy",
@@ -177,27 +178,65 @@ def decide(
     return RoutingDecision(rule.name, pools[-1].name, None, f"{why}; left unassigned")
 
 
-def replay(leads: Iterable[tuple[LeadFacts, date]], config: RoutingConfig) -> list[RoutingDecision]:
-    """Route `(lead, day)` pairs in order against a state kept in memory, as the store would
-    (a simulation: nothing is written anywhere)."""
-    state: dict[tuple[str, str], tuple[date, RepState]] = {}  # (pool, rep) -> (day, state)
-    sequence = {pool.name: 0 for pool in config.pools}
-    decisions = []
-    for lead, today in leads:
-        views: dict[str, dict[str, RepState]] = {pool.name: {} for pool in config.pools}
-        loads: Counter[str] = Counter()
-        for pool in config.pools:
-            for email in dict.fromkeys(pool.reps):
-                day, mine = state.get((pool.name, email), (today, RepState()))
-                views[pool.name][email] = mine if day == today else replace(mine, today=0)
-                loads[email] += views[pool.name][email].today
-        for view in views.values():
-            view.update({e: replace(s, today_all_pools=loads[e]) for e, s in view.items()})
-        decision = decide(lead, config, views, today)
-        decisions.append(decision)
+class RoutingSimulation:
+    """The store's routing state kept in memory (per pool and rep: all-time count, the pool
+    sequence of the rep's last lead, counts per day), so leads can be routed in order without
+    writing anything: `route` decides and takes the turn, `record` applies an outcome decided
+    elsewhere (a live assignment, an SLA re-route), `seed` starts from a live history."""
+
+    def __init__(self, config: RoutingConfig) -> None:
+        self.config = config
+        self._totals: Counter[tuple[str, str]] = Counter()
+        self._last: dict[tuple[str, str], int] = {}
+        self._daily: Counter[tuple[str, str, date]] = Counter()  # (pool, rep, day)
+        self._loads: Counter[tuple[str, date]] = Counter()  # (rep, day), every pool
+        self._sequence: Counter[str] = Counter()
+
+    def seed(
+        self, pool: str, rep: str, *, total: int, last_sequence: int, days: Mapping[date, int]
+    ) -> None:
+        """Add a live history: `total` leads of `rep` in `pool`, the last at `last_sequence`,
+        `days` counting them per day (only the days still to be routed matter)."""
+        self._totals[(pool, rep)] += total
+        self._last[(pool, rep)] = max(self._last.get((pool, rep), 0), last_sequence)
+        self._sequence[pool] = max(self._sequence[pool], last_sequence)
+        for day, count in days.items():
+            self._daily[(pool, rep, day)] += count
+            self._loads[(rep, day)] += count
+
+    def record(self, pool: str, rep: str, day: date) -> None:
+        """One lead for `rep` in `pool` on `day`, as the store records it: the pool's next
+        sequence number becomes the rep's last turn."""
+        self._sequence[pool] += 1
+        self._totals[(pool, rep)] += 1
+        self._last[(pool, rep)] = self._sequence[pool]
+        self._daily[(pool, rep, day)] += 1
+        self._loads[(rep, day)] += 1
+
+    def states(self, day: date) -> dict[str, PoolState]:
+        """Every pool's state as `decide` reads it on `day`."""
+        return {
+            pool.name: {
+                email: RepState(
+                    today=self._daily[(pool.name, email, day)],
+                    total=self._totals[(pool.name, email)],
+                    last_sequence=self._last.get((pool.name, email), 0),
+                    today_all_pools=self._loads[(email, day)],
+                )
+                for email in pool.reps
+            }
+            for pool in self.config.pools
+        }
+
+    def route(self, lead: LeadFacts, day: date) -> RoutingDecision:
+        decision = decide(lead, self.config, self.states(day), day)
         if decision.rep_email is not None:
-            sequence[decision.pool] += 1
-            old = views[decision.pool][decision.rep_email]
-            new = RepState(old.today + 1, old.total + 1, sequence[decision.pool])
-            state[(decision.pool, decision.rep_email)] = (today, new)
-    return decisions
+            self.record(decision.pool, decision.rep_email, day)
+        return decision
+
+
+def replay(leads: Iterable[tuple[LeadFacts, date]], config: RoutingConfig) -> list[RoutingDecision]:
+    """Route `(lead, day)` pairs in order from an empty state kept in memory, as the store
+    would (a simulation: nothing is written anywhere)."""
+    simulation = RoutingSimulation(config)
+    return [simulation.route(lead, day) for lead, day in leads]

@@ -8,8 +8,8 @@ at load with the line of the offending item. The decisions are in `domain/routin
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -71,6 +71,17 @@ class LeadFacts:
     country: str | None = None
     source: str | None = None
 
+    def as_record(self) -> dict[str, Any]:
+        """The facts as stored with the live decision (JSON)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> LeadFacts:
+        """Stored facts back; a field this version does not know is ignored, one it lacks is
+        unknown (None), so rows stored by an older or newer version still load."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in known})
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -127,9 +138,10 @@ class Pool(_Model):
     strategy: Strategy = "round_robin"
     reps: tuple[Email, ...] = Field(min_length=1)
     outreach_sequence_id: int | None = Field(default=None, ge=1)
-    # Lead SLA (flow C): a follow-up task still open this many business hours after routing is
-    # escalated once in `sla_channel` (default: the rep's channel, else #sales-leads) and, with
-    # `sla_reroute`, the lead goes to the pool's next available rep with a new task.
+    # Lead SLA (flow C): a follow-up task still open this many business hours (in the rep's time
+    # zone) after routing is escalated once in `sla_channel` (default: the rep's channel, else
+    # #sales-leads) and, with `sla_reroute`, the lead goes with a new task to the rep the pool's
+    # `strategy` picks among its other available reps.
     sla_business_hours: float | None = Field(default=None, gt=0, le=2000)
     sla_reroute: bool = False
     sla_channel: str | None = Field(default=None, min_length=2)

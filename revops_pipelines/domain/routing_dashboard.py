@@ -3,8 +3,11 @@ webhook to first touch, and SLA breaches (escalations) among those leads. Pure: 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from statistics import median
+
+from revops_pipelines.domain.markdown import md_table
 
 COLUMNS = ["rep", "leads routed", "first touched", "median minutes to first touch", "SLA breaches"]
 
@@ -36,3 +39,13 @@ def daily_rows(
 
 def as_table_rows(rows: list[dict[str, object]]) -> list[tuple[object, ...]]:
     return [tuple("—" if r[c] is None else r[c] for c in COLUMNS) for r in rows]
+
+
+def markdown(rows: list[dict[str, object]]) -> str:
+    """The day's table as markdown (addresses masked, like every metadata table)."""
+    return md_table(COLUMNS, as_table_rows(rows))
+
+
+def days_markdown(days: Sequence[tuple[date, list[dict[str, object]]]]) -> str:
+    """One table per day, each under its date."""
+    return "\n\n".join(f"**{day.isoformat()}**\n\n{markdown(rows)}" for day, rows in days)

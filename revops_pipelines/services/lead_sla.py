@@ -5,8 +5,9 @@ escalated once, and re-routed when the pool says so.
 first touches flow C records), so `revops routing sla` and the asset check list them without
 Attio. `escalate_breaches` reads each task back (a task completed but not yet seen by flow C is
 not escalated), then through the effect ledger, once per lead: a Slack post in the pool's channel
-mentioning the rep, an audit note on the person, and with `sla_reroute` a new task for the
-pool's next available rep and the person's owner changed to them (the old task is left as is).
+mentioning the rep, an audit note on the person, and with `sla_reroute` a new task for the rep
+the pool's strategy picks among its other available reps (chosen once, counted as a turn in the
+pool) and the person's owner changed to them (the old task is left as is).
 """
 
 from __future__ import annotations
@@ -24,16 +25,18 @@ from revops_pipelines.domain.lead_sla import (
     Breach,
     escalation_text,
     lead_sla_deadline,
-    next_rep,
+    reroute_decision,
     sla_channel,
 )
-from revops_pipelines.domain.routing_config import RoutingConfig
+from revops_pipelines.domain.personal_data import mask_email
+from revops_pipelines.domain.routing_config import Pool, RoutingConfig
 from revops_pipelines.infra.send_once import Effect, run_once
 from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.errors import AttioError
 from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.store.lead_sla import ESCALATION_STEP, open_leads
 from revops_pipelines.store.ledger import LedgerTable
+from revops_pipelines.store.routing import reroute_lead
 
 
 @dataclass
@@ -58,6 +61,11 @@ def leads_past_sla(engine: sa.Engine, config: RoutingConfig, now: datetime) -> l
                 Breach(lead.lead_key, lead.pool, lead.rep, lead.assigned_at, deadline, lead.task_id)
             )
     return breaches
+
+
+def _name(config: RoutingConfig, email: str) -> str:
+    """The rep's name; a rep since removed from routing.yaml shows masked."""
+    return next((r.name for r in config.reps if r.email == email), mask_email(email))
 
 
 class SlaEscalation:
@@ -114,10 +122,10 @@ class SlaEscalation:
         links = [link for link in task.get("linked_records") or [] if link.get("target_record_id")]
         person = str(links[0]["target_record_id"]) if links else None
         pool = self.config.pool(breach.pool)
-        new_rep = next_rep(self.config, pool, breach.rep, now.date()) if pool.sla_reroute else None
+        new_rep = self._new_rep(breach, pool, now) if pool.sla_reroute and person else None
         key, ledger = breach.lead_key, LedgerTable(self.engine)
         rep_name = self.config.rep(breach.rep).name
-        new_name = self.config.rep(new_rep).name if new_rep else None
+        new_name = _name(self.config, new_rep) if new_rep else None
         url = f"https://app.attio.com/person/{person}" if person else None
         channel = sla_channel(pool, self.config, breach.rep)
         text = escalation_text(breach, f"@{rep_name}", new_name, url)
@@ -158,6 +166,23 @@ class SlaEscalation:
         status = "escalated" if outcome.status == "done" else "already escalated"
         self.report.escalated.append((key, breach.pool, breach.rep, status, new_rep or ""))
 
+    def _new_rep(self, breach: Breach, pool: Pool, now: datetime) -> str | None:
+        """The pool's strategy picks the new rep among the others, once: the choice and its
+        turn are stored with the lead's routing decision, so a second pass gets the same rep."""
+        today = now.astimezone(UTC).date()
+        chosen = reroute_lead(
+            self.engine,
+            breach.lead_key,
+            pool.name,
+            pool.reps,
+            lambda states: reroute_decision(
+                self.config, pool, breach.rep, states.get(pool.name, {}), today
+            ),
+            today,
+            now=now,
+        )
+        return chosen.rep if chosen else None
+
     async def _reroute(self, breach: Breach, person: str, new_rep: str, now: datetime) -> None:
         member = await self._member_id(new_rep)
         if member is None:
@@ -165,7 +190,7 @@ class SlaEscalation:
             return
         ledger, key = LedgerTable(self.engine), breach.lead_key
         deadline = self.config.task_deadline(new_rep, now)
-        previous = self.config.rep(breach.rep).name
+        previous = _name(self.config, breach.rep)
         content = f"Follow up on this lead (re-routed from {previous} after the SLA)"
         actor = {"referenced_actor_type": "workspace-member", "referenced_actor_id": member}
 

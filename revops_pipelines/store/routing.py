@@ -8,7 +8,8 @@ on SQLite `BEGIN IMMEDIATE` takes the database's write lock before the first rea
 Rows of `routing_state` per pool: one `(pool, "*", "all")` counter whose `last_sequence` is the
 pool's monotonic sequence; per rep, an `"all"` row (all-time count, the sequence of the rep's last
 lead, which is the round-robin turn order) and a row per day (`YYYY-MM-DD`: the day's count, for
-capacity and weighted pools).
+capacity and weighted pools). An SLA re-route (`reroute_lead`) takes a turn the same way and is
+kept on the lead's `routing_assignment` row, so it is chosen once.
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ from revops_pipelines.domain.routing import (
     decide,
     match_rule,
 )
-from revops_pipelines.domain.submissions import FORM_SOURCES
-from revops_pipelines.store.tables import routing_assignment, routing_state, webhook_inbox
+from revops_pipelines.store.tables import routing_assignment, routing_state
 
 ALL_TIME = "all"
 POOL_COUNTER = "*"  # not an email, so it never collides with a rep
@@ -63,7 +63,13 @@ def route_lead(
     names = dict.fromkeys([match_rule(lead, config).pool, config.catch_all_pool.name])
     pools = {name: config.pool(name).reps for name in names}
     return assign(
-        engine, lead_key, pools, lambda states: decide(lead, config, states, today), today, now=now
+        engine,
+        lead_key,
+        pools,
+        lambda states: decide(lead, config, states, today),
+        today,
+        now=now,
+        facts=lead.as_record(),
     )
 
 
@@ -75,13 +81,15 @@ def assign(
     today: date,
     *,
     now: datetime | None = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> Assignment:
     """Decide and record one lead's assignment atomically; a lead seen before gets its stored
     decision back instead of a second turn.
 
     `pools` maps each pool the decision may use (the rule's pool and the catch-all pool) to its
     reps in order; `decide_fn` gets their state and must pick from them. An unassigned decision
-    (nobody available) is returned but not stored, so a retry can find a rep later."""
+    (nobody available) is returned but not stored, so a retry can find a rep later. `facts`
+    (what the rules read) are stored with the decision for `revops routing simulate`."""
     at = now or datetime.now(UTC)
     with engine.connect() as connection:
         stored = _stored(connection, lead_key)  # the common retry path takes no lock
@@ -100,7 +108,20 @@ def assign(
                 if decision.rep_email not in pools.get(decision.pool, ()):
                     raise ValueError(f"{decision.rep_email} is not a rep of {decision.pool}")
                 sequence = counters[decision.pool] + 1
-                _record(connection, lead_key, decision, sequence, today, at)
+                _count_turn(connection, decision.pool, decision.rep_email, sequence, today, at)
+                connection.execute(
+                    routing_assignment.insert().values(
+                        lead_key=lead_key,
+                        pool=decision.pool,
+                        rep=decision.rep_email,
+                        rule=decision.rule,
+                        reason=decision.reason,
+                        sequence=sequence,
+                        assigned_at=at,
+                        facts=dict(facts) if facts is not None else None,
+                        routing_day=today,
+                    )
+                )
                 return Assignment(decision, sequence, replayed=False, assigned_at=at)
         except sa.exc.OperationalError as exc:
             # Two assigns should never deadlock (rows are locked in one global order), but
@@ -189,32 +210,71 @@ def _lock_and_read(
     return states, counters
 
 
-def _record(
-    connection: sa.Connection,
-    lead_key: str,
-    decision: RoutingDecision,
-    sequence: int,
-    today: date,
-    at: datetime,
+def _count_turn(
+    connection: sa.Connection, pool: str, rep: str, sequence: int, today: date, at: datetime
 ) -> None:
-    mine = sa.and_(_s.c.rep == decision.rep_email, _s.c.period.in_([ALL_TIME, today.isoformat()]))
+    """The rep's all-time and day counts and last turn, and the pool's counter, in one update."""
+    mine = sa.and_(_s.c.rep == rep, _s.c.period.in_([ALL_TIME, today.isoformat()]))
     counter = sa.and_(_s.c.rep == POOL_COUNTER, _s.c.period == ALL_TIME)
     connection.execute(
         sa.update(_s)
-        .where(_s.c.pool == decision.pool, sa.or_(mine, counter))
+        .where(_s.c.pool == pool, sa.or_(mine, counter))
         .values(assigned_count=_s.c.assigned_count + 1, last_sequence=sequence, updated_at=at)
     )
-    connection.execute(
-        routing_assignment.insert().values(
-            lead_key=lead_key,
-            pool=decision.pool,
-            rep=decision.rep_email,
-            rule=decision.rule,
-            reason=decision.reason,
-            sequence=sequence,
-            assigned_at=at,
+
+
+@dataclass(frozen=True)
+class Reroute:
+    rep: str
+    reason: str
+    rerouted_at: datetime
+    replayed: bool  # True: an earlier SLA pass chose this rep; this is the stored choice
+
+
+def reroute_lead(
+    engine: sa.Engine,
+    lead_key: str,
+    pool: str,
+    reps: Sequence[str],
+    decide_fn: Callable[[Mapping[str, PoolState]], RoutingDecision | None],
+    today: date,
+    *,
+    now: datetime | None = None,
+) -> Reroute | None:
+    """Choose, once, the rep who takes over a routed lead (an SLA re-route) and count it as a
+    turn in `pool`, like a new lead; a lead re-routed before gets that choice back. None when
+    the lead was never routed or `decide_fn` finds nobody (not stored: a later pass may)."""
+    at = now or datetime.now(UTC)
+    a = routing_assignment
+    with _write_transaction(engine) as connection:
+        query = sa.select(a).where(a.c.lead_key == lead_key)
+        if connection.dialect.name == "postgresql":
+            # Two passes on one lead: the second waits here and then sees the first's choice.
+            query = query.with_for_update()
+        row = connection.execute(query).one_or_none()
+        if row is None:
+            return None
+        if row.rerouted_to is not None:
+            return Reroute(row.rerouted_to, row.reroute_reason or "", row.rerouted_at, True)
+        states, counters = _lock_and_read(connection, {pool: reps}, today, at)
+        decision = decide_fn(states)
+        if decision is None or decision.rep_email is None:
+            return None
+        if decision.rep_email not in reps:
+            raise ValueError(f"{decision.rep_email} is not a rep of {pool}")
+        sequence = counters[pool] + 1
+        _count_turn(connection, pool, decision.rep_email, sequence, today, at)
+        connection.execute(
+            sa.update(a)
+            .where(a.c.lead_key == lead_key)
+            .values(
+                rerouted_to=decision.rep_email,
+                rerouted_at=at,
+                reroute_sequence=sequence,
+                reroute_reason=decision.reason,
+            )
         )
-    )
+        return Reroute(decision.rep_email, decision.reason, at, False)
 
 
 def assignments(engine: sa.Engine, pool: str | None = None) -> list[dict[str, Any]]:
@@ -224,23 +284,5 @@ def assignments(engine: sa.Engine, pool: str | None = None) -> list[dict[str, An
     )
     if pool is not None:
         query = query.where(routing_assignment.c.pool == pool)
-    with engine.connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(query)]
-
-
-def form_deliveries_since(engine: sa.Engine, since: datetime) -> list[dict[str, Any]]:
-    """Raw form deliveries (Typeform, Tally) received at or after `since`, oldest first: the
-    leads a routing simulation replays. Read-only."""
-    query = (
-        sa.select(
-            webhook_inbox.c.id,
-            webhook_inbox.c.source,
-            webhook_inbox.c.event_id,
-            webhook_inbox.c.received_at,
-            webhook_inbox.c.body,
-        )
-        .where(webhook_inbox.c.source.in_(FORM_SOURCES), webhook_inbox.c.received_at >= since)
-        .order_by(webhook_inbox.c.received_at, webhook_inbox.c.id)
-    )
     with engine.connect() as connection:
         return [dict(row._mapping) for row in connection.execute(query)]

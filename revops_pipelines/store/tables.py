@@ -172,6 +172,16 @@ routing_assignment = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("sequence", sa.BigInteger, nullable=False),
     sa.Column("assigned_at", UtcDateTime(), nullable=False),
+    # What the rules read for this decision (LeadFacts) and the day it counted on, so a
+    # simulation replays what the live run knew; NULL for leads routed before they were kept.
+    sa.Column("facts", sa.JSON),
+    sa.Column("routing_day", sa.Date),
+    # An SLA re-route (services/lead_sla.py): the new rep, chosen once by the pool's strategy,
+    # and the turn it took in the pool (the pool's sequence, like `sequence`).
+    sa.Column("rerouted_to", sa.String(255)),
+    sa.Column("rerouted_at", UtcDateTime()),
+    sa.Column("reroute_sequence", sa.BigInteger),
+    sa.Column("reroute_reason", sa.Text),
     sa.UniqueConstraint("pool", "sequence"),
 )
 

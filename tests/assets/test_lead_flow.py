@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import UTC
 from typing import Any
 
 import dagster as dg
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from revops_pipelines.assets.leads import ROUTING
 from revops_pipelines.definitions import defs
 from revops_pipelines.domain.attio_values import first_value, record_id
+from revops_pipelines.domain.personal_data import mask_email
 from revops_pipelines.resources.enrichment import EnrichmentResource
 from revops_pipelines.resources.outreach import OutreachResource
 from revops_pipelines.resources.slack import SlackResource
@@ -125,6 +127,15 @@ def test_a_signed_typeform_submission_becomes_exactly_one_of_everything(world) -
     members = {m["id"]["workspace_member_id"]: m["email_address"] for m in attio.members()}
     rep_email = members[owner_id]
     assert rep_email in {r.email for r in ROUTING.reps}
+    # The routing dashboard's table of the day the lead was routed on (issue 14), in both steps'
+    # metadata: one lead for the rep, not touched yet, no breach; the rep's address masked.
+    [routed_at] = [r.assigned_at for r in first.output_for_node("routed_leads")]
+    for step in ("routed_leads", "lead_follow_ups"):
+        [materialization] = first.asset_materializations_for_node(step)
+        table = materialization.metadata["routing_by_day"].value
+        assert table.startswith(f"**{routed_at.astimezone(UTC).date().isoformat()}**")
+        assert f"| {mask_email(rep_email)} | 1 | 0 | — | 0 |" in table
+        assert rep_email not in table
 
     pid = record_id(lead_person)
     entries = [e for e in attio.entries("inbound_leads") if e["parent_record_id"] == pid]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from revops_pipelines.domain.routing import LeadFacts, RoutingConfig, RoutingDecision
 from revops_pipelines.store import engine as store_engine
-from revops_pipelines.store.routing import assign, assignments, route_lead
+from revops_pipelines.store.routing import assign, assignments, reroute_lead, route_lead
 from revops_pipelines.store.tables import routing_assignment, routing_state
 
 DAY = date(2026, 11, 20)
@@ -177,3 +177,52 @@ def test_daily_capacity_in_the_store_counts_every_pool(db_url: str) -> None:
     assert _route(db_url, "k1", config).decision.rep_email == "a@x.io"  # pool main
     other = assign(engine, "k2", spare_reps, first_rep, DAY)
     assert (other.decision.rep_email, other.decision.reason) == ("z@x.io", "a has 1 today")
+
+
+def test_the_facts_and_the_routing_day_are_stored_with_the_decision(db_url: str) -> None:
+    engine = store_engine.get_engine(db_url)
+    _route(db_url, "typeform:f1", _config(), DAY)
+    [stored] = assignments(engine)
+    assert LeadFacts.from_record(stored["facts"]) == BIG
+    assert stored["routing_day"] == DAY
+
+
+def test_an_sla_reroute_is_chosen_once_and_takes_one_turn(db_url: str) -> None:
+    """The first pass picks the rep with the pool's strategy and counts the turn; a second pass
+    gets that rep back, whatever its decide function would say now."""
+    engine = store_engine.get_engine(db_url)
+    config = _config()
+    for key in ("k1", "k2"):
+        _route(db_url, key, config)  # a, then b
+    asked: list[dict[str, Any]] = []
+
+    def least_recent_other(states: Any) -> RoutingDecision:
+        asked.append(dict(states["main"]))
+        others = {r: s for r, s in states["main"].items() if r != "a@x.io"}
+        rep = min(others, key=lambda r: others[r].last_sequence)
+        return RoutingDecision("sla_reroute", "main", rep, "test")
+
+    first = reroute_lead(engine, "k1", "main", REPS, least_recent_other, DAY)
+    assert first is not None and (first.rep, first.replayed) == ("c@x.io", False)
+    again = reroute_lead(engine, "k1", "main", REPS, least_recent_other, DAY)
+    assert again is not None and (again.rep, again.replayed) == ("c@x.io", True)
+    assert len(asked) == 1
+    state = _state(db_url)
+    assert state[("main", "*", "all")] == (3, 3)
+    assert state[("main", "c@x.io", "all")] == (1, 3)
+    assert state[("main", "c@x.io", DAY.isoformat())] == (1, 3)
+    [k1] = [a for a in assignments(engine) if a["lead_key"] == "k1"]
+    assert (k1["rep"], k1["rerouted_to"], k1["reroute_sequence"]) == ("a@x.io", "c@x.io", 3)
+    # The next lead sees c's turn: a is next.
+    assert _route(db_url, "k3", config).decision.rep_email == "a@x.io"
+
+
+def test_a_reroute_finding_nobody_or_an_unknown_lead_stores_nothing(db_url: str) -> None:
+    engine = store_engine.get_engine(db_url)
+    _route(db_url, "k1", _config())
+    before = _state(db_url)
+    assert reroute_lead(engine, "k1", "main", REPS, lambda _s: None, DAY) is None
+    assert reroute_lead(engine, "missing", "main", REPS, lambda _s: None, DAY) is None
+    assert _state(db_url) == before
+    [k1] = assignments(engine)
+    assert k1["rerouted_to"] is None
