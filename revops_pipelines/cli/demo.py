@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,13 +17,10 @@ from typing import Any
 import click
 import httpx
 
+from revops_pipelines.cli.demo_state import demo_lock, demo_root, fresh_demo_state
+from revops_pipelines.cli.processes import interrupt_on_sigterm, run_in_group, stop_process_group
 from revops_pipelines.cli.sandbox import import_sandbox, project_environment, sandbox_state_dir
-from revops_pipelines.cli.webserver import (
-    WebserverNotReady,
-    stop_process_group,
-    wait_for_asset_graph,
-    workspace_file,
-)
+from revops_pipelines.cli.webserver import WebserverNotReady, wait_for_asset_graph, workspace_file
 from revops_pipelines.config import config_path, load_model
 from revops_pipelines.domain.attio_values import first_value, select_title
 from revops_pipelines.domain.custom_forms import FormsConfig
@@ -38,30 +36,25 @@ DEMO_SECRETS = {name: f"demo-{name}-secret" for name in SOURCES}
 DEMO_HUBSPOT_SECRET = "demo-hubspot-client-secret"
 # A custom form's Standard Webhooks secret: `whsec_` + base64 of 32 bytes.
 DEMO_FORM_SECRET = "whsec_" + base64.b64encode(b"revops-demo-custom-form-secret!!").decode()
-DAGSTER_YAML = """\
-# Written by `revops demo`: a local instance (SQLite storage under this folder).
-telemetry:
-  enabled: false
-concurrency:
-  pools:
-    default_limit: 1
-"""
+# Every demo starts from an empty state (cli/demo_state.py), so the same sample leads each time
+# show the same people, routes and posts. (The one-lead-per-source traffic takes the next seed:
+# the same seed would repeat the sample forms' first leads, which the inbox drops as duplicates.)
+DEMO_SEED = 2026
+# Seconds to let dg dev stop its webserver, daemon, code servers and runs before SIGKILL.
+STOP_TIMEOUT = 30.0
 
 
-def _prepare_dagster_home() -> Path:
-    home = Path(os.environ.get("DAGSTER_HOME") or store_engine.state_dir() / "dagster_home")
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
-    return home.resolve()
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _send_sample_forms(receiver_url: str, count: int) -> list[int]:
     form_traffic = import_sandbox("revops_sandbox.form_traffic")
     statuses = []
     with httpx.Client(base_url=receiver_url, timeout=10) as client:
-        for delivery in form_traffic.sample_deliveries(DEMO_SECRETS, count, seed=int(time.time())):
+        for delivery in form_traffic.sample_deliveries(DEMO_SECRETS, count, seed=DEMO_SEED):
             response = client.post(
                 f"/webhooks/{delivery.source}", content=delivery.body, headers=delivery.headers
             )
@@ -76,7 +69,7 @@ def _send_one_lead_per_source(receiver_url: str, form: str) -> list[tuple[str, i
     sent = []
     with httpx.Client(base_url=receiver_url, timeout=10) as client:
         for path, delivery in form_traffic.one_lead_per_source(
-            secrets, receiver_url, form, seed=time.time_ns()
+            secrets, receiver_url, form, seed=DEMO_SEED + 1
         ):
             response = client.post(path, content=delivery.body, headers=delivery.headers)
             sent.append((path, response.status_code))
@@ -140,24 +133,125 @@ def _edit_a_company_in_attio(stack: Any, receiver_url: str) -> tuple[str, str, s
     return first_value(company, "salesforce_id"), before or "", after
 
 
+def _synced_companies(stack: Any) -> int:
+    """Attio companies that carry a Salesforce Id: the sync's, whatever the leads created."""
+    return sum(
+        1 for r in stack.apps["attio"].records("companies") if first_value(r, "salesforce_id")
+    )
+
+
+def _start_dagster(workspace: Path, ui_port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`dg dev` in a process group of its own: the webserver, the daemon, the code servers and
+    the runs they start all join it, so stopping the group stops every one of them."""
+    return subprocess.Popen(
+        [
+            *(str(Path(sys.executable).parent / "dg"), "dev", "-w", str(workspace)),
+            *("--host", "127.0.0.1", "--port", str(ui_port)),
+        ],
+        cwd=workspace.parent,
+        env=env,
+        start_new_session=True,
+    )
+
+
+def _sample_traffic(
+    stack: Any, receiver_url: str, form: str, forms: int, env: dict[str, str], workspace: Path
+) -> bool:
+    """The demo's story: leads through the receiver, yesterday's sync, a rep's edit in Attio
+    flowing back to Salesforce. Returns whether the sync run succeeded."""
+    statuses = _send_sample_forms(receiver_url, forms)
+    click.echo(f"sent {len(statuses)} signed form deliveries: answers {sorted(set(statuses))}")
+    if form:
+        for path, status in _send_one_lead_per_source(receiver_url, form):
+            click.echo(f"one lead via {path}: {status}")
+    # The sandbox org's history ends at midnight, so yesterday is the first full day.
+    day = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    click.echo(f"syncing the Salesforce accounts of {day} into the Attio sandbox ...")
+    dg_bin = str(Path(sys.executable).parent / "dg")
+    # A group of its own: `dg launch` runs the steps in processes of their own. From the
+    # checkout: dg finds the project by its working directory, wherever the demo was started.
+    launch = run_in_group(
+        [dg_bin, "launch", "--job", "salesforce_incremental_sync_job", "--partition", day],
+        cwd=workspace.parent,
+        env=env,
+        stop_timeout=STOP_TIMEOUT,
+    )
+    failure = (launch.stderr or launch.stdout)[-2000:]
+    outcome = "succeeded" if launch.returncode == 0 else f"failed:\n{failure}"
+    click.echo(
+        f"sync run {outcome}; the Attio sandbox holds {_synced_companies(stack)} companies "
+        "from Salesforce"
+    )
+    engine = store_engine.get_engine(env["REVOPS_DATABASE_URL"])
+    counts = _wait_for_inbox(engine, list(FORM_SOURCES), timeout=180)
+    click.echo(f"webhook inbox: {counts}")
+    edited = _edit_a_company_in_attio(stack, receiver_url)
+    if edited is not None:
+        account_id, old, new = edited
+        click.echo(f"a rep set account {account_id}'s industry {old} -> {new} in Attio")
+        attio_rows = _wait_for_inbox(engine, ["attio"], timeout=180)
+        account = stack.apps["salesforce"].account(account_id)
+        click.echo(
+            f"Attio events: {attio_rows}; Salesforce account {account_id} Industry is "
+            f"now {account['Industry'] if account else '?'}"
+        )
+    stats = {name: app.stats() for name, app in stack.apps.items()}
+    people = stats["attio"]["records"].get("people", 0)
+    click.echo(f"Attio sandbox: {people} people; {_lead_summary(stats, stack)}")
+    return launch.returncode == 0
+
+
 @click.command()
 @click.option("--ui-port", type=int, default=3000, show_default=True)
 @click.option("--receiver-port", type=int, default=8720, show_default=True)
+@click.option(
+    "--free-ports",
+    is_flag=True,
+    help="Serve the sandboxes, the receiver and the UI on free ports instead of the fixed ones.",
+)
 @click.option("--forms", type=int, default=6, show_default=True, help="Sample form deliveries.")
 @click.option("--exit-when-ready", is_flag=True, help="Stop once the first sync has run.")
 @click.option("--ready-timeout", type=float, default=240.0, show_default=True)
 def demo(
-    ui_port: int, receiver_port: int, forms: int, exit_when_ready: bool, ready_timeout: float
+    ui_port: int,
+    receiver_port: int,
+    free_ports: bool,
+    forms: int,
+    exit_when_ready: bool,
+    ready_timeout: float,
 ) -> None:
     """Sandboxes, store, webhook receiver and the Dagster UI, with sample traffic.
 
+    Every demo starts afresh: its store and Dagster instance live in `.revops/demo/`, emptied at
+    start, like the sandboxes, which live in memory. Ctrl-C or SIGTERM stops every process.
+
     Needs the optional `revops-sandbox` distribution (`pip install ./revops_sandbox`)."""
     # Before anything is written: without the stand-ins there is no demo to run.
+    import_sandbox("revops_sandbox.stack")
+    import_sandbox("revops_sandbox.server")
+    if free_ports:
+        ui_port, receiver_port = _free_port(), 0
+    with interrupt_on_sigterm():
+        try:
+            with demo_lock(demo_root()):
+                _run_demo(ui_port, receiver_port, free_ports, forms, exit_when_ready, ready_timeout)
+        except KeyboardInterrupt:
+            click.echo("demo stopped: every process it started has exited")
+
+
+def _run_demo(
+    ui_port: int,
+    receiver_port: int,
+    free_ports: bool,
+    forms: int,
+    exit_when_ready: bool,
+    ready_timeout: float,
+) -> None:
     stack_module = import_sandbox("revops_sandbox.stack")
     server_module = import_sandbox("revops_sandbox.server")
-    dagster_home = _prepare_dagster_home()
-    url = store_engine.database_url()
-    store_engine.upgrade(url)
+    state = fresh_demo_state(demo_root())
+    url = state.database_url
+    click.echo(f"demo state: {state.root} (emptied: every demo starts afresh)")
     click.echo(f"store: revision {store_engine.current_revision(url)} at {url}")
     custom_forms = load_model(config_path("forms.yaml"), FormsConfig)
     form = next(iter(custom_forms.forms), "")  # one lead goes through the first custom form
@@ -167,8 +261,13 @@ def demo(
         hubspot_secret=DEMO_HUBSPOT_SECRET,
         forms={key: (env, DEMO_FORM_SECRET) for key, env in custom_forms.secret_envs().items()},
     )
+    sandbox_ports = dict.fromkeys(stack_module.DEFAULT_PORTS, 0) if free_ports else None
+    try:
+        workspace = workspace_file()
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
     with (
-        stack_module.serve_sandboxes(state_dir=sandbox_state_dir()) as stack,
+        stack_module.serve_sandboxes(ports=sandbox_ports, state_dir=sandbox_state_dir()) as stack,
         server_module.serve_in_thread(create_app(settings), port=receiver_port) as receiver,
     ):
         env = {
@@ -178,7 +277,7 @@ def demo(
             HUBSPOT_SECRET_ENV: DEMO_HUBSPOT_SECRET,
             **dict.fromkeys(custom_forms.secret_envs().values(), DEMO_FORM_SECRET),
             "REVOPS_DATABASE_URL": url,
-            "DAGSTER_HOME": str(dagster_home),
+            "DAGSTER_HOME": str(state.dagster_home),
             "VIRTUAL_ENV": str(Path(sys.executable).parent.parent),
         }
         for name, server in stack.servers.items():
@@ -187,76 +286,22 @@ def demo(
             f"webhook receiver: {receiver.url}/webhooks/{{typeform,tally,attio,segment,hubspot}}"
             f" and /webhooks/forms/{{{','.join(custom_forms.forms)}}}"
         )
-        bin_dir = Path(sys.executable).parent
         ui = f"http://127.0.0.1:{ui_port}"
-        try:
-            workspace = workspace_file()
-        except FileNotFoundError as exc:
-            raise click.ClickException(str(exc)) from None
-        process = subprocess.Popen(
-            [
-                *(str(bin_dir / "dg"), "dev", "-w", str(workspace)),
-                *("--host", "127.0.0.1", "--port", str(ui_port)),
-            ],
-            cwd=workspace.parent,
-            env=env,
-            start_new_session=True,
-        )
+        process = _start_dagster(workspace, ui_port, env)
         try:
             try:
                 assets = wait_for_asset_graph(ui, process, ready_timeout)
             except WebserverNotReady as exc:
                 raise click.ClickException(f"the Dagster UI at {ui}: {exc}") from None
-            click.echo(f"Dagster UI: {ui} ({len(assets)} assets loaded)")
-            statuses = _send_sample_forms(receiver.url, forms)
             click.echo(
-                f"sent {len(statuses)} signed form deliveries: answers {sorted(set(statuses))}"
+                f"Dagster UI: {ui} ({len(assets)} assets loaded)",
             )
-            if form:
-                for path, status in _send_one_lead_per_source(receiver.url, form):
-                    click.echo(f"one lead via {path}: {status}")
-            # The sandbox org's history ends at midnight, so yesterday is the first full day.
-            day = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
-            click.echo(f"syncing the Salesforce accounts of {day} into the Attio sandbox ...")
-            launch = subprocess.run(
-                [
-                    str(bin_dir / "dg"),
-                    "launch",
-                    "--job",
-                    "salesforce_incremental_sync_job",
-                    "--partition",
-                    day,
-                ],
-                env=env,
-                capture_output=True,
-                text=True,
-            )
-            attio_companies = stack.apps["attio"].stats()["records"].get("companies", 0)  # type: ignore[attr-defined]
-            outcome = "succeeded" if launch.returncode == 0 else f"failed:\n{launch.stderr[-2000:]}"
-            click.echo(f"sync run {outcome}; the Attio sandbox holds {attio_companies} companies")
-            engine = store_engine.get_engine(url)
-            counts = _wait_for_inbox(engine, list(FORM_SOURCES), timeout=180)
-            click.echo(f"webhook inbox: {counts}")
-            edited = _edit_a_company_in_attio(stack, receiver.url)
-            if edited is not None:
-                account_id, old, new = edited
-                click.echo(f"a rep set account {account_id}'s industry {old} -> {new} in Attio")
-                attio_rows = _wait_for_inbox(engine, ["attio"], timeout=180)
-                account = stack.apps["salesforce"].account(account_id)  # type: ignore[attr-defined]
-                click.echo(
-                    f"Attio events: {attio_rows}; Salesforce account {account_id} Industry is "
-                    f"now {account['Industry'] if account else '?'}"
-                )
-            stats = {name: app.stats() for name, app in stack.apps.items()}  # type: ignore[attr-defined]
-            people = stats["attio"]["records"].get("people", 0)
-            click.echo(f"Attio sandbox: {people} people; {_lead_summary(stats, stack)}")
+            synced = _sample_traffic(stack, receiver.url, form, forms, env, workspace)
             if exit_when_ready:
-                if launch.returncode != 0:
+                if not synced:
                     raise click.ClickException("the demo's first sync failed")
                 return
             click.echo("Ctrl-C stops everything.")
             process.wait()
-        except KeyboardInterrupt:
-            pass
         finally:
-            stop_process_group(process, signal.SIGINT, timeout=30)
+            stop_process_group(process, signal.SIGINT, timeout=STOP_TIMEOUT)
