@@ -1,7 +1,8 @@
 """Dagster's coloured console (what `dg dev` and a run worker print on stderr) masks secrets and
 lead emails: the code location's `console` is Dagster's own console logger with the masking
 filter on its handler, and every job, and every schedule request that brings its own run config,
-names it (a run config naming no logger gets Dagster's unmasked console)."""
+names it (a run config naming no logger gets Dagster's unmasked console). An outside API's error
+that quotes a lead prints masked whatever its own wording."""
 
 import logging
 from datetime import UTC, datetime
@@ -16,7 +17,10 @@ from revops_pipelines.infra.dagster_logs import (
     masked_console_logger,
     with_masked_console,
 )
+from revops_pipelines.infra.errors import ApiError
 from revops_pipelines.infra.logs import MASK, masker
+from revops_pipelines.resources.attio import AttioError
+from revops_pipelines.resources.slack import SlackError
 from revops_pipelines.schedules import (
     salesforce_full_sync_schedule,
     salesforce_incremental_sync_schedule,
@@ -80,3 +84,31 @@ def test_every_job_and_sync_schedule_runs_the_masked_console() -> None:
         assert request.run_config["loggers"]["console"] == {"config": {"log_level": "DEBUG"}}
     # The weekly full sync's own request (a range, no partition key) carries the job's config.
     assert requests[-1].run_config["ops"]["attio_companies"]["config"] == {"full": True}
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]
+
+
+def test_an_api_error_that_words_its_own_text_is_masked_too() -> None:
+    # What the console prints for a step that fails on Attio's refusal of a lead.
+    refused = AttioError(
+        method="PUT",
+        path="objects/people/records",
+        status_code=400,
+        type="invalid_request_error",
+        code="validation_type",
+        message=f'The value "{EMAIL}" was refused.',
+    )
+    assert str(refused) == (
+        'Attio PUT objects/people/records -> 400 validation_type: The value "m•••@northwind.io" '
+        "was refused."
+    )
+    slack = SlackError(
+        "chat.postMessage", "invalid_blocks", status_code=200, messages=[f"no user {EMAIL}"]
+    )
+    assert EMAIL not in str(slack) and "m•••@northwind.io" in str(slack)
+    # Every API's error words its text in `describe`, under ApiError's masking `__str__`.
+    errors = _subclasses(ApiError)
+    assert {AttioError, SlackError} <= set(errors)
+    assert [c.__name__ for c in errors if "__str__" in c.__dict__] == []
