@@ -6,7 +6,9 @@ from datetime import timedelta
 import dagster as dg
 
 from revops_pipelines.assets.salesforce_sync import daily_partitions
+from revops_pipelines.infra.dagster_logs import with_masked_console
 from revops_pipelines.jobs import (
+    FULL_SYNC_RUN_CONFIG,
     inbox_purge_job,
     product_usage_job,
     salesforce_full_sync_job,
@@ -38,9 +40,10 @@ def salesforce_incremental_sync_schedule(context: dg.ScheduleEvaluationContext):
         yield dg.RunRequest(
             run_key=f"{key}@{stamp}",
             partition_key=key,
-            run_config={
-                "ops": {"salesforce_accounts": {"config": {"lookback_minutes": LOOKBACK_MINUTES}}}
-            },
+            # A run request's own run config replaces the job's partitioned one, loggers too.
+            run_config=with_masked_console(
+                {"ops": {"salesforce_accounts": {"config": {"lookback_minutes": LOOKBACK_MINUTES}}}}
+            ),
         )
 
 
@@ -55,6 +58,7 @@ def salesforce_full_sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.R
     keys = daily_partitions.get_partition_keys(current_time=context.scheduled_execution_time)
     return dg.RunRequest(
         run_key=f"full@{context.scheduled_execution_time:%Y-%m-%d}",
+        run_config=FULL_SYNC_RUN_CONFIG,
         tags={
             "dagster/asset_partition_range_start": keys[0],
             "dagster/asset_partition_range_end": keys[-1],

@@ -55,13 +55,20 @@ def settled_result(settled: SettledBatch) -> dg.MaterializeResult:
 def failed_rows_check(
     engine: sa.Engine, sources: Sequence[str], check_name: str
 ) -> dg.AssetCheckEvaluation:
-    """Rows that used up their attempts: the check fails (WARN) and lists them."""
+    """Rows that used up their attempts: the check fails (WARN) and lists them. Quarantined
+    rows (set aside for good: unparseable, invalid, or a lead Attio refused) are listed beside
+    them with their reason, for an operator to fix and requeue; they do not fail the check,
+    since junk deliveries land there too."""
+    columns = ["id", "source", "event_id", "attempts", "last_error"]
+
+    def table(rows: Sequence[inbox_service.InboxRow]) -> str:
+        return md_table(
+            columns, [(r.id, r.source, r.event_id, r.attempts, r.last_error) for r in rows]
+        )
+
     failed = inbox_service.failed_rows(engine, sources, limit=50)
+    quarantined = inbox_service.quarantined_rows(engine, sources, limit=50)
     counts = inbox_service.status_counts(engine, sources)
-    table = md_table(
-        ["id", "source", "event_id", "attempts", "last_error"],
-        [(r.id, r.source, r.event_id, r.attempts, r.last_error) for r in failed],
-    )
     return dg.AssetCheckEvaluation(
         asset_key=WEBHOOK_INBOX.key,
         check_name=check_name,
@@ -71,7 +78,8 @@ def failed_rows_check(
             "failed": counts["failed"],
             "quarantined": counts["quarantined"],
             "pending": counts["pending"],
-            "failed_rows": dg.MetadataValue.md(table),
+            "failed_rows": dg.MetadataValue.md(table(failed)),
+            "quarantined_rows": dg.MetadataValue.md(table(quarantined)),
         },
     )
 

@@ -15,9 +15,12 @@ from typing import Any
 import httpx
 from ruamel.yaml import YAML
 
-from revops_pipelines.config import config_path
+from revops_pipelines.cli.processes import run_in_group
+from revops_pipelines.config import config_path, load_model
 from revops_pipelines.config.loader import CONFIG_DIR_ENV
 from revops_pipelines.domain.attio_values import first_value
+from revops_pipelines.domain.deal_messages import DealNotificationConfig
+from revops_pipelines.domain.pipeline_rules import PipelineRules
 from revops_pipelines.store import inbox
 from revops_pipelines.webhooks.sources import sign_attio
 
@@ -188,3 +191,31 @@ def sla_escalations(stack: Any) -> tuple[int, int]:
         if m["text"].startswith("SLA breached")
     ]
     return len(posts), sum("Re-routed to" in text for text in posts)
+
+
+def show_flow_c(
+    stack: Any, company: dict[str, Any], receiver_url: str, secret: str, engine: Any
+) -> str:
+    """A deal won and a pipeline entry moved to Proposal in Attio, through flow C: the lines
+    the demo prints."""
+    attio = stack.apps["attio"]
+    since = len(attio.webhook_events())
+    edits = rep_edits_in_attio(stack, company)
+    forward_attio_events(attio, receiver_url, secret, since)
+    rows = wait_for_inbox(engine, ["attio"], timeout=180)
+    deals = load_model(config_path("deals.yaml"), DealNotificationConfig)
+    rule = load_model(config_path("pipelines.yaml"), PipelineRules).rules[0]
+    channel = rule.slack.channel if rule.slack else "#deals"
+    return (
+        f"a rep won '{edits.deal}' and moved {edits.company} to Proposal in Attio\n"
+        f"Attio events: {rows}; {flow_c_summary(stack, edits, deals.wins_channel, channel)}"
+    )
+
+
+def escalate_past_sla(stack: Any, launch: list[str], workspace: Path, env: dict[str, str]) -> str:
+    """Run `lead_sla_job` (`launch`, from the checkout) and count the escalations in Slack."""
+    done = run_in_group(launch, cwd=workspace.parent, env=env)
+    if done.returncode != 0:
+        return f"lead_sla_job failed:\n{(done.stderr or done.stdout)[-2000:]}"
+    escalated, rerouted = sla_escalations(stack)
+    return f"lead SLAs: {escalated} escalated in Slack, {rerouted} re-routed to another rep"

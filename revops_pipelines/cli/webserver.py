@@ -1,10 +1,8 @@
-"""Finding the checkout's workspace file, waiting for a Dagster webserver started as a child
-process on it, and stopping it."""
+"""Finding the checkout's workspace file, and waiting for a Dagster webserver started as a child
+process on it (`processes.py` stops it)."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -51,17 +49,3 @@ def wait_for_asset_graph(
             last = repr(exc)
         time.sleep(poll_seconds)
     raise WebserverNotReady(f"the code location did not load at {url} in time: {last}")
-
-
-def stop_process_group(
-    process: subprocess.Popen[bytes], first: signal.Signals, timeout: float
-) -> None:
-    """Send `first` to the process group (the webserver and its code server), then SIGKILL
-    what is still running after `timeout` seconds."""
-    if process.poll() is None:
-        os.killpg(process.pid, first)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()

@@ -5,17 +5,24 @@ own events `event_type` and, on a failure, the masked `error`) and the call's st
 (`inbox_id` where a log is about one inbox row: see `logs.log_fields`), through the project's one
 formatter and masking filter (`logs.py`).
 
-Human logs stay the default: a run launched without `loggers` in its run config gets Dagster's
-colored console, as in `make demo`. JSON is opt-in per run (run config `loggers: {json: {}}`;
-add `console: {}` to keep both), or for every run of a deployment through the instance's
-`python_logs` handler in `dagster.yaml` (`DAGSTER_YAML_HANDLER` below). Dagster instantiates a
-code location's loggers only when the run config names them, so an environment variable could not
-switch the default without rewriting every job's and sensor's run config.
+Human logs stay the default: Dagster's coloured console, with secrets and personal data masked
+(`masked_console_logger`, the location's `console`). Dagster instantiates a code location's
+loggers only when the run config names them, and a run config that names none gets Dagster's own
+console, which no filter of ours reaches. So every job of the location names `console` in its
+default run config (`with_masked_console`), which the run configs of sensors, schedules, `dg
+launch` and the launchpad are merged into. (An ad-hoc materialization from the asset graph runs
+Dagster's hidden asset job, whose run config we cannot default: our own messages are masked at
+the source there, `logs.log_fields`, and so are API errors, `infra/errors.py`.)
+
+JSON is opt-in per run (run config `loggers: {json: {}}`, printed beside the console), or for
+every run of a deployment through the instance's `python_logs` handler in `dagster.yaml`
+(`DAGSTER_YAML_HANDLER` below).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -81,8 +88,32 @@ def json_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
     return logger
 
 
-# `console` is Dagster's default, listed so that a run config naming `json` can keep it too.
+@dg.logger(
+    config_schema=dg.colored_console_logger.config_schema,
+    description="Dagster's coloured console lines, with secrets and personal data masked.",
+)
+def masked_console_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
+    # Dagster's own console logger (its format and colours), with our filter on its handler.
+    logger = dg.colored_console_logger.logger_fn(init_context)
+    for handler in logger.handlers:
+        handler.addFilter(SecretMaskingFilter())
+    return logger
+
+
 LOGGER_DEFS: dict[str, dg.LoggerDefinition] = {
-    "console": dg.colored_console_logger,
+    "console": masked_console_logger,
     "json": json_logger,
 }
+
+
+# DEBUG, as Dagster's own default console prints every event of a run (its logger definition
+# defaults to INFO when named in a run config).
+CONSOLE_RUN_CONFIG = {"config": {"log_level": "DEBUG"}}
+
+
+def with_masked_console(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A job's default run config naming the masked `console` (module docstring), merged
+    with the job's own defaults."""
+    config = dict(config or {})
+    config["loggers"] = {"console": CONSOLE_RUN_CONFIG, **(config.get("loggers") or {})}
+    return config

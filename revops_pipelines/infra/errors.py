@@ -30,7 +30,12 @@ class ApiError(Exception):
     attempts: int = 1
     waited_seconds: float = 0.0
 
+    def describe(self) -> str:
+        """The error's text, unmasked: an API's error class words its own here, never in
+        `__str__`, so that its text is masked too."""
+        return super().__str__()
+
     def __str__(self) -> str:
         # An API's validation message may quote the lead's email or phone; the text reaches the
         # run's event log, Dagster's console and alerts, so it is masked here, once for all APIs.
-        return mask_personal(super().__str__())
+        return mask_personal(self.describe())

@@ -67,7 +67,7 @@ class OutreachError(ApiError):
         first = self.errors[0] if self.errors else {}
         return str(first.get("detail") or first.get("title") or first.get("id") or "error")
 
-    def __str__(self) -> str:
+    def describe(self) -> str:
         status = self.status_code if self.status_code is not None else "no answer"
         return f"Outreach {self.method} {self.path} -> {status}: {self.detail}"
 

@@ -57,7 +57,7 @@ class SalesloftError(ApiError):
         )
         super().__init__(str(self))
 
-    def __str__(self) -> str:
+    def describe(self) -> str:
         status = self.status_code if self.status_code is not None else "no answer"
         return f"Salesloft {self.method} {self.path} -> {status}: {self.message}"
 

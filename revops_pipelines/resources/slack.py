@@ -71,7 +71,7 @@ class SlackError(ApiError):
         self.outage = (retryable or ambiguous) if status_code is None else unwell
         super().__init__(str(self))
 
-    def __str__(self) -> str:
+    def describe(self) -> str:
         details = f" {self.messages}" if self.messages else ""
         if self.status_code is None:
             return f"Slack {self.method}: {self.error}{details}"

@@ -51,6 +51,7 @@ __all__ = [
     "parse_age",
     "plan_batches",
     "purge",
+    "quarantined_rows",
     "release_failed_run",
     "requeue",
     "status_counts",
@@ -232,6 +233,11 @@ def status_counts(engine: sa.Engine, sources: str | Sequence[str]) -> dict[str, 
 def failed_rows(engine: sa.Engine, sources: Sequence[str], limit: int = 50) -> list[InboxRow]:
     """Rows that used up their attempts, oldest first."""
     return inbox.rows_with_status(engine, "failed", sources=list(sources), limit=limit)
+
+
+def quarantined_rows(engine: sa.Engine, sources: Sequence[str], limit: int = 50) -> list[InboxRow]:
+    """Rows set aside for good with their reason (unparseable, invalid, refused by Attio)."""
+    return inbox.rows_with_status(engine, "quarantined", sources=list(sources), limit=limit)
 
 
 DEFAULT_RETENTION = timedelta(days=30)

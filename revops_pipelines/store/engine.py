@@ -120,6 +120,14 @@ def transaction(url: str | None = None) -> Iterator[sa.Connection]:
         yield connection
 
 
+def dispose(url: str) -> None:
+    """Close the pooled connections of `url` and migrate it again on next use (its SQLite file
+    is about to be replaced: a pooled connection would keep writing to the removed file)."""
+    _engine_for(url).dispose()
+    with _migrate_lock:
+        _migrated.discard(url)
+
+
 def dispose_all() -> None:
     """Close pooled connections (tests drop their databases afterwards)."""
     for url in list(_migrated):

@@ -1,5 +1,9 @@
 """Admin routes under /_sandbox/ (no auth, never rate limited or faulted): faults, config,
-reset and stats, so a test or `make demo` can steer a sandbox running in another process."""
+reset and stats, so a test or `make demo` can steer a sandbox running in another process.
+
+`POST /_sandbox/faults` takes the body of `limits.Faults.configure`: queued and random faults,
+and `refuse`, values (an email, a domain, a record id) whose writes Attio refuses for good with
+its 400 validation error (`refusals.py`); `DELETE` clears them all."""
 
 from __future__ import annotations
 

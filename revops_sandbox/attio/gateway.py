@@ -110,6 +110,28 @@ async def drop_connection(send: Send) -> None:
     )
 
 
+async def read_body(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, and a `receive` that hands it to the app as if unread."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # the client went away: the app sees an empty body, then the disconnect
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body, replayed = b"".join(chunks), False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
+
+
 async def still_connected_after(receive: Receive, seconds: float) -> bool:
     """Hold the answer back; stop early once the client has given up (so shutdown is quick)."""
 
@@ -206,6 +228,13 @@ class Gateway:
             await send_json(send, 429, body, {"Retry-After": retry_after(free_at)})
             return
         scope["attio.token_id"] = token_id
+        if kind == "write" and self.faults.refuses_anything():
+            body, receive = await read_body(receive)
+            refused = self.faults.refusal(path, body)
+            if refused is not None:
+                self.stats.bump("faults", "refuse")
+                await send_json(send, refused.status_code, refused.body())
+                return
         fault = self.faults.pick(method, path)
         if fault is not None:
             self.stats.bump("faults", fault)

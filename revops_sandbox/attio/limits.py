@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any, Literal
 
+from revops_sandbox.attio.refusals import Refusal, parse_refusals, refusal_for
+
 Kind = Literal["read", "write"]
 FAULT_KINDS = ("500", "503", "drop_before_apply", "drop_after_apply", "timeout_after_apply")
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
@@ -166,11 +168,16 @@ def _kind(value: Any) -> str:
 
 class Faults:
     """Faults to inject: a deterministic queue consumed by the next matching requests, and/or a
-    seeded probability over some kinds. Safe to change from any thread while the server runs."""
+    seeded probability over some kinds, and/or values whose writes are refused for good
+    (`refusals.py`). Safe to change from any thread while the server runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, refusals: bool = False) -> None:
         self._lock = threading.Lock()
         self._queue: list[FaultRule] = []
+        self._refusals: list[Refusal] = []
+        # Only the Attio stand-in's gateway reads bodies for refusals; elsewhere `refuse`
+        # would be accepted and never act, so it is refused instead.
+        self._accepts_refusals = refusals
         self._random: tuple[float, tuple[str, ...], FaultRule, random.Random] | None = None
         self._random_spec: dict[str, Any] | None = None
         self.timeout_seconds = 3.0
@@ -179,7 +186,11 @@ class Faults:
         """Replace the whole configuration with `spec` (the body of POST /_sandbox/faults):
         `{"next": ["503", {"kind": "drop_after_apply", "methods": ["POST"], "path": "..."}],
           "rate": 0.1, "kinds": [...], "methods": [...], "path": "...", "seed": 1,
-          "timeout_seconds": 2.5}`; top-level methods/path filter the queued faults too."""
+          "timeout_seconds": 2.5, "refuse": ["maria@northwind.io", {"value": "northwind.io",
+          "code": "validation_type", "message": "..."}]}`; top-level methods/path filter the
+        queued faults too. `refuse`: every write naming one of these values (an email address,
+        a domain, a record id) gets Attio's 400 validation error until the faults are cleared
+        (`refusals.py` has the matching and the body)."""
         if not isinstance(spec, dict):
             raise ValueError("the fault configuration must be a JSON object")
         unknown = set(spec) - {
@@ -190,6 +201,7 @@ class Faults:
             "path",
             "seed",
             "timeout_seconds",
+            "refuse",
         }
         if unknown:
             raise ValueError(f"unknown keys {sorted(unknown)}")
@@ -221,8 +233,11 @@ class Faults:
         timeout = spec.get("timeout_seconds", 3.0)
         if not isinstance(timeout, int | float) or timeout < 0:
             raise ValueError("timeout_seconds must be a non-negative number")
+        if "refuse" in spec and not self._accepts_refusals:
+            raise ValueError("this sandbox refuses no records: `refuse` is the Attio sandbox's")
+        refusals = parse_refusals(spec.get("refuse") or [])
         with self._lock:
-            self._queue, self._random = queue, rand
+            self._queue, self._random, self._refusals = queue, rand, refusals
             self._random_spec = (
                 {k: spec[k] for k in ("rate", "kinds", "methods", "path", "seed") if k in spec}
                 if rand
@@ -236,9 +251,29 @@ class Faults:
         with self._lock:
             self._queue.append(rule)
 
+    def refuse(
+        self, value: str, *, code: str = "validation_type", message: str | None = None
+    ) -> None:
+        """Refuse every write naming `value` from now on (see `configure`'s `refuse`)."""
+        if not self._accepts_refusals:
+            raise ValueError("this sandbox refuses no records: `refuse` is the Attio sandbox's")
+        [rule] = parse_refusals([{"value": value, "code": code, "message": message}])
+        with self._lock:
+            self._refusals.append(rule)
+
+    def refuses_anything(self) -> bool:
+        return bool(self._refusals)
+
+    def refusal(self, path: str, body: bytes) -> Any:
+        """The `ApiError` a write to `path` with `body` is refused with, or None."""
+        with self._lock:
+            rules = list(self._refusals)
+        return refusal_for(rules, path, body)
+
     def clear(self) -> None:
         with self._lock:
             self._queue, self._random, self._random_spec = [], None, None
+            self._refusals = []
 
     def pick(self, method: str, path: str) -> str | None:
         with self._lock:
@@ -258,4 +293,7 @@ class Faults:
                 "next": [r.kind for r in self._queue],
                 "random": self._random_spec,
                 "timeout_seconds": self.timeout_seconds,
+                "refuse": [
+                    {"value": r.value, "code": r.code, "message": r.message} for r in self._refusals
+                ],
             }

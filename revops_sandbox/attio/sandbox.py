@@ -60,7 +60,7 @@ class AttioSandbox:
         self.seed = seed
         self.workspace = Workspace(schema, seed)
         self.limiter = RateLimiter(write_rate, read_rate)
-        self.faults = Faults()
+        self.faults = Faults(refusals=True)
         self._stats = Stats()
         self.arrivals = ArrivalLog()
         self.latency_ms = 0.0

@@ -16,11 +16,8 @@ import dagster as dg
 import httpx
 import pytest
 
-from revops_pipelines.cli.webserver import (
-    WebserverNotReady,
-    stop_process_group,
-    wait_for_asset_graph,
-)
+from revops_pipelines.cli.processes import stop_process_group
+from revops_pipelines.cli.webserver import WebserverNotReady, wait_for_asset_graph
 from tests.assets.conftest import FAST_ATTIO
 from tests.assets.sync_harness import NOW, resources
 

@@ -50,7 +50,7 @@ class AttioError(ApiError):
         self.waited_seconds = 0.0
         super().__init__()
 
-    def __str__(self) -> str:
+    def describe(self) -> str:
         status = self.status_code if self.status_code is not None else "no answer"
         text = f"Attio {self.method} {self.path} -> {status} {self.code}: {self.message}"
         details = "; ".join(_describe_validation_error(e) for e in self.validation_errors)

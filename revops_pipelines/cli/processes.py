@@ -1,0 +1,120 @@
+"""Child process groups of the CLI: start a command in a group of its own, and stop everything in
+that group, however deep (`dg dev` starts the webserver and the daemon, which start code
+servers, which start run workers; `dg launch` starts a process per step).
+
+A group of its own keeps a terminal's Ctrl-C away from the children, so the CLI decides how they
+stop: the first signal to the whole group, a wait until every member has exited, then SIGKILL.
+`interrupt_on_sigterm` makes SIGTERM (what a process manager sends) behave like Ctrl-C, so the
+`finally` blocks that stop the groups run for both.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+# After SIGKILL, how long to wait for the members to be gone (they cannot refuse, but a process
+# in uninterruptible I/O exits only when that I/O ends).
+KILL_GRACE_SECONDS = 10.0
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member exists (it changed user): still alive
+        return True
+    return True
+
+
+@contextmanager
+def _second_signal_hurries(hurry: threading.Event) -> Iterator[None]:
+    """While a group is being stopped, a second Ctrl-C or SIGTERM kills it at once instead of
+    interrupting the wait (which would leave the group running)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda _signum, _frame: hurry.set())
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def stop_process_group(
+    process: subprocess.Popen[Any],
+    first: signal.Signals,
+    timeout: float,
+    *,
+    poll_seconds: float = 0.1,
+) -> None:
+    """Send `first` to the process group led by `process` (started with `start_new_session`),
+    wait until every member has exited, not only the leader, and SIGKILL the group after
+    `timeout` seconds."""
+    pgid = process.pid
+    hurry = threading.Event()
+    with _second_signal_hurries(hurry):
+        with suppress(ProcessLookupError):
+            os.killpg(pgid, first)
+        deadline = time.monotonic() + timeout
+        killed_at: float | None = None
+        while True:
+            process.poll()  # reap the leader: a zombie still counts as a member of the group
+            if not _group_alive(pgid):
+                break
+            now = time.monotonic()
+            if killed_at is None and (hurry.is_set() or now > deadline):
+                with suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
+                killed_at = now
+            elif killed_at is not None and now - killed_at > KILL_GRACE_SECONDS:
+                break  # a member stuck in the kernel: nothing more a signal can do
+            time.sleep(poll_seconds)
+        process.wait()
+
+
+def run_in_group(
+    args: Sequence[str], *, stop_timeout: float = 30.0, **popen: Any
+) -> subprocess.CompletedProcess[str]:
+    """`subprocess.run(args, capture_output=True, text=True)` in a process group of its own: when
+    the wait is interrupted (Ctrl-C, SIGTERM), the whole group is stopped, not only the leader
+    (which `subprocess.run` would SIGKILL, leaving its children running)."""
+    process = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **popen,
+    )
+    try:
+        out, err = process.communicate()
+    except BaseException:
+        stop_process_group(process, signal.SIGINT, timeout=stop_timeout)
+        raise
+    return subprocess.CompletedProcess(args, process.returncode, out, err)
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def interrupt_on_sigterm() -> Iterator[None]:
+    """Inside the block, SIGTERM raises KeyboardInterrupt in the main thread, as Ctrl-C does
+    (Python's default for SIGTERM ends the process at once, skipping every `finally`)."""
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
