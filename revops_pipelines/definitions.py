@@ -18,7 +18,7 @@ from revops_pipelines.assets import (
     salesforce_sync,
     usage,
 )
-from revops_pipelines.infra.dagster_logs import LOGGER_DEFS
+from revops_pipelines.infra.dagster_logs import LOGGER_DEFS, mask_new_loggers
 from revops_pipelines.infra.settings import RevopsSettings, load_settings
 from revops_pipelines.resources import (
     AttioResource,
@@ -72,6 +72,10 @@ def resource_defs(settings: RevopsSettings | None = None) -> dict[str, Any]:
         "salesloft": SalesloftResource.from_env(),
     }
 
+
+# Dagster's own coloured console of every run (runs whose run config names no logger included)
+# masks secrets and lead emails: infra/dagster_logs.py.
+mask_new_loggers()
 
 defs = dg.Definitions.merge(
     inbox.defs,

@@ -21,7 +21,6 @@ from revops_pipelines.assets.attio_events import (
 from revops_pipelines.assets.forms import form_inbox_done, form_submissions, no_failed_form_rows
 from revops_pipelines.assets.leads import LEAD_ASSETS
 from revops_pipelines.assets.usage import no_stuck_segment_rows, product_usage
-from revops_pipelines.infra.dagster_logs import with_masked_console
 from revops_pipelines.infra.settings import load_settings
 from revops_pipelines.services import inbox as inbox_service
 from revops_pipelines.store.resource import RevopsDatabase
@@ -34,7 +33,6 @@ INBOX_EXECUTOR = dg.in_process_executor if load_settings().inbox_executor == "in
 
 inbound_leads_job = dg.define_asset_job(
     name="inbound_leads_job",
-    config=with_masked_console(),
     description="Form submissions from the webhook inbox, one batch per run, to the lead flow.",
     selection=dg.AssetSelection.assets(form_submissions, *LEAD_ASSETS, form_inbox_done)
     | dg.AssetSelection.checks(no_failed_form_rows),
@@ -44,7 +42,6 @@ inbound_leads_job = dg.define_asset_job(
 
 attio_events_job = dg.define_asset_job(
     name="attio_events_job",
-    config=with_masked_console(),
     description="Attio webhook events from the inbox, one batch per run: parsed and deduplicated.",
     selection=dg.AssetSelection.assets(attio_events, attio_inbox_done)
     | dg.AssetSelection.checks(no_failed_attio_rows),
@@ -56,22 +53,19 @@ INBOX_JOBS = (inbound_leads_job, attio_events_job)
 
 salesforce_incremental_sync_job = dg.define_asset_job(
     name="salesforce_incremental_sync_job",
-    config=with_masked_console(),
     description="Salesforce accounts modified in the partitions' days -> Attio companies.",
     selection=dg.AssetSelection.groups("salesforce_sync"),
     tags={"revops/flow": "salesforce_sync"},
 )
 
 # Also the weekly schedule's run config: a run request that names no partition key (the full
-# sync's is a range, in tags) gets its own run config, not the job's.
-FULL_SYNC_RUN_CONFIG = with_masked_console(
-    {
-        "ops": {
-            "salesforce_accounts": {"config": {"method": "auto"}},
-            "attio_companies": {"config": {"full": True}},
-        }
+# sync's days are a range, in tags) runs with its own run config, not the job's.
+FULL_SYNC_RUN_CONFIG = {
+    "ops": {
+        "salesforce_accounts": {"config": {"method": "auto"}},
+        "attio_companies": {"config": {"full": True}},
     }
-)
+}
 
 salesforce_full_sync_job = dg.define_asset_job(
     name="salesforce_full_sync_job",
@@ -88,7 +82,6 @@ SYNC_JOBS = (salesforce_incremental_sync_job, salesforce_full_sync_job)
 
 product_usage_job = dg.define_asset_job(
     name="product_usage_job",
-    config=with_masked_console(),
     description="Segment track events of a day rolled up into Attio usage attributes.",
     selection=dg.AssetSelection.assets(product_usage)
     | dg.AssetSelection.checks(no_stuck_segment_rows),
@@ -108,10 +101,7 @@ def purge_inbox(
     context.add_output_metadata({"rows_emptied": result.rows, "digests_removed": result.digests})
 
 
-@dg.job(
-    description="Inbox retention: `revops webhooks purge`, as a job for its schedule.",
-    config=with_masked_console(),
-)
+@dg.job(description="Inbox retention: `revops webhooks purge`, as a job for its schedule.")
 def inbox_purge_job() -> None:
     purge_inbox()
 

@@ -6,7 +6,6 @@ from datetime import timedelta
 import dagster as dg
 
 from revops_pipelines.assets.salesforce_sync import daily_partitions
-from revops_pipelines.infra.dagster_logs import with_masked_console
 from revops_pipelines.jobs import (
     FULL_SYNC_RUN_CONFIG,
     inbox_purge_job,
@@ -40,10 +39,9 @@ def salesforce_incremental_sync_schedule(context: dg.ScheduleEvaluationContext):
         yield dg.RunRequest(
             run_key=f"{key}@{stamp}",
             partition_key=key,
-            # A run request's own run config replaces the job's partitioned one, loggers too.
-            run_config=with_masked_console(
-                {"ops": {"salesforce_accounts": {"config": {"lookback_minutes": LOOKBACK_MINUTES}}}}
-            ),
+            run_config={
+                "ops": {"salesforce_accounts": {"config": {"lookback_minutes": LOOKBACK_MINUTES}}}
+            },
         )
 
 

@@ -13,7 +13,6 @@ import dagster as dg
 
 from revops_pipelines.assets.leads import ROUTING
 from revops_pipelines.domain.markdown import md_table
-from revops_pipelines.infra.dagster_logs import with_masked_console
 from revops_pipelines.resources.attio import AttioResource
 from revops_pipelines.resources.slack import SlackResource
 from revops_pipelines.services.lead_sla import SlaEscalation, leads_past_sla
@@ -74,9 +73,7 @@ def no_leads_past_sla(database: RevopsDatabase) -> dg.AssetCheckResult:
     )
 
 
-lead_sla_job = dg.define_asset_job(
-    "lead_sla_job", selection=[lead_sla_escalations], config=with_masked_console()
-)
+lead_sla_job = dg.define_asset_job("lead_sla_job", selection=[lead_sla_escalations])
 lead_sla_schedule = dg.ScheduleDefinition(
     name="lead_sla_schedule", job=lead_sla_job, cron_schedule="*/15 * * * *"
 )

@@ -5,14 +5,15 @@ own events `event_type` and, on a failure, the masked `error`) and the call's st
 (`inbox_id` where a log is about one inbox row: see `logs.log_fields`), through the project's one
 formatter and masking filter (`logs.py`).
 
-Human logs stay the default: Dagster's coloured console, with secrets and personal data masked
-(`masked_console_logger`, the location's `console`). Dagster instantiates a code location's
-loggers only when the run config names them, and a run config that names none gets Dagster's own
-console, which no filter of ours reaches. So every job of the location names `console` in its
-default run config (`with_masked_console`), which the run configs of sensors, schedules, `dg
-launch` and the launchpad are merged into. (An ad-hoc materialization from the asset graph runs
-Dagster's hidden asset job, whose run config we cannot default: our own messages are masked at
-the source there, `logs.log_fields`, and so are API errors, `infra/errors.py`.)
+Human logs stay the default: Dagster's coloured console, with secrets and personal data masked.
+A run whose run config names `console` gets the location's `masked_console_logger`. A run config
+that names no logger (a sensor's, a schedule's, `dg launch`, a materialization from the asset
+graph) gets Dagster's own console, which Dagster builds for each run with
+`logging.getLoggerClass()`; `mask_new_loggers` (called by `definitions.py`, so in every code
+server, run worker and step process) makes that class one that masks each record before its
+handlers see it. A default run config on every job could not do it: Dagster bakes a dict config
+of an unpartitioned job together with the definitions' resource config, and leaves its hidden
+asset job without one.
 
 JSON is opt-in per run (run config `loggers: {json: {}}`, printed beside the console), or for
 every run of a deployment through the instance's `python_logs` handler in `dagster.yaml`
@@ -22,7 +23,6 @@ every run of a deployment through the instance's `python_logs` handler in `dagst
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -106,14 +106,25 @@ LOGGER_DEFS: dict[str, dg.LoggerDefinition] = {
 }
 
 
-# DEBUG, as Dagster's own default console prints every event of a run (its logger definition
-# defaults to INFO when named in a run config).
-CONSOLE_RUN_CONFIG = {"config": {"log_level": "DEBUG"}}
+class MaskingLogger(logging.Logger):
+    """A logger that masks each record (message, fields, exception) before any handler sees it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.addFilter(SecretMaskingFilter())
 
 
-def with_masked_console(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A job's default run config naming the masked `console` (module docstring), merged
-    with the job's own defaults."""
-    config = dict(config or {})
-    config["loggers"] = {"console": CONSOLE_RUN_CONFIG, **(config.get("loggers") or {})}
-    return config
+def mask_new_loggers() -> None:
+    """Every logger created from now on in this process masks each record before any handler
+    sees it (idempotent). Dagster creates the console logger of a run that names no logger this
+    way (`dagster._utils.log.create_console_logger`), as `logging.getLogger` does for new names.
+    A logger class someone else set keeps its behaviour, with the masking mixed in."""
+    current = logging.getLoggerClass()
+    if issubclass(current, MaskingLogger):
+        return
+    masking = (
+        MaskingLogger
+        if current is logging.Logger
+        else type(f"Masking{current.__name__}", (MaskingLogger, current), {})
+    )
+    logging.setLoggerClass(masking)

@@ -1,30 +1,21 @@
 """Dagster's coloured console (what `dg dev` and a run worker print on stderr) masks secrets and
-lead emails: the code location's `console` is Dagster's own console logger with the masking
-filter on its handler, and every job, and every schedule request that brings its own run config,
-names it (a run config naming no logger gets Dagster's unmasked console). An outside API's error
-that quotes a lead prints masked whatever its own wording."""
+lead emails, for a run whose run config names no logger (Dagster's own console: sensors,
+schedules, `dg launch`, the asset graph) and for one naming the location's `console`. An outside
+API's error that quotes a lead prints masked whatever its own wording."""
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
 
 import dagster as dg
 import pytest
 
-from revops_pipelines.definitions import defs
-from revops_pipelines.infra.dagster_logs import (
-    LOGGER_DEFS,
-    masked_console_logger,
-    with_masked_console,
-)
+import revops_pipelines.definitions  # noqa: F401  (what every code server and run worker loads)
+from revops_pipelines.infra.dagster_logs import LOGGER_DEFS, MaskingLogger
 from revops_pipelines.infra.errors import ApiError
 from revops_pipelines.infra.logs import MASK, masker
 from revops_pipelines.resources.attio import AttioError
 from revops_pipelines.resources.slack import SlackError
-from revops_pipelines.schedules import (
-    salesforce_full_sync_schedule,
-    salesforce_incremental_sync_schedule,
-)
+from revops_pipelines.schedules import salesforce_full_sync_schedule
 
 EMAIL = "maria.lopez@northwind.io"
 SECRET = "attio-key-9Qx7-console"
@@ -34,23 +25,32 @@ SECRET = "attio-key-9Qx7-console"
 def chatty(context: dg.AssetExecutionContext) -> None:
     # Raw on purpose: what a careless log call or a library's message would print.
     context.log.info(f"lead {EMAIL} synced with key {SECRET}")
-    logging.getLogger("revops.test").info("unrelated")
     raise RuntimeError(f"Attio refused {EMAIL} (key {SECRET})")
 
 
-chatty_job = dg.define_asset_job("chatty_job", [chatty], config=with_masked_console())
+CHATTY = dg.Definitions(
+    assets=[chatty], jobs=[dg.define_asset_job("chatty_job", [chatty])], loggers=LOGGER_DEFS
+)
 
 
-def test_the_coloured_console_prints_a_run_with_the_lead_email_and_secret_masked(
-    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    "run_config",
+    [{}, {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}],
+    ids=["dagster's default console", "the location's console"],
+)
+def test_the_coloured_console_prints_a_lead_email_and_a_secret_masked(
+    run_config: dict[str, object],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
+    assert issubclass(logging.getLoggerClass(), MaskingLogger)  # set by the definitions
     monkeypatch.setenv("ATTIO_API_KEY", SECRET)
     masker.refresh()
-    job = dg.Definitions(assets=[chatty], jobs=[chatty_job], loggers=LOGGER_DEFS).resolve_job_def(
-        "chatty_job"
-    )
+    job = CHATTY.resolve_job_def("chatty_job")
     with dg.instance_for_test() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance, run_config=run_config, raise_on_error=False
+        )
     assert not result.success
     err = capfd.readouterr().err
     console = [line for line in err.splitlines() if " - chatty_job - " in line]
@@ -58,32 +58,18 @@ def test_the_coloured_console_prints_a_run_with_the_lead_email_and_secret_masked
     logged = next(line for line in console if "synced with key" in line)
     assert " - dagster - INFO - chatty_job - " in logged
     assert logged.endswith(f" - chatty - lead m•••@northwind.io synced with key {MASK}")
-    assert any("STEP_START" in line for line in console)  # every event, as Dagster's default
+    assert any("STEP_START" in line for line in console)  # every event, as Dagster prints
     assert any("STEP_FAILURE" in line for line in console)
+    assert "Attio refused m•••@northwind.io (key ***)" in err  # the failure's error, below it
     assert EMAIL not in err and SECRET not in err
 
 
-def _console_default(job: Any) -> Any:
-    if job.partitions_def is not None:
-        key = job.partitions_def.get_last_partition_key()
-        return job.get_run_config_for_partition_key(key).get("loggers", {}).get("console")
-    field = job.run_config_schema.config_type.fields["loggers"].config_type.fields["console"]
-    return field.default_value if field.default_provided else None
-
-
-def test_every_job_and_sync_schedule_runs_the_masked_console() -> None:
-    repository = defs.get_repository_def()
-    jobs = [j for j in repository.get_all_jobs() if not j.name.startswith("__")]
-    assert len(jobs) >= 7
-    for job in jobs:
-        assert job.loggers["console"] is masked_console_logger, job.name
-        assert _console_default(job) == {"config": {"log_level": "DEBUG"}}, job.name
+def test_the_weekly_full_sync_request_carries_the_jobs_config() -> None:
+    # Its days are a range in tags, no partition key: the run gets the request's config only.
     tick = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 22, 3, tzinfo=UTC))
-    requests = [*salesforce_incremental_sync_schedule(tick), salesforce_full_sync_schedule(tick)]
-    for request in requests:
-        assert request.run_config["loggers"]["console"] == {"config": {"log_level": "DEBUG"}}
-    # The weekly full sync's own request (a range, no partition key) carries the job's config.
-    assert requests[-1].run_config["ops"]["attio_companies"]["config"] == {"full": True}
+    request = salesforce_full_sync_schedule(tick)
+    assert request.run_config["ops"]["attio_companies"]["config"] == {"full": True}
+    assert request.run_config["ops"]["salesforce_accounts"]["config"] == {"method": "auto"}
 
 
 def _subclasses(cls: type) -> list[type]:
