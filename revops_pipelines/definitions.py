@@ -18,6 +18,7 @@ from revops_pipelines.assets import (
     salesforce_sync,
     usage,
 )
+from revops_pipelines.assets.heartbeat import run_heartbeat
 from revops_pipelines.infra.dagster_logs import LOGGER_DEFS, mask_new_loggers
 from revops_pipelines.infra.settings import RevopsSettings, load_settings
 from revops_pipelines.resources import (
@@ -31,7 +32,7 @@ from revops_pipelines.resources import (
     SalesloftResource,
     SlackResource,
 )
-from revops_pipelines.sensors import alerts
+from revops_pipelines.sensors import alerts, dead_runs
 from revops_pipelines.sensors import inbox as inbox_sensors
 from revops_pipelines.store.resource import RevopsDatabase
 
@@ -49,6 +50,8 @@ def resource_defs(settings: RevopsSettings | None = None) -> dict[str, Any]:
     return {
         "revops_environment": RevopsEnvironment.of(settings),
         "database": RevopsDatabase(),
+        # The runs that must not die unnoticed beat in the store (assets/heartbeat.py).
+        "run_heartbeat": run_heartbeat,
         # Every output without an IO manager of its own: one folder per run, so two inbox runs
         # at once never load each other's batch (resources/run_io.py).
         "io_manager": RunScopedPickleIOManager(),
@@ -89,6 +92,7 @@ defs = dg.Definitions.merge(
     jobs.defs,
     schedules.defs,
     inbox_sensors.defs,
+    dead_runs.defs,
     alerts.defs,
     # `console` (default) and opt-in `json` loggers: infra/dagster_logs.py
     dg.Definitions(resources=resource_defs(), loggers=LOGGER_DEFS),

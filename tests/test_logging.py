@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from revops_pipelines.assets.forms import form_submissions
+from revops_pipelines.assets.heartbeat import run_heartbeat
 from revops_pipelines.assets.leads import inbound_leads
 from revops_pipelines.infra.dagster_logs import DAGSTER_YAML_HANDLER, LOGGER_DEFS
 from revops_pipelines.infra.logs import (
@@ -182,7 +183,11 @@ def _lead_defs(db_url: str) -> dg.Definitions:
     return dg.Definitions(
         assets=[form_submissions, inbound_leads],
         jobs=[lead_job],
-        resources={"database": RevopsDatabase(url=db_url), "enrichment": EnrichmentResource()},
+        resources={
+            "database": RevopsDatabase(url=db_url),
+            "enrichment": EnrichmentResource(),
+            "run_heartbeat": run_heartbeat,
+        },
         loggers=LOGGER_DEFS,
     )
 

@@ -77,6 +77,21 @@ def test_a_bad_value_fails_naming_the_variable(
         load_settings()
 
 
+def test_a_heartbeat_lease_shorter_than_three_beats_is_refused_naming_both(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REVOPS_RUN_HEARTBEAT_SECONDS", "10")
+    monkeypatch.setenv("REVOPS_RUN_HEARTBEAT_LEASE_SECONDS", "25")
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert str(refused.value) == (
+        "bad setting: REVOPS_RUN_HEARTBEAT_LEASE_SECONDS=25 must be at least three heartbeats "
+        "(REVOPS_RUN_HEARTBEAT_SECONDS=10), or one late beat would fail a live run"
+    )
+    monkeypatch.setenv("REVOPS_RUN_HEARTBEAT_LEASE_SECONDS", "30")
+    assert load_settings().run_heartbeat_lease_seconds == 30.0
+
+
 def test_an_unknown_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REVOPS_ENV", "prod")
     with pytest.raises(SettingsError, match=r"REVOPS_ENV='prod'.*production"):

@@ -10,6 +10,7 @@ from typing import Any
 
 import dagster as dg
 
+from revops_pipelines.assets.heartbeat import RunHeartbeat
 from revops_pipelines.assets.inbox import (
     WEBHOOK_INBOX,
     InboxBatchConfig,
@@ -54,6 +55,7 @@ async def attio_events(
     attio: AttioResource,
     slack: SlackResource,
     salesforce: SalesforceResource,
+    run_heartbeat: RunHeartbeat,  # beats while the run holds the rows it claims here
 ) -> dg.MaterializeResult:
     """Attio webhook events claimed from the inbox for this run, parsed from every delivery's
     `events[]`, deduplicated (per-attribute `record.updated` events and redeliveries of one

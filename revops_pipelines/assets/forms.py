@@ -10,6 +10,7 @@ from collections import Counter
 
 import dagster as dg
 
+from revops_pipelines.assets.heartbeat import RunHeartbeat
 from revops_pipelines.assets.inbox import (
     WEBHOOK_INBOX,
     InboxBatchConfig,
@@ -33,7 +34,10 @@ FORMS = load_model(config_path("forms.yaml"), FormsConfig)
 
 @dg.asset(deps=[WEBHOOK_INBOX], group_name=GROUP, kinds={"python"})
 def form_submissions(
-    context: dg.AssetExecutionContext, config: InboxBatchConfig, database: RevopsDatabase
+    context: dg.AssetExecutionContext,
+    config: InboxBatchConfig,
+    database: RevopsDatabase,
+    run_heartbeat: RunHeartbeat,  # beats while the run holds the rows it claims here
 ) -> dg.MaterializeResult:
     """Form submissions (Typeform, Tally, HubSpot, custom forms) claimed from the webhook inbox
     for this run, parsed into one shape: email, name, company, message, source form, submitted

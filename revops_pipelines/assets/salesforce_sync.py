@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from revops_pipelines.assets.heartbeat import RunHeartbeat
 from revops_pipelines.assets.sync_report import company_sync_report, rejection_table
 from revops_pipelines.config import config_path, load_model
 from revops_pipelines.domain.company_checks import mapped_quality
@@ -181,6 +182,7 @@ async def attio_companies(
     mapped_companies: pd.DataFrame,
     attio: AttioResource,
     database: RevopsDatabase,
+    run_heartbeat: RunHeartbeat,  # a sync that dies silently must not hold the sync slot
 ):  # type: ignore[no-untyped-def]
     """Companies in Attio: only new and changed accounts (and last run's rejects) are written,
     asserted on their domain, or created once and tracked in the id map when they have none.

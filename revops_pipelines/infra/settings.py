@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from revops_pipelines.infra.logs import SECRET_ENV_VARS
@@ -136,6 +136,15 @@ class RevopsSettings(BaseSettings):
     inbox_retry_max_seconds: float = Field(
         default=600.0, gt=0, description="Longest wait between two attempts of an inbox row."
     )
+    # A run that holds inbox claims (or writes a sync) beats every `run_heartbeat_seconds`; one
+    # silent for `run_heartbeat_lease_seconds` is marked failed (sensors/dead_runs.py), which
+    # hands its rows back. The lease spans several beats so a slow moment is not a death.
+    run_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="How often a running run records that it is alive."
+    )
+    run_heartbeat_lease_seconds: float = Field(
+        default=90.0, gt=0, description="Silence after which a started run is taken for dead."
+    )
     # Attio's Idempotency-Key is not signed: an identical body within this window is a replay
     # (or a burst or echo of the same change, which the handler would collapse anyway). Attio's
     # body names the record and attribute, not the value, so two real changes of one attribute by
@@ -154,6 +163,17 @@ class RevopsSettings(BaseSettings):
     dagster_location_name: str = Field(
         default="revops_pipelines", min_length=1, description="Code location of the inbox jobs."
     )
+
+    @model_validator(mode="after")
+    def _lease_spans_several_beats(self) -> RevopsSettings:
+        if self.run_heartbeat_lease_seconds < 3 * self.run_heartbeat_seconds:
+            raise ValueError(
+                f"{variable_for('run_heartbeat_lease_seconds')}="
+                f"{self.run_heartbeat_lease_seconds:g} must be at least three heartbeats "
+                f"({variable_for('run_heartbeat_seconds')}={self.run_heartbeat_seconds:g}), "
+                "or one late beat would fail a live run"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -201,7 +221,10 @@ def load_settings() -> RevopsSettings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
+            if not error["loc"]:  # a rule over several fields: its message names them
+                problems.append(str(error["msg"]).removeprefix("Value error, "))
+                continue
+            field = str(error["loc"][0])
             variable = variable_for(field) if field in RevopsSettings.model_fields else field
             problems.append(f"{variable}={os.environ.get(variable)!r}: {error['msg']}")
         raise SettingsError("bad setting: " + "; ".join(problems)) from None

@@ -2,14 +2,17 @@
 
 Each tick of `form_inbox_sensor` / `attio_inbox_sensor` does a few bounded, indexed queries and no
 network work:
-1. release claims older than the claim timeout (their run died without a failure event);
-2. plan batches of pending rows above the cursor (the highest inbox id seen), run key
+1. hand back the rows of runs that can no longer settle them: ended without handing them back,
+   not started, or unknown to the instance (`sensors/dead_runs.py`; a run that died silently is
+   marked failed there by `run_heartbeat_sensor` first, and the failure sensor hands back);
+2. release claims older than the claim timeout (the last backstop: a run that never ends);
+3. plan batches of pending rows above the cursor (the highest inbox id seen), run key
    `<flow>-<first id>-<last id>`;
-3. plan retry batches of pending rows at or below the cursor left idle for `RETRY_AFTER` (released
+4. plan retry batches of pending rows at or below the cursor left idle for `RETRY_AFTER` (released
    by a failed run, or never claimed by the run requested for them), run key
    `<flow>-retry-<first>-<last>-<digest of ids and attempts>`: a new attempt gives a new key, and
    the same idle rows give the same key, so the daemon does not launch them twice;
-4. report the flow's failed rows as an asset check evaluation when their number changes.
+5. report the flow's failed rows as an asset check evaluation when their number changes.
 `inbox_run_failure_sensor` and `inbox_run_canceled_sensor` release a finished run's claimed rows
 (one attempt charged; failed after `MAX_ATTEMPTS`).
 """
@@ -31,6 +34,7 @@ from revops_pipelines.assets.forms import no_failed_form_rows
 from revops_pipelines.assets.inbox import failed_rows_check
 from revops_pipelines.domain.submissions import FORM_SOURCES
 from revops_pipelines.jobs import CLAIMING_ASSET, INBOX_JOBS, attio_events_job, inbound_leads_job
+from revops_pipelines.sensors.dead_runs import hand_back_orphaned_claims
 from revops_pipelines.services import inbox as inbox_service
 from revops_pipelines.services.attio_events.batch import ATTIO_SOURCES
 from revops_pipelines.services.inbox import PendingRef, ReleaseResult
@@ -173,8 +177,13 @@ def build_inbox_sensor(
         description=description,
     )
     def _sensor(context: dg.SensorEvaluationContext, database: RevopsDatabase) -> dg.SensorResult:
+        engine = database.engine()
+        # Rows held by a run that ended, never started or is unknown: back within minutes.
+        _, orphaned = hand_back_orphaned_claims(context.instance, engine, flow.sources)
+        for reason in orphaned:
+            context.log.warning(f"handed back the rows of a run that cannot settle them: {reason}")
         plan = plan_tick(
-            database.engine(),
+            engine,
             flow,
             InboxCursor.parse(context.cursor),
             batch_size=BATCH_SIZE,

@@ -4,8 +4,9 @@ A run claims its batch under its run id (`InboxRun.claim`), quarantines what it 
 the reason, hands a row back for a retry (one attempt charged; not retried before a backoff that
 doubles with its attempts, up to a cap: `handback_backoff`), and settles the rest as done at
 its end; a row out of attempts is `failed` with its last error. A run that fails or is canceled
-has its rows released (`release_failed_run`); a sensor tick releases claims whose run died
-silently (`plan_batches`); an operator requeues failed or quarantined rows (`requeue`). The SQL
+has its rows released (`release_failed_run`); a sensor tick releases claims whose run ended
+without handing them back (`release_orphaned`) and, as the last backstop, claims older than the
+claim timeout (`plan_batches`); an operator requeues failed or quarantined rows (`requeue`). The SQL
 is in `store/inbox.py`; assets, sensors and the CLI call this module.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from revops_pipelines.domain.run_liveness import ClaimHolder
 from revops_pipelines.infra.logs import log_fields
 from revops_pipelines.infra.retry import handback_delays
 from revops_pipelines.infra.settings import load_settings
@@ -47,12 +49,14 @@ __all__ = [
     "PendingRef",
     "ReleaseResult",
     "SettledBatch",
+    "claim_holders",
     "failed_rows",
     "parse_age",
     "plan_batches",
     "purge",
     "quarantined_rows",
     "release_failed_run",
+    "release_orphaned",
     "requeue",
     "status_counts",
 ]
@@ -170,6 +174,21 @@ def release_failed_run(
         engine, run_id, error, max_attempts=max_attempts, backoff=backoff
     )
     return released + unclaimed
+
+
+def claim_holders(engine: sa.Engine, sources: Sequence[str], limit: int) -> list[ClaimHolder]:
+    """The runs holding rows of `sources`, oldest claim first (a sensor checks they live)."""
+    return inbox.claim_holders(engine, sources, limit=limit)
+
+
+def release_orphaned(
+    engine: sa.Engine, run_id: str, error: str, *, max_attempts: int = MAX_ATTEMPTS
+) -> ReleaseResult:
+    """Give back the rows still held by a run that can no longer settle them (ended without
+    handing them back, or unknown): one attempt charged, as for a failed run."""
+    return inbox.release_claimed_by(
+        engine, run_id, error, max_attempts=max_attempts, backoff=handback_backoff()
+    )
 
 
 @dataclass(frozen=True)

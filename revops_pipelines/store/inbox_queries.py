@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from revops_pipelines.domain.run_liveness import ClaimHolder
 from revops_pipelines.store.tables import INBOX_STATUSES, webhook_inbox
 
 _t = webhook_inbox
@@ -178,3 +179,25 @@ def inbox_depth(engine: sa.Engine) -> InboxDepth:
             counts[status] = conn.execute(count).scalar_one()
         received_at = conn.execute(oldest).scalar_one_or_none()
     return InboxDepth(counts, received_at)
+
+
+def claim_holders(
+    engine: sa.Engine, sources: str | Iterable[str], *, limit: int
+) -> list[ClaimHolder]:
+    """The runs holding `processing` rows of `sources` (up to `limit`, oldest claim first):
+    an index range over (status, source), grouped by run; processing rows are few."""
+    oldest = sa.func.min(_t.c.claimed_at)
+    stmt = (
+        sa.select(_t.c.claimed_by, sa.func.count(), oldest)
+        .where(
+            _t.c.status == "processing",
+            _t.c.source.in_(_sources(sources)),
+            _t.c.claimed_by.is_not(None),
+        )
+        .group_by(_t.c.claimed_by)
+        .order_by(oldest)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        # MIN keeps the column's type, so the oldest claim comes back as an aware datetime.
+        return [ClaimHolder(*row) for row in conn.execute(stmt)]

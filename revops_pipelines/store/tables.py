@@ -268,3 +268,14 @@ lead_first_touch = sa.Table(
     sa.Column("first_touched_at", UtcDateTime(), nullable=False),
     sa.Column("seconds_to_first_touch", sa.Float),
 )
+
+# One row per running run that beats (services/run_heartbeat.py): refreshed every few seconds
+# while the run's process lives and deleted when it ends, so a row that stopped changing is a run
+# whose process died without telling Dagster (sensors/dead_runs.py marks it failed).
+run_heartbeats = sa.Table(
+    "run_heartbeats",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("beat_at", UtcDateTime(), nullable=False),
+    sa.Index(None, "beat_at"),  # the sensor reads the stale ones
+)

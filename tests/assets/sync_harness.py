@@ -8,6 +8,7 @@ from typing import Any
 
 import dagster as dg
 
+from revops_pipelines.assets.heartbeat import run_heartbeat
 from revops_pipelines.assets.salesforce_sync import FIELD_MAPPING, sync_assets
 from revops_pipelines.domain.attio_values import all_values, first_value
 from revops_pipelines.domain.company_mapping import map_accounts
@@ -30,6 +31,7 @@ def resources(
         "attio": AttioResource(api_key="sandbox-attio-key", base_url=attio.api_url, **attio_kwargs),
         "database": RevopsDatabase(url=db_url),
         "frames_io_manager": DailyFrameIOManager(base_dir=str(frames)),
+        "run_heartbeat": run_heartbeat,
     }
 
 
