@@ -7,10 +7,9 @@ write `services/company_sync/sync.py`; these assets turn their results into meta
 import os
 import warnings
 from datetime import timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from revops_pipelines.assets.heartbeat import RunHeartbeat
@@ -26,6 +25,13 @@ from revops_pipelines.resources.salesforce import SalesforceResource
 from revops_pipelines.services.company_sync.accounts import AccountsReadStopped, read_accounts
 from revops_pipelines.services.company_sync.sync import MappingMismatch, sync_companies
 from revops_pipelines.store.resource import RevopsDatabase
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+else:
+    # Dagster resolves these annotations when the definitions load: a stand-in that checks
+    # values as pandas DataFrames without importing pandas (resources/frames.py).
+    from revops_pipelines.resources.frames import DataFrame
 
 # BackfillPolicy is beta in Dagster 1.13; batching days per run is the point of these assets.
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
@@ -88,7 +94,7 @@ NO_PARTITIONS_HINT = (
 )
 def salesforce_accounts(
     context: dg.AssetExecutionContext, config: AccountsReadConfig, salesforce: SalesforceResource
-) -> dg.Output[pd.DataFrame]:
+) -> dg.Output[DataFrame]:
     """Salesforce Accounts whose SystemModstamp falls in the partitions' window `[start, end)`,
     read with queryAll so soft-deleted accounts arrive too."""
     if not (context.has_partition_key or context.has_partition_key_range):
@@ -130,7 +136,7 @@ def salesforce_accounts(
         dg.AssetCheckSpec("valid_domains", asset="mapped_companies"),
     ],
 )
-def mapped_companies(salesforce_accounts: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+def mapped_companies(salesforce_accounts: DataFrame) -> dg.Output[DataFrame]:
     """Accounts mapped to Attio company values by `config/field_mapping.yaml`; rows that break a
     rule are kept with their reason and never written."""
     mapped = map_accounts(salesforce_accounts, FIELD_MAPPING)
@@ -179,7 +185,7 @@ def mapped_companies(salesforce_accounts: pd.DataFrame) -> dg.Output[pd.DataFram
 async def attio_companies(
     context: dg.AssetExecutionContext,
     config: CompanyWriteConfig,
-    mapped_companies: pd.DataFrame,
+    mapped_companies: DataFrame,
     attio: AttioResource,
     database: RevopsDatabase,
     run_heartbeat: RunHeartbeat,  # a sync that dies silently must not hold the sync slot

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
 
 from revops_pipelines.domain.attio_values import first_value
 from revops_pipelines.domain.company_mapping import REJECT_REASON, SOURCE_ID
 from revops_pipelines.domain.markdown import md_cell as _cell
 from revops_pipelines.services.company_sync.sync import CompanySyncResult
+
+# pandas is imported inside the functions that run it: loading the definitions must not load it.
+if TYPE_CHECKING:
+    import pandas as pd
 
 SAMPLE = 10
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from revops_pipelines.domain.company_mapping import (
     DOMAIN_PATTERN,
@@ -12,6 +11,10 @@ from revops_pipelines.domain.company_mapping import (
     REJECT_REASON,
     SOURCE_ID,
 )
+
+# pandas is imported inside the functions that run it: loading the definitions must not load it.
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,16 @@ value. A row that breaks a rule is kept with a `reject_reason`, never dropped.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import idna
-import pandas as pd
 import pycountry
 
 from revops_pipelines.domain.field_mapping import FieldMapping, FieldRule
+
+# pandas is imported inside the functions that run it: loading the definitions must not load it.
+if TYPE_CHECKING:
+    import pandas as pd
 
 SOURCE_ID, MODIFIED_AT, IS_DELETED, REJECT_REASON, ROW_HASH = (
     "source_id",
@@ -86,6 +89,8 @@ def _country_code(value: str, aliases: dict[str, str]) -> str | None:
 
 
 def _apply_rule(series: pd.Series, rule: FieldRule, mapping: FieldMapping) -> pd.Series:
+    import pandas as pd
+
     if rule.transform == "text":
         return _blank_to_na(series)
     if rule.transform == "domain":
@@ -113,6 +118,8 @@ def _apply_rule(series: pd.Series, rule: FieldRule, mapping: FieldMapping) -> pd
 
 def map_accounts(accounts: pd.DataFrame, mapping: FieldMapping) -> pd.DataFrame:
     """One output row per account: ids, the mapped attributes, a row hash and a reject reason."""
+    import pandas as pd
+
     missing = [f for f in mapping.source_fields if f not in accounts.columns]
     if missing:
         raise KeyError(f"the accounts frame lacks the mapped Salesforce fields {missing}")
@@ -159,6 +166,8 @@ def attio_values(
     """The Attio `values` body for one mapped row. Missing values are left out, or sent as `[]`
     with `clear_missing` (how Attio clears a value is UNCONFIRMED; `[]` is the empty value list
     every read shape uses, and the sandbox treats it as a clear)."""
+    import pandas as pd
+
     values: dict[str, Any] = {}
     for rule in mapping.fields:
         value = row.get(rule.target)

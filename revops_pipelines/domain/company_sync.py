@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from revops_pipelines.domain.company_mapping import (
     IS_DELETED,
@@ -25,6 +22,10 @@ from revops_pipelines.domain.company_mapping import (
 )
 from revops_pipelines.domain.field_mapping import FieldMapping
 from revops_pipelines.domain.two_way import baseline_values, keep_attio_edits
+
+# pandas is imported inside the functions that run it: loading the definitions must not load it.
+if TYPE_CHECKING:
+    import pandas as pd
 
 Operation = Literal["upsert", "clear", "delete", "reject", "conflict", "skip"]
 WRITES: frozenset[str] = frozenset({"upsert", "clear", "delete"})
@@ -61,6 +62,9 @@ class SyncPlan:
 
 
 def _clean(value: Any) -> Any:
+    import numpy as np
+    import pandas as pd
+
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
     return value
@@ -83,6 +87,9 @@ def plan_company_sync(
     `rewrite`: source id -> why, for unchanged rows that must be written anyway (the full sync
     found them drifted or missing in Attio).
     """
+    import numpy as np
+    import pandas as pd
+
     rewrite = rewrite or {}
     # The newest version of an account wins when a batch holds it twice (overlapping windows).
     rows = mapped.sort_values([MODIFIED_AT, SOURCE_ID]).drop_duplicates(SOURCE_ID, keep="last")

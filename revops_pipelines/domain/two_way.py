@@ -16,13 +16,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from revops_pipelines.domain.attio_values import active_values
 from revops_pipelines.domain.company_drift import read_attribute
 from revops_pipelines.domain.field_mapping import ConflictWinner, FieldMapping, FieldRule
+
+if TYPE_CHECKING:
+    pass
 
 Side = Literal["attio", "salesforce"]
 Action = Literal["none", "to_salesforce", "to_attio"]
@@ -34,6 +35,8 @@ def two_way_rules(mapping: FieldMapping) -> list[FieldRule]:
 
 def _plain(value: Any, rule: FieldRule) -> Any:
     """A value in the JSON-able form both sides are compared in (None when missing)."""
+    import pandas as pd
+
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     if rule.transform == "integer":
@@ -84,6 +87,8 @@ class AttioValue:
 
 def attio_side(record: Mapping[str, Any], mapping: FieldMapping) -> dict[str, AttioValue]:
     """The two-way attributes of an Attio company as they are now."""
+    import pandas as pd
+
     out: dict[str, AttioValue] = {}
     for rule in two_way_rules(mapping):
         current = active_values(dict(record), rule.target)

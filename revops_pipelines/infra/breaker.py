@@ -31,7 +31,6 @@ import dagster as dg
 import httpx
 import pybreaker
 import requests
-from simple_salesforce import exceptions as sf_exc
 
 from revops_pipelines.infra.errors import ApiError
 from revops_pipelines.infra.settings import load_settings
@@ -114,6 +113,9 @@ def counts_toward_opening(exc: BaseException) -> bool:
         | httpx.TransportError,
     ):
         return True
+    # Imported here, not with the module: loading the definitions must not load it.
+    from simple_salesforce import exceptions as sf_exc
+
     if isinstance(exc, sf_exc.SalesforceAuthenticationFailed):
         status = exc.code  # the login's HTTP status, or a SOAP fault's code (a string)
     elif isinstance(exc, sf_exc.SalesforceError):

@@ -4,16 +4,39 @@ Dagster's filesystem IO manager refuses an output that spans several partitions,
 backfills batch many days per run. This one splits a frame by a timestamp column into one file
 per day, and reads a range back as one frame. Rows that fall before the first or after the last
 day of the range (a lookback window's overlap) are kept with the nearest day, never dropped.
+
+pandas is imported when a frame is stored or loaded, not with the definitions (a process that
+only loads them, the code server or a sensor, never needs it); `DataFrame` below stands for
+pandas' in the asset annotations Dagster reads at load.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
+
+# pandas is imported inside the functions that run it: loading the definitions must not load it.
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class _PandasFrameCheck(type):
+    def __instancecheck__(cls, value: object) -> bool:
+        # Without pandas loaded nothing can be a DataFrame: the check never imports it.
+        pandas = sys.modules.get("pandas")
+        return pandas is not None and isinstance(value, pandas.DataFrame)
+
+
+class DataFrame(metaclass=_PandasFrameCheck):
+    """`pandas.DataFrame` for Dagster: an asset annotated with it gets a Dagster type named
+    DataFrame that accepts exactly pandas DataFrames, as the real class would give, but
+    resolving the annotation when the definitions load does not import pandas. Type checkers
+    see the real class (`if TYPE_CHECKING: from pandas import DataFrame`)."""
 
 
 class DailyFrameIOManager(dg.ConfigurableIOManager):
@@ -36,6 +59,8 @@ class DailyFrameIOManager(dg.ConfigurableIOManager):
         return self._root().joinpath(*key.path) / f"{partition}.pkl"
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        import pandas as pd
+
         if not isinstance(obj, pd.DataFrame):
             raise TypeError(f"{context.asset_key.to_user_string()} must return a pandas DataFrame")
         keys = sorted(context.asset_partition_keys)
@@ -55,6 +80,8 @@ class DailyFrameIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata({"rows": len(obj), "days": len(keys)})
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        import pandas as pd
+
         frames = []
         for key in sorted(context.asset_partition_keys):
             path = self._path(context.asset_key, key)

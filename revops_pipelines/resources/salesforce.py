@@ -18,15 +18,12 @@ import difflib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import dagster as dg
 import requests
 from pydantic import Field, PrivateAttr
-from simple_salesforce import Salesforce
-from simple_salesforce import exceptions as sf_exc
-from simple_salesforce.login import SalesforceLogin
 
 from revops_pipelines.infra.breaker import counts_toward_opening
 from revops_pipelines.infra.retry import RetrySettings, call
@@ -51,6 +48,10 @@ from revops_pipelines.resources.salesforce_http import (  # noqa: F401  (re-expo
     refusal,
 )
 from revops_pipelines.resources.salesforce_reads import RestReads
+
+# simple-salesforce is imported where a request is made: loading the definitions must not load it.
+if TYPE_CHECKING:
+    from simple_salesforce import Salesforce
 
 
 class SalesforceResource(RestReads, BulkReads, SalesforceBreaker, dg.ConfigurableResource):
@@ -169,6 +170,10 @@ class SalesforceResource(RestReads, BulkReads, SalesforceBreaker, dg.Configurabl
         self.close()
 
     def _connect(self) -> Salesforce:
+        from simple_salesforce import Salesforce
+        from simple_salesforce import exceptions as sf_exc
+        from simple_salesforce.login import SalesforceLogin
+
         problem = self.configuration_problem()
         if problem:
             raise SalesforceNotConfigured(problem)
@@ -242,6 +247,8 @@ class SalesforceResource(RestReads, BulkReads, SalesforceBreaker, dg.Configurabl
     def _call(self, what: str, fn: Callable[[Salesforce], T]) -> T:
         """Run one request with retries; Salesforce's refusals arrive as this module's errors
         (transient ones retried first: see `is_transient`)."""
+        from simple_salesforce import exceptions as sf_exc
+
         for relogin in (True, False):
             self._check_budget()
             client = self.client()
@@ -259,6 +266,8 @@ class SalesforceResource(RestReads, BulkReads, SalesforceBreaker, dg.Configurabl
     def _attempt(self, what: str, fn: Callable[[Salesforce], T], client: Salesforce) -> T:
         """One request; a failure becomes an `ApiError` of this module (an expired session
         stays simple-salesforce's, for `_call` to log in again)."""
+        from simple_salesforce import exceptions as sf_exc
+
         try:
             return fn(client)
         except sf_exc.SalesforceExpiredSession:

@@ -6,17 +6,19 @@ import csv
 import io
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
-from simple_salesforce import Salesforce
-from simple_salesforce.util import exception_handler
 
 from revops_pipelines.domain.soql import (
     format_salesforce_datetime,
     parse_salesforce_datetime,
 )
 from revops_pipelines.resources.salesforce_http import SalesforceApiError
+
+# simple-salesforce is imported where a request is made: loading the definitions must not load it.
+if TYPE_CHECKING:
+    from simple_salesforce import Salesforce
 
 
 class BulkReads:
@@ -25,6 +27,8 @@ class BulkReads:
     def _bulk_request(
         self, sf: Salesforce, method: str, path: str, **kwargs: Any
     ) -> requests.Response:
+        from simple_salesforce.util import exception_handler
+
         headers = {"Authorization": f"Bearer {sf.session_id}", "Content-Type": "application/json"}
         headers["Accept"] = kwargs.pop("accept", "application/json")
         response = sf.session.request(method, sf.bulk2_url + path, headers=headers, **kwargs)

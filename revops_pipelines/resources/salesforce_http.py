@@ -7,15 +7,18 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
-from simple_salesforce import Salesforce
-from simple_salesforce import exceptions as sf_exc
 
 from revops_pipelines.infra.breaker import BreakerGuard, counts_toward_opening
 from revops_pipelines.infra.errors import ApiError
 from revops_pipelines.infra.rate_budget import RateBudgeted
+
+# simple-salesforce is imported where a request is made: loading the definitions must not load it.
+if TYPE_CHECKING:
+    from simple_salesforce import Salesforce
+    from simple_salesforce import exceptions as sf_exc
 
 T = TypeVar("T")
 ENV_VARS = {
@@ -132,6 +135,8 @@ def _error_details(exc: sf_exc.SalesforceError) -> tuple[str, str, list[str]]:
 def is_transient(exc: BaseException) -> bool:
     """Worth another attempt: 5xx/429, dropped or timed-out connections, row locks, and the
     concurrent-request limit (unlike the daily total, it clears by itself)."""
+    from simple_salesforce import exceptions as sf_exc
+
     if isinstance(exc, requests.exceptions.SSLError):
         return False
     if isinstance(

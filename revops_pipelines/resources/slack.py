@@ -18,13 +18,11 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.error import URLError
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from revops_pipelines.infra.breaker import BreakerGuard, is_transient_status
 from revops_pipelines.infra.cache import cache_for
@@ -32,6 +30,11 @@ from revops_pipelines.infra.errors import ApiError
 from revops_pipelines.infra.rate_budget import RateBudgeted
 from revops_pipelines.infra.retry import RetrySettings, call, retry_after_seconds
 from revops_pipelines.infra.send_once import send_once_sync
+
+# slack_sdk is imported where a client is made: loading the definitions must not load it.
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
 
 log = logging.getLogger("revops.slack")
 DEFAULT_BASE_URL = "https://slack.com/api/"
@@ -120,6 +123,8 @@ class SlackResource(BreakerGuard, RateBudgeted, dg.ConfigurableResource):
 
     def client(self) -> WebClient:
         """The WebClient, without slack_sdk's retry handlers: `call` is the one retry loop."""
+        from slack_sdk import WebClient
+
         if self._client is None:
             problem = self.configuration_problem()
             if problem:
@@ -153,6 +158,8 @@ class SlackResource(BreakerGuard, RateBudgeted, dg.ConfigurableResource):
         return {"write": 1.0}
 
     def _call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        from slack_sdk.errors import SlackApiError
+
         write = method in WRITE_METHODS
         client = self.client()
         budget = self.rate_budget()

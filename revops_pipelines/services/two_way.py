@@ -13,9 +13,8 @@ import asyncio
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 
 from revops_pipelines.domain.attio_events import NormalizedEvent, records_to_fetch
@@ -36,6 +35,9 @@ from revops_pipelines.resources.salesforce import SalesforceResource
 from revops_pipelines.resources.salesforce_http import SalesforceApiError
 from revops_pipelines.services.company_sync.sync import SYNC_NAME
 from revops_pipelines.store import two_way as store
+
+if TYPE_CHECKING:
+    pass
 
 COMPANIES = "companies"
 
@@ -95,6 +97,8 @@ class TwoWayWriteBack:
                 self.report.errors.append(f"write-back of company {change.record_id}: {exc}")
 
     async def company_changed(self, record_id: str) -> None:
+        import pandas as pd
+
         with self.engine.connect() as connection:
             company = store.synced_company(connection, SYNC_NAME, record_id)
         if company is None:
@@ -151,6 +155,8 @@ class TwoWayWriteBack:
 
     async def _mapped_account(self, account_id: str) -> dict[str, Any] | None:
         """The account as it is now, mapped into Attio's form (None when Salesforce lacks it)."""
+        import pandas as pd
+
         query = select_query(
             "Account", self.mapping.source_fields, where=f"Id = {soql_string(account_id)}"
         )

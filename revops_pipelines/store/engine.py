@@ -8,12 +8,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+
+# Alembic is imported when a migration runs: loading the definitions must not load it.
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DATABASE_URL_ENV = "REVOPS_DATABASE_URL"
 STATE_DIR_ENV = "REVOPS_STATE_DIR"
@@ -78,6 +79,8 @@ def _ensure_migrated(url: str) -> None:
 
 
 def _alembic_config(connection: sa.Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -85,18 +88,24 @@ def _alembic_config(connection: sa.Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None, "the migrations folder has no revisions"
     return head
 
 
 def current_revision(url: str | None = None) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with _engine_for(url or database_url()).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     """Apply migrations up to `revision`. Safe to call from several processes at once."""
+    from alembic import command
+
     engine = _engine_for(url or database_url())
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
@@ -108,6 +117,8 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
 
 
 def downgrade(url: str | None = None, revision: str = "base") -> None:
+    from alembic import command
+
     engine = _engine_for(url or database_url())
     with engine.begin() as connection:
         command.downgrade(_alembic_config(connection), revision)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from revops_pipelines.store.tables import id_map, sync_log, sync_state
+
+# pandas is imported inside the functions that run it: loading the definitions must not load it.
+if TYPE_CHECKING:
+    import pandas as pd
 
 CHUNK = 900  # below SQLite's bound-parameter limit on old builds
 
@@ -61,6 +64,8 @@ def upsert(
 def load_state(
     connection: sa.Connection, sync_name: str, source_ids: Iterable[str]
 ) -> pd.DataFrame:
+    import pandas as pd
+
     ids = sorted(set(source_ids))
     columns = ["source_id", "row_hash", "status", "attio_record_id", "match_key", "two_way_values"]
     frames = []

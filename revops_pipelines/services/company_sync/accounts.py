@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
-
-import pandas as pd
+from typing import TYPE_CHECKING, Literal
 
 from revops_pipelines.domain.field_mapping import FieldMapping
 from revops_pipelines.resources.salesforce import (
@@ -20,6 +18,10 @@ from revops_pipelines.resources.salesforce import (
     SalesforceResource,
     SalesforceUnknownField,
 )
+
+# pandas is imported inside the functions that run it: loading the definitions must not load it.
+if TYPE_CHECKING:
+    import pandas as pd
 
 ReadMethod = Literal["rest", "bulk", "auto"]
 
@@ -43,6 +45,8 @@ def read_accounts(
     method: ReadMethod = "auto",
 ) -> AccountsRead:
     """Accounts whose SystemModstamp falls in `[start, end)`, as one frame."""
+    import pandas as pd
+
     problem = salesforce.configuration_problem()
     if problem:
         raise AccountsReadStopped(f"Salesforce is not configured: {problem}")

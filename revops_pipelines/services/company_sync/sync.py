@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 
 from revops_pipelines.domain.company_drift import Reconciliation, reconcile
@@ -32,6 +31,10 @@ from revops_pipelines.store.sync_records import (
     outside_domain_owners,
     record_outcomes,
 )
+
+# pandas is imported inside the functions that run it: loading the definitions must not load it.
+if TYPE_CHECKING:
+    import pandas as pd
 
 SYNC_NAME = "salesforce_accounts_to_attio_companies"
 
@@ -179,6 +182,8 @@ async def _reconcile_with_attio(
     mapped: pd.DataFrame, mapping: FieldMapping, client: AttioClient, record_ids: dict[str, str]
 ) -> Reconciliation:
     """Page through every Attio company and compare it with what the accounts map to."""
+    import pandas as pd
+
     live = mapped[mapped[REJECT_REASON].isna() & ~mapped[IS_DELETED]]
     expected = {
         str(row[SOURCE_ID]): attio_values(
