@@ -20,6 +20,8 @@ from revops_pipelines.assets import (
 )
 from revops_pipelines.assets.heartbeat import run_heartbeat
 from revops_pipelines.infra.dagster_logs import LOGGER_DEFS, mask_new_loggers
+from revops_pipelines.infra.rate_budget import register_database_backend
+from revops_pipelines.infra.rate_database import DatabaseBackend
 from revops_pipelines.infra.settings import RevopsSettings, load_settings
 from revops_pipelines.resources import (
     AttioResource,
@@ -34,7 +36,25 @@ from revops_pipelines.resources import (
 )
 from revops_pipelines.sensors import alerts, dead_runs
 from revops_pipelines.sensors import inbox as inbox_sensors
+from revops_pipelines.store.engine import database_url
+from revops_pipelines.store.rate_budget import DatabaseRateLog
 from revops_pipelines.store.resource import RevopsDatabase
+
+_database_budgets: dict[str, DatabaseBackend] = {}
+
+
+def database_budget() -> DatabaseBackend:
+    """Where the rate budgets live when `REDIS_URL` is unset: the store's database (the URL of
+    `REVOPS_DATABASE_URL`, else the SQLite file), one backend per database. Registered below,
+    so every process that loads this location (code server, run and Celery workers) shares it."""
+    url = database_url()
+    backend = _database_budgets.get(url)
+    if backend is None:
+        backend = _database_budgets.setdefault(url, DatabaseBackend(DatabaseRateLog(url)))
+    return backend
+
+
+register_database_backend(database_budget)
 
 
 def resource_defs(settings: RevopsSettings | None = None) -> dict[str, Any]:

@@ -15,10 +15,22 @@ import pytest
 import sqlalchemy as sa
 
 from revops_pipelines.store import engine as store_engine
+from revops_pipelines.store import rate_budget as budget_store
 from revops_pipelines.store.tables import metadata
 from tests.postgres import fresh_database
 
 ENGINES = [e.strip() for e in os.environ.get("REVOPS_TEST_ENGINES", "sqlite,postgresql").split(",")]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def state_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The default state directory of the session's own: what a test leaves there (the default
+    SQLite store, and the rate budgets kept in it once the definitions are loaded) never goes
+    to the checkout's `.revops/`."""
+    with pytest.MonkeyPatch.context() as patch:
+        if not os.environ.get(store_engine.STATE_DIR_ENV):
+            patch.setenv(store_engine.STATE_DIR_ENV, str(tmp_path_factory.mktemp("revops_state")))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +40,7 @@ def postgres_url() -> Iterator[str]:
     with fresh_database("revops_test", hint) as url:
         yield url.render_as_string(hide_password=False)
         store_engine.dispose_all()
+        budget_store.dispose_all()
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +80,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: 
         store_engine.get_engine(url)
         yield url
         store_engine.dispose_all()
+        budget_store.dispose_all()
     elif request.param == "postgresql":
         url = request.getfixturevalue("postgres_url")
         _truncate_all(url)

@@ -1,7 +1,7 @@
 """Where a rate budget keeps its state: Redis (shared by every process and machine), or the
-process's memory (the fallback, and the budget when no shared store is configured). A backend
-in the store's database would register through `rate_budget.register_database_backend` (infra
-may not import the store); none is built yet.
+process's memory (the fallback, and the budget when no shared store is configured). The third,
+the store's database, is `rate_database.py` over the store's SQL, registered through
+`rate_budget.register_database_backend` (infra may not import the store).
 
 Each backend offers the same operations on a budget key (an API credential's kind, e.g.
 Attio writes): `take` one request under a sliding-window log (at most `limit` requests in any
@@ -34,7 +34,7 @@ BULK: Priority = "bulk"
 # Leak (drop expired log entries) after this many admissions per process and key.
 _LEAK_EVERY = 64
 # The shortest wait before asking again (a denied request never spins on the store).
-_MIN_WAIT = 0.005
+MIN_WAIT = 0.005
 
 
 class BackendUnavailable(RuntimeError):
@@ -118,7 +118,7 @@ class LocalBackend:
                     bucket.leak(item.timestamp)
                 return 0.0, item
             wait_ms = bucket.waiting(item)
-            return (max(_MIN_WAIT, wait_ms / 1000) if wait_ms > 0 else _MIN_WAIT), None
+            return (max(MIN_WAIT, wait_ms / 1000) if wait_ms > 0 else MIN_WAIT), None
 
     def release(self, key: str, slot: object) -> None:
         with self._lock:
@@ -226,7 +226,7 @@ class RedisBackend:
             wait_ms = int(self._admit(keys=[key], args=args))
         except redis.RedisError as exc:
             raise BackendUnavailable(f"Redis: {exc}") from exc
-        return (0.0, member) if wait_ms <= 0 else (max(_MIN_WAIT, wait_ms / 1000), None)
+        return (0.0, member) if wait_ms <= 0 else (max(MIN_WAIT, wait_ms / 1000), None)
 
     def release(self, key: str, slot: object) -> None:
         # XX: only if still there (a leak may have dropped it; then nothing to move).

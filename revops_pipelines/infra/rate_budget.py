@@ -2,8 +2,9 @@
 
 A budget holds one limit per kind of request ("read", "write"; a client may name others, and a
 call may add a `scope`, e.g. Slack's channel) for one API, base URL and credential. The state
-lives in a shared backend (`rate_backends.py`): Redis when `REDIS_URL` is set, else a backend
-the store registered (`register_database_backend`; none yet), else this process alone.
+lives in a shared backend: Redis when `REDIS_URL` is set (`rate_backends.py`), else the store's
+database (`rate_database.py`, registered by definitions.py through `register_database_backend`),
+else this process alone (a process that never loaded the definitions, e.g. a CLI command).
 Each kind is a sliding-window log (pyrate-limiter): at most `limit` requests in any rolling
 window, the window a little longer than the API's (`REVOPS_RATE_BUDGET_MARGIN_MS`).
 
@@ -58,9 +59,10 @@ _registry_lock = threading.Lock()
 
 
 def register_database_backend(factory: Callable[[], Backend]) -> None:
-    """The hook for a budget kept in the store's database when Redis is not configured: infra
-    may not import the store, so the store's backend (its SQL in store/) would be registered
-    here by definitions.py. Not built yet: without Redis a budget is per process."""
+    """The budget kept in the store's database when Redis is not configured: infra may not
+    import the store, so definitions.py registers its backend here. The factory is called for
+    each new budget, so it follows the store's URL at that moment; it returns the same backend
+    for the same database."""
     global _database_factory
     _database_factory = factory
 
@@ -288,13 +290,16 @@ def budget_for(
     redis_url: str | None = None,
 ) -> RateBudget:
     """The shared budget of this API, URL, credential and rates (no rates: unlimited). Its
-    backend follows the settings (`REDIS_URL`, unless `redis_url` is given)."""
+    backend follows the settings (`REDIS_URL`, unless `redis_url` is given), else the
+    registered database."""
     settings = load_settings()
     redis_url = redis_url or settings.redis_url
     base = base_url.rstrip("/")
     digest = hashlib.sha256(f"{base}\n{credential.strip()}".encode()).hexdigest()[:24]
     chosen = tuple(sorted((rates or {}).items()))
-    key = (api, digest, chosen, redis_url, settings.rate_budget_prefix, _database_factory)
+    # The backend itself is part of the key: a budget follows REDIS_URL and the store's URL.
+    backend = shared_backend(redis_url)
+    key = (api, digest, chosen, backend, settings.rate_budget_prefix)
     knobs = (settings.rate_budget_margin_ms, settings.rate_budget_fallback_fraction)
     with _lock:
         if (key, knobs) not in _budgets:
@@ -302,7 +307,7 @@ def budget_for(
                 api,
                 dict(chosen),
                 key=f"{settings.rate_budget_prefix}:{api.lower()}:{digest}",
-                backend=shared_backend(redis_url),
+                backend=backend,
                 margin_ms=knobs[0],
                 fallback_fraction=knobs[1],
             )

@@ -279,3 +279,24 @@ run_heartbeats = sa.Table(
     sa.Column("beat_at", UtcDateTime(), nullable=False),
     sa.Index(None, "beat_at"),  # the sensor reads the stale ones
 )
+
+# The shared rate budgets when Redis is not configured (store/rate_budget.py): per budget key
+# (an API credential's kind), the row its admissions lock, with its 429 pause and the interactive
+# callers' demand as "until" times (milliseconds of the database's clock) ...
+rate_budget = sa.Table(
+    "rate_budget",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("paused_until_ms", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("demand_until_ms", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+# ... and its sliding-window log: one row per admitted request, stamped ahead while in flight.
+rate_budget_log = sa.Table(
+    "rate_budget_log",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("member", sa.String(64), primary_key=True),
+    sa.Column("stamp_ms", sa.BigInteger, nullable=False),
+    sa.Index(None, "key", "stamp_ms"),
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 from datetime import UTC, date, datetime
 from typing import Any
@@ -56,7 +57,12 @@ def seed_usage_targets(attio: AttioResource) -> None:
 
 
 @pytest.fixture
-def world(db_url: str, attio_sandbox: Any, dagster_instance: dg.DagsterInstance):  # type: ignore[no-untyped-def]
+def world(db_url: str, attio_sandbox: Any, dagster_instance: dg.DagsterInstance, monkeypatch):  # type: ignore[no-untyped-def]
+    # The Attio budget is kept where a run keeps it without Redis: in the store's database, which
+    # the definitions register (here the test's store, on SQLite and on PostgreSQL).
+    importlib.import_module("revops_pipelines.definitions")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("REVOPS_DATABASE_URL", db_url)
     attio = AttioResource(api_key=ATTIO_TEST_KEY, base_url=attio_sandbox.api_url, **FAST_ATTIO)
 
     seed_usage_targets(attio)
@@ -114,8 +120,8 @@ def test_rollup_writes_changes_once_and_settles_the_days_rows(world: tuple) -> N
     assert (meta["people"], meta["companies"]) == (2, 1)
     assert (meta["written"], meta["not_in_attio"], meta["failed"]) == (2, 1, 0)
     assert (meta["inbox_rows_done"], meta["inbox_rows_quarantined"]) == (2, 1)
-    # Where the Attio budget was kept (no REDIS_URL here: this process's own) and its limits.
-    assert meta["rate_budgets"]["attio"]["mode"] == "local"
+    # Where the Attio budget was kept (no REDIS_URL: the store's database) and its limits.
+    assert meta["rate_budgets"]["attio"]["mode"] == "database"
     assert set(meta["rate_budgets"]["attio"]["limits"]) == {"write", "read"}
 
     person = attio_values(attio, "people", {"email_addresses": "ana@acme.example"})

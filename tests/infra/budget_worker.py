@@ -3,8 +3,9 @@ sandbox through the real `AttioClient` for a while and prints a JSON summary on 
 
     python -m tests.infra.budget_worker --api-url URL --priority bulk --seconds 6
 
-The budget's backend comes from the environment like in production (`REDIS_URL`,
-`REVOPS_RATE_BUDGET_PREFIX`, ...). Used by tests/infra/test_shared_budget.py and
+The budget's backend comes from the environment like in production (`REDIS_URL`, else
+`REVOPS_DATABASE_URL`, `REVOPS_RATE_BUDGET_PREFIX`, ...), and the definitions are loaded as in a
+run, which registers the store's budget. Used by tests/infra/test_shared_budget.py and
 benchmarks/bench_shared_budget.py.
 """
 
@@ -18,6 +19,7 @@ import sys
 import time
 import uuid
 
+import revops_pipelines.definitions  # noqa: F401  (registers the store's budget, as in a run)
 from revops_pipelines.infra.retry import RetrySettings
 from revops_pipelines.resources.attio.client import AttioClient
 from revops_pipelines.resources.attio.errors import AttioError
@@ -34,11 +36,15 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     )
     tag = uuid.uuid4().hex[:8]
     done, failed, waits, latencies = 0, 0, [], []
+    budget = client.transport._budget
+    # Reach the budget's store before the start, as a run has by its first request: the drawing
+    # measures the budget, not a process's first connection (and, on a database, its migration
+    # check).
+    await budget.acquire("read")
     print(json.dumps({"ready": True}), flush=True)
     if args.wait_go:
         sys.stdin.readline()  # every process starts drawing at the same moment
     deadline = time.monotonic() + args.seconds
-    budget = client.transport._budget
 
     async def one(i: int) -> None:
         nonlocal done, failed

@@ -9,7 +9,18 @@ import asyncio
 import threading
 import time
 
+import pytest
+
+from revops_pipelines.infra import rate_budget
 from revops_pipelines.infra.rate_budget import budget_for
+
+
+@pytest.fixture(autouse=True)
+def no_shared_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a process that never loaded the definitions, without Redis: a budget per process
+    (another test module may have loaded them, registering the store's budget)."""
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setattr(rate_budget, "_database_factory", None)
 
 
 def densest_second(times: list[float]) -> int:
@@ -18,6 +29,7 @@ def densest_second(times: list[float]) -> int:
 
 def test_one_budget_per_credential() -> None:
     a = budget_for("Demo", "http://x/", "key-a", {"write": 5.0})
+    assert a.mode() == "local"
     assert budget_for("Demo", "http://x", "key-a", {"write": 5.0}) is a
     assert budget_for("Demo", "http://x", "key-b", {"write": 5.0}) is not a
     assert budget_for("Other", "http://x", "key-a", {"write": 5.0}) is not a

@@ -1,16 +1,17 @@
-"""The shared rate budget across OS processes, for real: a redis-server of the test's own (its
-own port, never the machine's shared one), worker processes writing companies to the Attio
-sandbox through the real client (tests/infra/budget_worker.py), and the sandbox's own count of
-what arrived per rolling second (`GET /_sandbox/rate_log`). Each test uses its own key prefix."""
+"""The shared rate budget across OS processes, for real, in each store it can be kept in: a
+redis-server of the test's own (its own port, never the machine's shared one), a PostgreSQL
+database behind a relay the test can cut, a SQLite file (tests/infra/shared_stores.py); worker
+processes writing companies to the Attio sandbox through the real client
+(tests/infra/budget_worker.py), and the sandbox's own count of what arrived per rolling second
+(`GET /_sandbox/rate_log`). Each test uses its own key prefix."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import math
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,64 +25,81 @@ import pytest
 
 from revops_pipelines.infra.rate_budget import budget_states
 from revops_pipelines.resources.attio import AttioResource
-from tests.conftest import ATTIO_TEST_KEY
+from revops_pipelines.store import engine as store_engine
+from tests.conftest import ATTIO_TEST_KEY, ENGINES
+from tests.infra.shared_stores import (
+    OwnPostgres,
+    OwnRedis,
+    OwnSqlite,
+    SharedStore,
+    StoppableStore,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITES_PER_SECOND = 25
+# Redis when REDIS_URL is set, else the store's database: PostgreSQL, or SQLite on one host.
+SHARED = ["redis", *(e for e in ("postgresql", "sqlite") if e in ENGINES)]
 
 
-class OwnRedis:
-    """A redis-server on a free port, stoppable and restartable on the same port."""
-
-    def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        server = shutil.which("redis-server")
-        assert server, "redis-server is not installed (apt-get install redis-server)"
-        self.process = subprocess.Popen(
-            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
+def _store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> SharedStore:
+    if kind == "redis":
+        return OwnRedis()
+    # The store is migrated before the workers start, as `revops db upgrade` does in production.
+    if kind == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        store_engine.get_engine(url)
+        return OwnPostgres(url)
+    sqlite = OwnSqlite(tmp_path)
+    store_engine.get_engine(sqlite.url)
+    return sqlite
 
 
-@pytest.fixture
-def own_redis() -> Iterator[OwnRedis]:
-    server = OwnRedis()
-    server.start()
+@pytest.fixture(params=SHARED)
+def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SharedStore]:
+    """Each test runs once per store a budget can be shared in."""
+    store = _store(request.param, request, tmp_path)
+    store.start()
     try:
-        yield server
+        yield store
     finally:
-        server.stop()
+        if not isinstance(store, OwnSqlite):
+            store.stop()
 
 
-def start_worker(sandbox: Any, redis_url: str, prefix: str, *args: str) -> subprocess.Popen[str]:
-    """A worker process, imported and ready; it starts drawing on `go`."""
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "REVOPS_RATE_BUDGET_PREFIX": prefix,
-        "PYTHONPATH": str(ROOT),
-    }
+@pytest.fixture(params=[k for k in SHARED if k != "sqlite"])
+def stoppable_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoppableStore]:
+    """The stores a test can make unreachable (a SQLite file on this host cannot be)."""
+    store = _store(request.param, request, tmp_path)
+    assert not isinstance(store, OwnSqlite)
+    store.start()
+    try:
+        yield store
+    finally:
+        store.stop()
+
+
+_started: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def no_worker_outlives_its_test() -> Iterator[None]:
+    """A test that failed before collecting its workers must not leave them writing to the
+    sandbox of the next test."""
+    yield
+    while _started:
+        worker = _started.pop()
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=10)
+
+
+def start_worker(
+    sandbox: Any, store: SharedStore, prefix: str, *args: str
+) -> subprocess.Popen[str]:
+    """A worker process, imported and ready; it starts drawing on `go`. Its budget is kept in
+    `store` (Redis, or the store's database), chosen from the environment as in production."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "REVOPS_DATABASE_URL")}
+    env |= {**store.env, "REVOPS_RATE_BUDGET_PREFIX": prefix, "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "tests.infra.budget_worker", "--api-url", sandbox.api_url]
     worker = subprocess.Popen(
         [*command, "--wait-go", *args],
@@ -91,6 +109,7 @@ def start_worker(sandbox: Any, redis_url: str, prefix: str, *args: str) -> subpr
         stdout=subprocess.PIPE,
         text=True,
     )
+    _started.append(worker)
     assert worker.stdout is not None
     assert json.loads(worker.stdout.readline()) == {"ready": True}
     return worker
@@ -121,11 +140,11 @@ def prefix() -> str:
 
 @pytest.mark.timeout(120)
 def test_two_processes_never_exceed_the_budget_at_the_sandbox(
-    attio_sandbox: Any, own_redis: OwnRedis
+    attio_sandbox: Any, shared_store: SharedStore
 ) -> None:
     since = time.time()
     key = prefix()
-    workers = [start_worker(attio_sandbox, own_redis.url, key, "--seconds", "6") for _ in "ab"]
+    workers = [start_worker(attio_sandbox, shared_store, key, "--seconds", "6") for _ in "ab"]
     go(*workers)
     results = [result(w) for w in workers]
     log = rate_log(attio_sandbox, since)
@@ -133,7 +152,7 @@ def test_two_processes_never_exceed_the_budget_at_the_sandbox(
     assert log["max_in_window"] <= WRITES_PER_SECOND, log
     assert log["rate_limited"] == 0, log
     assert all(r["failed"] == 0 and r["writes"] > 0 for r in results), results
-    assert all(r["modes"] == ["redis"] for r in results), results
+    assert all(r["modes"] == [shared_store.mode] for r in results), results
     # And the budget was really contended: both hungry processes together kept it busy.
     assert sum(r["writes"] for r in results) == log["admitted"]
     assert log["admitted"] >= 6 * WRITES_PER_SECOND * 0.4, log
@@ -141,14 +160,14 @@ def test_two_processes_never_exceed_the_budget_at_the_sandbox(
 
 @pytest.mark.timeout(120)
 def test_an_interactive_request_gets_its_turn_within_one_window_while_bulk_saturates(
-    attio_sandbox: Any, own_redis: OwnRedis
+    attio_sandbox: Any, shared_store: SharedStore
 ) -> None:
     since = time.time()
     key = prefix()
-    bulk = [start_worker(attio_sandbox, own_redis.url, key, "--seconds", "7") for _ in "ab"]
+    bulk = [start_worker(attio_sandbox, shared_store, key, "--seconds", "7") for _ in "ab"]
     interactive = start_worker(
         attio_sandbox,
-        own_redis.url,
+        shared_store,
         key,
         *("--priority", "interactive", "--seconds", "4", "--lanes", "1", "--interval", "0.25"),
     )
@@ -158,6 +177,9 @@ def test_an_interactive_request_gets_its_turn_within_one_window_while_bulk_satur
     fast, slow = result(interactive), [result(w) for w in bulk]
     log = rate_log(attio_sandbox, since)
     assert fast["writes"] >= 8 and fast["failed"] == 0, fast
+    assert fast["modes"] == [shared_store.mode] and all(
+        r["modes"] == [shared_store.mode] for r in slow
+    ), (fast, slow)
     # One budget window is 1 s: no interactive request waited that long for its turn.
     assert fast["wait_max"] < 1.0, fast
     assert fast["wait_p50"] < 0.25, fast
@@ -167,43 +189,49 @@ def test_an_interactive_request_gets_its_turn_within_one_window_while_bulk_satur
 
 
 @pytest.mark.timeout(120)
-def test_redis_stopped_mid_run_falls_back_to_a_local_budget_and_comes_back(
-    attio_sandbox: Any, own_redis: OwnRedis
+def test_the_store_stopped_mid_run_falls_back_to_a_local_budget_and_comes_back(
+    attio_sandbox: Any, stoppable_store: StoppableStore
 ) -> None:
     since = time.time()
-    worker = start_worker(attio_sandbox, own_redis.url, prefix(), "--seconds", "12")
+    worker = start_worker(attio_sandbox, stoppable_store, prefix(), "--seconds", "12")
     go(worker)
     time.sleep(2.5)
-    own_redis.stop()
+    stoppable_store.stop()
     stopped = time.time()
     time.sleep(4)
     restarted = time.time()
-    own_redis.start()  # empty: the Lua script must be loaded again (pyrate issue #182)
+    # Redis comes back empty: the Lua script must be loaded again (pyrate issue #182); the
+    # database's pooled connections were cut and must be replaced.
+    stoppable_store.start()
     done = result(worker)
     # Nothing failed; the mode went shared -> fallback -> shared, as run metadata reports it.
+    mode = stoppable_store.mode
     assert done["failed"] == 0 and done["writes"] > 0, done
-    assert done["modes"][0] == "redis", done
-    assert "local fallback (redis unreachable)" in done["modes"], done
-    assert done["modes"][-1] == "redis", done
-    # While Redis was down, the process kept to its fallback share (a quarter: 6 per second).
+    assert done["modes"][0] == mode, done
+    assert f"local fallback ({mode} unreachable)" in done["modes"], done
+    assert done["modes"][-1] == mode, done
+    # While the store was down, the process kept to its fallback share (a quarter: 6 per second).
     log = rate_log(attio_sandbox, since)
     down = [
         n for s, n in log["per_second"].items() if stopped + 1 <= int(s) and int(s) + 1 <= restarted
     ]
     assert down and max(down) <= math.floor(WRITES_PER_SECOND * 0.25) + 1, log["per_second"]
-    # Each switch starts an empty log (the restarted Redis, or the local one) while Attio's
+    # Each switch starts an empty log (a restarted Redis, or the local one) while Attio's
     # window still holds the last second's writes: a 429 or two may come, and pause the budget.
     assert log["rate_limited"] <= 3, log
 
 
 @pytest.mark.timeout(60)
 def test_a_lead_never_fails_when_the_budget_store_is_unreachable(
-    attio_sandbox: Any, own_redis: OwnRedis
+    attio_sandbox: Any, stoppable_store: StoppableStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    own_redis.stop()  # a URL whose server is down
-    attio = AttioResource(
-        api_key=ATTIO_TEST_KEY, base_url=attio_sandbox.api_url, redis_url=own_redis.url
-    )
+    stoppable_store.stop()  # a URL whose server is down
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    for name, value in stoppable_store.env.items():
+        monkeypatch.setenv(name, value)
+    # The store's budget is registered by the definitions, as in a run.
+    importlib.import_module("revops_pipelines.definitions")
+    attio = AttioResource(api_key=ATTIO_TEST_KEY, base_url=attio_sandbox.api_url)
 
     async def write() -> None:
         async with attio.client() as client:
@@ -216,18 +244,18 @@ def test_a_lead_never_fails_when_the_budget_store_is_unreachable(
 
     asyncio.run(write())
     state = budget_states(attio)["attio"]
-    assert state["mode"] == "local fallback (redis unreachable)", state
+    assert state["mode"] == f"local fallback ({stoppable_store.mode} unreachable)", state
     assert state["fallback_limits"]["write"].startswith("6/"), state  # a quarter of 25/s
     assert attio_sandbox.stats()["writes_applied"] == 1
 
 
 @pytest.mark.timeout(120)
 def test_a_429_pauses_every_process_until_retry_after(
-    attio_sandbox: Any, own_redis: OwnRedis
+    attio_sandbox: Any, shared_store: SharedStore
 ) -> None:
     since = time.time()
     key = prefix()
-    workers = [start_worker(attio_sandbox, own_redis.url, key, "--seconds", "7") for _ in "ab"]
+    workers = [start_worker(attio_sandbox, shared_store, key, "--seconds", "7") for _ in "ab"]
     go(*workers)
     time.sleep(2.5)
     # Attio tightens the limit for a moment (as if another integration used the token): the
