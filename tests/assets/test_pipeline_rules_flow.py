@@ -18,6 +18,7 @@ from revops_pipelines.store import inbox
 from revops_pipelines.store.tables import webhook_digests
 from tests.assets.attio_world import attio, attio_world, deliver
 from tests.assets.inbox_runs import run_sensor
+from tests.services.events_harness import create_company_with_owner
 
 DEALS = "deals"
 FAULTS = {"rate": 0.1, "kinds": ["500", "503", "drop_after_apply"]}
@@ -36,36 +37,7 @@ def world(slack_sandbox, attio_sandbox, db_url, dagster_instance, monkeypatch): 
 def company_with_owner(world: dict[str, Any], name: str) -> tuple[str, str]:
     """A company whose `owner` (actor reference) is a workspace member: (record id, member id)."""
     member = world["attio"].members()[1]["id"]["workspace_member_id"]
-
-    async def create(client: Any) -> str:
-        await client.workspace.create_attribute(
-            "objects",
-            "companies",
-            {
-                "title": "Owner",
-                "api_slug": "owner",
-                "type": "actor-reference",
-                "description": None,
-                "is_required": False,
-                "is_unique": False,
-                "is_multiselect": False,
-                "config": {},
-            },
-        )
-        record = await client.records.create(
-            "companies",
-            {
-                "name": name,
-                "domains": ["orbitalfreight.example"],
-                "owner": {
-                    "referenced_actor_type": "workspace-member",
-                    "referenced_actor_id": member,
-                },
-            },
-        )
-        return record["id"]["record_id"]
-
-    return attio(world, create), member
+    return attio(world, lambda client: create_company_with_owner(client, name, member)), member
 
 
 def move_to(world: dict[str, Any], company: str, stage: str) -> None:

@@ -60,40 +60,39 @@ def api(world: dict[str, Any], action: Any) -> Any:
     return asyncio.run(go())
 
 
+async def create_company_with_owner(client: Any, name: str, member: str) -> str:
+    """An `owner` (actor-reference) attribute on companies, and a company whose owner is the
+    workspace member `member`: its record id."""
+    await client.workspace.create_attribute(
+        "objects",
+        "companies",
+        {
+            "title": "Owner",
+            "api_slug": "owner",
+            "type": "actor-reference",
+            "description": None,
+            "is_required": False,
+            "is_unique": False,
+            "is_multiselect": False,
+            "config": {},
+        },
+    )
+    slug = "".join(c for c in name.lower() if c.isalnum())
+    company = await client.records.create(
+        "companies",
+        {
+            "name": name,
+            "domains": [f"{slug}.example"],
+            "owner": {"referenced_actor_type": "workspace-member", "referenced_actor_id": member},
+        },
+    )
+    return company["id"]["record_id"]
+
+
 def company_with_owner(world: dict[str, Any], name: str) -> tuple[str, str]:
     """(company record id, owner member id): the company's `owner` is a workspace member."""
     member = world["sandbox"].members()[1]["id"]["workspace_member_id"]
-
-    async def go(client: Any) -> str:
-        await client.workspace.create_attribute(
-            "objects",
-            "companies",
-            {
-                "title": "Owner",
-                "api_slug": "owner",
-                "type": "actor-reference",
-                "description": None,
-                "is_required": False,
-                "is_unique": False,
-                "is_multiselect": False,
-                "config": {},
-            },
-        )
-        slug = "".join(c for c in name.lower() if c.isalnum())
-        company = await client.records.create(
-            "companies",
-            {
-                "name": name,
-                "domains": [f"{slug}.example"],
-                "owner": {
-                    "referenced_actor_type": "workspace-member",
-                    "referenced_actor_id": member,
-                },
-            },
-        )
-        return company["id"]["record_id"]
-
-    return api(world, go), member
+    return api(world, lambda client: create_company_with_owner(client, name, member)), member
 
 
 def set_stage(world: dict[str, Any], company: str, stage: str) -> str:
