@@ -1,5 +1,7 @@
 """The one Definitions object of the code location: the merge of every assets/, sensors/, jobs and
-schedules module's `defs`, with the resources and loggers. A new module adds its `defs` here."""
+schedules module's `defs`, with the resources and loggers. A new module adds its `defs` here.
+Loading it also registers the store's database as the rate budgets' home when Redis is not
+configured (`database_budget`)."""
 
 from __future__ import annotations
 
