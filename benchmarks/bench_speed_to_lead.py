@@ -38,7 +38,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -292,11 +292,19 @@ def row(label: str, leads: list[Lead]) -> str:
 
 
 def launch_sync(d: Deployment) -> None:
-    """Submit the full sync to the instance's queue; the daemon launches it."""
+    """Submit the full sync over every day up to yesterday to the instance's queue (the range
+    tags the weekly schedule sets; the job is partitioned by day); the daemon launches it."""
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    first = os.environ.get("REVOPS_SYNC_START_DATE", "2026-01-01")
+    tags = {
+        "dagster/asset_partition_range_start": first,
+        "dagster/asset_partition_range_end": yesterday,
+    }
     done = subprocess.run(
         [
             str(harness.BIN / "dagster"),
             *("job", "launch", "-w", str(d.workspace), "-j", SYNC_JOB),
+            *("--tags", json.dumps(tags)),
         ],
         env=d.env,
         capture_output=True,
