@@ -41,7 +41,7 @@ SYNC_JOB, LEAD_JOB = "salesforce_incremental_sync_job", "inbound_leads_job"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FIRST_DAY, LAST_DAY = "2026-11-16", "2026-11-20"
 START, END = datetime(2026, 11, 16, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC)
-ACCOUNTS = 600  # about 20 s of Attio writes at 25/s on their own
+ACCOUNTS = 1500  # about 55 s of Attio writes at 25/s: the leads, launched once it writes, meet it
 LEAD_RUNS, LEADS_PER_RUN = 2, 2
 WRITE_BUDGET = 25  # Attio: 25 writes per second per workspace (attio-api.md 5.1)
 # A loaded 2-core machine: each worker and each run process imports the code location.
@@ -245,9 +245,13 @@ def test_two_celery_workers_run_a_sync_and_leads_inside_one_attio_budget(deploym
         "dagster/asset_partition_range_end": LAST_DAY,
     }
     since = time.time()
-    # All at once: the lead runs reach their Attio steps while the sync writes its companies
-    # (each run reads before it writes: Salesforce and the mapping, the inbox and the parsing).
+    # The leads are launched once the sync writes its companies, so their Attio steps meet the
+    # sync's (launched together, the leads could finish while the sync still reads and maps).
     launches = [_launch(d, SYNC_JOB, {}, tags)]
+    deadline = time.monotonic() + RUNS_TIMEOUT
+    while attio.stats()["records"].get("companies", 0) <= baseline.get("companies", 0):
+        assert time.monotonic() < deadline, _diagnosis(d, launches)
+        time.sleep(0.2)
     ids = list(leads.values())
     for batch in range(LEAD_RUNS):
         batch_ids = ids[batch * LEADS_PER_RUN : (batch + 1) * LEADS_PER_RUN]
