@@ -6,6 +6,7 @@ never blocks the lead's Attio records.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -41,25 +42,10 @@ async def _salesloft(
     if salesloft is None or not salesloft.is_configured():
         problem = salesloft.configuration_problem() if salesloft else None
         return StepResult("salesloft", "not configured", problem or "set SALESLOFT_API_KEY")
-    lead = routed.lead
-
-    async def add() -> Effect:
-        membership = await asyncio.to_thread(
-            salesloft.add_to_cadence_once,
-            lead.email,
-            lead.first_name,
-            lead.last_name,
-            lead.company_name,
-            cadence,
-        )
-        return Effect(str(membership), {"cadence": cadence})
-
-    try:
-        # add_to_cadence_once looks before it adds, so it is its own look-before-resend.
-        added = await run_once(LedgerTable(engine), f"{lead.key}:salesloft", "salesloft", add)
-    except Exception as exc:  # non-critical: reported (e.g. Salesloft's 422 message)
-        return StepResult("salesloft", "failed", str(exc))
-    return done_step("salesloft", added, f"cadence {cadence}")
+    # add_to_cadence_once looks before it adds, so it is its own look-before-resend.
+    return await _enroll_once(
+        routed, engine, "salesloft", salesloft.add_to_cadence_once, "cadence", cadence
+    )
 
 
 async def _outreach(
@@ -70,22 +56,32 @@ async def _outreach(
     sequence = config.pool(routed.decision.pool).outreach_sequence_id
     if sequence is None:
         return StepResult("outreach", "skipped", f"pool {routed.decision.pool} has no sequence")
+    # enroll_once finds before it creates, so it is its own look-before-resend.
+    return await _enroll_once(
+        routed, engine, "outreach", outreach.enroll_once, "sequence", sequence
+    )
+
+
+async def _enroll_once(
+    routed: RoutedLead,
+    engine: sa.Engine,
+    step: str,
+    call: Callable[[str, str | None, str | None, str | None, int], object],
+    target: str,
+    target_id: int,
+) -> StepResult:
+    """`call(email, first, last, company, target_id)` once per lead through the ledger; a failure
+    is reported (e.g. Salesloft's 422 message), never blocking the lead."""
     lead = routed.lead
 
-    async def enroll() -> Effect:
-        state = await asyncio.to_thread(
-            outreach.enroll_once,
-            lead.email,
-            lead.first_name,
-            lead.last_name,
-            lead.company_name,
-            sequence,
+    async def send() -> Effect:
+        ref = await asyncio.to_thread(
+            call, lead.email, lead.first_name, lead.last_name, lead.company_name, target_id
         )
-        return Effect(str(state), {"sequence": sequence})
+        return Effect(str(ref), {target: target_id})
 
     try:
-        # enroll_once finds before it creates, so it is its own look-before-resend.
-        enrolled = await run_once(LedgerTable(engine), f"{lead.key}:outreach", "outreach", enroll)
+        done = await run_once(LedgerTable(engine), f"{lead.key}:{step}", step, send)
     except Exception as exc:  # non-critical: reported, never blocks the lead
-        return StepResult("outreach", "failed", str(exc))
-    return done_step("outreach", enrolled, f"sequence {sequence}")
+        return StepResult(step, "failed", str(exc))
+    return done_step(step, done, f"{target} {target_id}")
