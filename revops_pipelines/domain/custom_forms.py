@@ -10,14 +10,18 @@ name), company, message, phone and consent. Pure: the model validates the file (
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from revops_pipelines.domain.submissions import Submission, SubmissionParseError, parse_timestamp
+from revops_pipelines.domain.submissions import (
+    Submission,
+    SubmissionParseError,
+    load_json_object,
+    parse_timestamp,
+)
 
 INBOX_SOURCE = "forms"  # every custom form's deliveries share this inbox source
 # Names a custom form may not take: they are the built-in sources and would mix with them.
@@ -153,10 +157,5 @@ def parse_custom_delivery(
     config: FormsConfig, event_id: str, body: bytes, *, raw_ref: str, received_at: datetime
 ) -> Submission:
     """`parse_custom_form` of a stored raw body."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise SubmissionParseError(f"body is not valid JSON ({type(exc).__name__})") from None
-    if not isinstance(payload, dict):
-        raise SubmissionParseError(f"body is a JSON {type(payload).__name__}, expected an object")
+    payload = load_json_object(body)
     return parse_custom_form(config, event_id, payload, raw_ref=raw_ref, received_at=received_at)

@@ -61,12 +61,13 @@ def parse_submission(
     parser = _parser_for(source)
     if parser is None:
         raise SubmissionParseError(f"no submission parser for source {source!r}")
-    payload = _load_object(body)
+    payload = load_json_object(body)
     parsed = parser(payload, raw_ref=raw_ref, event_id=event_id, received_at=received_at)
     return parsed if inbox_id is None else dataclasses.replace(parsed, inbox_id=inbox_id)
 
 
-def _load_object(body: bytes) -> dict[str, Any]:
+def load_json_object(body: bytes) -> dict[str, Any]:
+    """A stored webhook body as a JSON object, or SubmissionParseError saying why not."""
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError) as exc:
