@@ -17,6 +17,8 @@ On top of the library, a thin layer of ours:
 - when the shared store does not answer, a local budget of `REVOPS_RATE_BUDGET_FALLBACK_FRACTION`
   of the limit per process takes over (logged once; `mode()` says so for run metadata), and
   the shared budget is tried again every few seconds. A request never fails because of it.
+  Each switch (to the fallback, or back) waits out one window first: the new log starts empty
+  while the API's window still counts the requests the old one admitted.
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ class RateBudget:
         self._shared = backend
         self._fallback_reason: str | None = None
         self._next_probe = 0.0
+        self._switched_at = float("-inf")
         self._lock = threading.Lock()
 
     def rate(self, kind: str) -> float | None:
@@ -141,6 +144,7 @@ class RateBudget:
             self._next_probe = time.monotonic() + PROBE_SECONDS
             if self._fallback_reason is None:
                 self._fallback_reason = str(exc)
+                self._switched_at = time.monotonic()
                 log.warning(
                     "%s rate budget: the shared store is unreachable (%s); using a local budget "
                     "of %s per process until it answers",
@@ -153,6 +157,7 @@ class RateBudget:
         with self._lock:
             if self._fallback_reason is not None:
                 self._fallback_reason = None
+                self._switched_at = time.monotonic()
                 log.warning("%s rate budget: back on the shared %s budget", self.api, self.mode())
 
     def _turns(
@@ -165,7 +170,12 @@ class RateBudget:
             raise ValueError(f"priority must be {INTERACTIVE!r} or {BULK!r}, not {priority!r}")
         key = self._key(kind, scope)
         started = time.monotonic()
+        window = self.limits[kind].window_ms / 1000
         while True:
+            settling = self._switched_at + window - time.monotonic()
+            if settling > 0:
+                yield settling
+                continue
             backend, limit, shared = self._backend(kind)
             try:
                 wait, token = self._ask(backend, key, limit, priority, started)

@@ -217,8 +217,8 @@ def test_the_store_stopped_mid_run_falls_back_to_a_local_budget_and_comes_back(
     ]
     assert down and max(down) <= math.floor(WRITES_PER_SECOND * 0.25) + 1, log["per_second"]
     # Each switch starts an empty log (a restarted Redis, or the local one) while Attio's
-    # window still holds the last second's writes: a 429 or two may come, and pause the budget.
-    assert log["rate_limited"] <= 3, log
+    # window still holds the last second's writes: the budget waits out one window first.
+    assert log["rate_limited"] == 0, log
 
 
 @pytest.mark.timeout(60)
