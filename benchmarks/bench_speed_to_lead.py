@@ -18,6 +18,10 @@ state, when each lead's Slack message was posted and its Attio follow-up task cr
 
 A warm-up lead (not counted) goes first, as a deployment that has been up a while.
 
+`--launchers warm,code-server` measures the same scenarios once per run launcher, one after the
+other in this run: `warm` is deploy/dagster.yaml's (inbox runs forked from the daemon's warm
+process), `code-server` Dagster's DefaultRunLauncher (a process spawned per run).
+
     .venv/bin/python benchmarks/bench_speed_to_lead.py [--leads 10] [--accounts 10000]
     .venv/bin/python benchmarks/bench_speed_to_lead.py --leads 5 --accounts 2000   # quick
 """
@@ -44,6 +48,7 @@ from typing import Any
 
 import dagster as dg
 import httpx
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -120,8 +125,18 @@ def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
         harness._stop_group(process)
 
 
+def use_launcher(home: Path, launcher: str) -> None:
+    """Keep deploy/dagster.yaml's warm launcher, or put Dagster's default one in its place."""
+    if launcher == "warm":
+        return
+    path = home / "dagster.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["run_launcher"] = {"module": "dagster", "class": "DefaultRunLauncher"}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
 @contextmanager
-def deployment(args: argparse.Namespace, home: Path) -> Iterator[Deployment]:
+def deployment(args: argparse.Namespace, home: Path, launcher: str) -> Iterator[Deployment]:
     with ExitStack() as stack:
         dagster_db = stack.enter_context(harness.fresh_database("bench_s2l_dagster"))
         store_db = stack.enter_context(harness.fresh_database("bench_s2l_store"))
@@ -139,6 +154,7 @@ def deployment(args: argparse.Namespace, home: Path) -> Iterator[Deployment]:
 
         store_url = store_db.render_as_string(hide_password=False)
         workspace = harness.write_home(home)
+        use_launcher(home, launcher)
         webserver_port = _free_port()
         settings = {
             **project_environment(sandboxes),
@@ -363,6 +379,9 @@ def main() -> None:
     parser.add_argument("--webserver", action="store_true", help="also run dagster-webserver")
     parser.add_argument("--fast-path", action="store_true", help="receiver launches via GraphQL")
     parser.add_argument("--label", default="", help="a name for this build in the table")
+    parser.add_argument(
+        "--launchers", default="warm", help="run launchers to compare: warm, code-server or both"
+    )
     parser.add_argument("--home", type=Path, default=None, help="keep DAGSTER_HOME and logs here")
     args = parser.parse_args()
     home = args.home or Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_s2l_{uuid.uuid4().hex[:6]}"
@@ -378,24 +397,29 @@ def main() -> None:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     notes: list[str] = []
-    with deployment(args, home) as d:
-        t0 = time.monotonic()
-        warm = run_leads(d, 1, 0, timeout=args.timeout)
-        print(
-            f"warm-up lead done in {time.monotonic() - t0:.0f} s after daemon start: "
-            f"{row('warm-up', warm)}",
-            flush=True,
-        )
-        prefix = f"{args.label}: " if args.label else ""
-        if "1" in scenarios:
-            leads = run_leads(d, args.leads, args.spacing, args.timeout)
-            lines.append(row(f"{prefix}1: nothing else running", leads))
-            print(lines[-1], flush=True)
-        if "2" in scenarios:
-            leads, rates = scenario_2(d, args)
-            lines.append(row(f"{prefix}2: during a {args.accounts}-account backfill", leads))
-            notes.append(rates)
-            print(lines[-1], flush=True)
+    launchers = [name.strip() for name in args.launchers.split(",")]
+    unknown = set(launchers) - {"warm", "code-server"}
+    if unknown:
+        parser.error(f"unknown launcher(s) {sorted(unknown)}: use warm, code-server or both")
+    for launcher in launchers:
+        with deployment(args, home / launcher, launcher) as d:
+            t0 = time.monotonic()
+            warm = run_leads(d, 1, 0, timeout=args.timeout)
+            print(
+                f"{launcher}: warm-up lead done in {time.monotonic() - t0:.0f} s after daemon "
+                f"start: {row('warm-up', warm)}",
+                flush=True,
+            )
+            prefix = f"{args.label + ' ' if args.label else ''}{launcher} launcher, "
+            if "1" in scenarios:
+                leads = run_leads(d, args.leads, args.spacing, args.timeout)
+                lines.append(row(f"{prefix}1: nothing else running", leads))
+                print(lines[-1], flush=True)
+            if "2" in scenarios:
+                leads, rates = scenario_2(d, args)
+                lines.append(row(f"{prefix}2: during a {args.accounts}-account backfill", leads))
+                notes.append(f"{prefix}{rates}")
+                print(lines[-1], flush=True)
     print()
     print("\n".join(lines))
     for note in notes:

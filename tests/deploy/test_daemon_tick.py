@@ -25,6 +25,7 @@ import pytest
 import sqlalchemy as sa
 from dagster._core.run_coordinator import QueuedRunCoordinator
 
+from revops_pipelines.infra.warm_run_launcher import PID_TAG
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
 from revops_sandbox.server import serve_in_thread
@@ -244,6 +245,15 @@ def test_a_sensor_tick_launches_a_queued_run_that_succeeds(deployment: Deploymen
     step_pids = pids(dg.DagsterEventType.STEP_START)
     [run_pid] = pids(dg.DagsterEventType.RUN_START)
     assert run_pid is not None and step_pids == {run_pid}, (step_pids, run_pid)
+    # The run worker was forked from the daemon's warm process (the deploy yaml's launcher),
+    # not spawned by the code server: its pid is the one the launcher tagged and reported.
+    assert final.tags[PID_TAG] == str(run_pid), final.tags
+    engine_events = d.instance.all_logs(run.run_id, of_type=E.ENGINE_EVENT)
+    launched = [r.dagster_event.message for r in engine_events if r.dagster_event]
+    assert (
+        f"[WarmRunLauncher] Started a run worker forked from the warm process (pid {run_pid})."
+        in launched
+    )
     # The tick that requested it is in the sensor's history.
     [state] = [s for s in d.instance.all_instigator_state() if s.name == SENSOR]
     ticks = d.instance.get_ticks(state.instigator_origin_id, state.selector_id)
