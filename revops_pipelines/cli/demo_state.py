@@ -24,12 +24,22 @@ from revops_pipelines.store import engine as store_engine
 # A file the demo writes into its folder: the folder is emptied only when it holds it.
 MARKER = ".revops-demo"
 DAGSTER_YAML = """\
-# Written by `revops demo`: a local instance (SQLite storage under this folder).
+# Written by `revops demo`: a local instance (SQLite storage under this folder), with the
+# production instance's run queue interval and warm launcher (deploy/dagster.yaml), so a demo
+# lead is answered as fast as a deployed one.
 telemetry:
   enabled: false
 concurrency:
   pools:
     default_limit: 1
+run_queue:
+  dequeue_interval_seconds: 1
+run_launcher:
+  module: revops_pipelines.infra.warm_run_launcher
+  class: WarmRunLauncher
+  config:
+    jobs: [inbound_leads_job, attio_events_job]
+    preload_modules: [revops_pipelines.definitions]
 """
 
 
