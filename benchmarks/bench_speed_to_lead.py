@@ -18,8 +18,8 @@ state, when each lead's Slack message was posted and its Attio follow-up task cr
 
 A warm-up lead (not counted) goes first, as a deployment that has been up a while.
 
-`--launchers warm,code-server` measures the same scenarios once per run launcher, one after the
-other in this run: `warm` is deploy/dagster.yaml's (inbox runs forked from the daemon's warm
+By default it measures the same scenarios once per run launcher, one after the other in this run
+(`--launchers warm` for one): `warm` is deploy/dagster.yaml's (inbox runs forked from the daemon's warm
 process), `code-server` Dagster's DefaultRunLauncher (a process spawned per run).
 
     .venv/bin/python benchmarks/bench_speed_to_lead.py [--leads 10] [--accounts 10000]
@@ -380,7 +380,9 @@ def main() -> None:
     parser.add_argument("--fast-path", action="store_true", help="receiver launches via GraphQL")
     parser.add_argument("--label", default="", help="a name for this build in the table")
     parser.add_argument(
-        "--launchers", default="warm", help="run launchers to compare: warm, code-server or both"
+        "--launchers",
+        default="warm,code-server",
+        help="run launchers to compare, one after the other: warm, code-server or both",
     )
     parser.add_argument("--home", type=Path, default=None, help="keep DAGSTER_HOME and logs here")
     args = parser.parse_args()

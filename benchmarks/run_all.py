@@ -25,6 +25,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "bench_lead_flow": ["--leads", "10"],
     "bench_mapping": ["--rows", "20000"],
     "bench_receiver": ["--seconds", "1", "--warmup", "0.5"],
+    "bench_speed_to_lead": ["--leads", "3", "--accounts", "1000"],
 }
 
 
