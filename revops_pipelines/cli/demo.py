@@ -34,6 +34,7 @@ from revops_pipelines.domain.custom_forms import FormsConfig
 from revops_pipelines.domain.submissions import FORM_SOURCES
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.webhooks.app import create_app
+from revops_pipelines.webhooks.fast_path import FastPathSettings
 from revops_pipelines.webhooks.settings import HUBSPOT_SECRET_ENV, ReceiverSettings
 from revops_pipelines.webhooks.sources import SOURCES
 
@@ -261,6 +262,9 @@ def _run_demo(
         secrets=DEMO_SECRETS,
         hubspot_secret=DEMO_HUBSPOT_SECRET,
         forms={key: (env, DEMO_FORM_SECRET) for key, env in custom_forms.secret_envs().items()},
+        # The fast path, as a deployment with a webserver would run it: a lead's run is launched
+        # as soon as the receiver answers (the inbox sensor stays the safety net).
+        fast_path=FastPathSettings(f"http://127.0.0.1:{ui_port}/graphql"),
     )
     sandbox_ports = dict.fromkeys(stack_module.DEFAULT_PORTS, 0) if free_ports else None
     try:
