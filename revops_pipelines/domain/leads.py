@@ -23,6 +23,12 @@ from revops_pipelines.domain.submissions import Submission
 _PHONE_KEYS = re.compile(r"phone|mobile|tel", re.IGNORECASE)
 _TITLE_KEYS = re.compile(r"job|title|role|position", re.IGNORECASE)
 _COUNTRY_KEYS = re.compile(r"country|location", re.IGNORECASE)
+# A question about marketing email: "I agree to receive marketing emails", "GDPR consent",
+# "Subscribe to our newsletter", a custom form's `consent` field. Not "agree" alone: that is
+# usually the terms of service.
+_CONSENT_KEYS = re.compile(r"consent|opt.?in|gdpr|marketing|newsletter|subscribe", re.IGNORECASE)
+_CONSENT_YES = {"yes", "y", "true", "1", "on", "accepted", "agreed", "i agree", "checked", "opt-in"}
+_CONSENT_NO = {"no", "n", "false", "0", "off", "declined", "unchecked", "opt-out"}
 
 
 class LeadRejected(ValueError):
@@ -51,6 +57,9 @@ class Lead:
     raw_ref: str
     enrichment: dict[str, Any] = field(default_factory=dict)
     inbox_id: int | None = None  # the webhook_inbox row behind it, carried from the Submission
+    # The form's answer to a marketing-email question: False when the lead declined (no
+    # sequence enrolls them), None when the form did not ask or the answer says neither.
+    marketing_consent: bool | None = None
 
     @property
     def form_id(self) -> str:
@@ -133,6 +142,22 @@ def _answer(answers: dict[str, Any], pattern: re.Pattern[str]) -> str | None:
     return None
 
 
+def marketing_consent(answers: dict[str, Any]) -> bool | None:
+    """The first yes or no to a question about marketing email (consent, opt-in, GDPR,
+    newsletter), or None when no such question was answered with a yes or a no."""
+    for label, value in answers.items():
+        if not _CONSENT_KEYS.search(label) or isinstance(value, list | dict):
+            continue
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _CONSENT_YES:
+            return True
+        if text in _CONSENT_NO:
+            return False
+    return None
+
+
 def _country_code(text: str | None) -> str | None:
     import pycountry
 
@@ -171,4 +196,5 @@ def normalize_submission(submission: Submission) -> Lead:
         message=(submission.message or "").strip() or None,
         raw_ref=submission.raw_ref,
         inbox_id=submission.inbox_id,
+        marketing_consent=marketing_consent(submission.answers),
     )

@@ -9,6 +9,7 @@ import pytest
 from revops_pipelines.domain.leads import (
     LeadRejected,
     email_company_domain,
+    marketing_consent,
     normalize_email,
     normalize_phone,
     normalize_submission,
@@ -116,6 +117,34 @@ def test_a_submission_becomes_a_lead() -> None:
     assert (lead.phone, lead.country, lead.region) == ("+12025550143", "US", "AMER")
     assert lead.job_title == "Rear Admiral"
     assert lead.message == "We need a demo."
+
+
+@pytest.mark.parametrize(
+    ("answers", "consent"),
+    [
+        ({"I agree to receive marketing emails legal_marketing": False}, False),  # Typeform legal
+        ({"I agree to receive marketing emails legal_marketing": True}, True),
+        ({"GDPR consent": "No"}, False),
+        ({"consent": "yes"}, True),  # a custom form's mapped `consent`
+        ({"Subscribe to our newsletter": "unchecked"}, False),
+        ({"Marketing opt-in": " Accepted "}, True),
+        ({"Newsletter": ["Weekly digest"]}, None),  # a list of options says neither
+        ({"Marketing opt-in": "maybe later"}, None),  # neither a yes nor a no
+        ({"I agree to the terms of service": False}, None),  # terms, not marketing email
+        ({"Phone number": "+1 202 555 0143"}, None),  # the form did not ask
+        ({"Newsletter": "maybe", "GDPR consent": "no"}, False),  # the first clear answer
+    ],
+)
+def test_marketing_consent_reads_the_forms_yes_or_no(
+    answers: dict[str, object], consent: bool | None
+) -> None:
+    assert marketing_consent(answers) is consent
+
+
+def test_a_lead_carries_its_marketing_consent() -> None:
+    declined = submission(answers={"GDPR consent": "no", "Country": "Germany"})
+    assert normalize_submission(declined).marketing_consent is False
+    assert normalize_submission(submission()).marketing_consent is None
 
 
 def test_free_mail_leads_have_no_company_domain_and_bad_email_is_rejected() -> None:

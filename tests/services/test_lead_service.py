@@ -442,3 +442,46 @@ def test_enrichment_fills_only_empty_unsynced_company_attributes_and_says_so(  #
     person = _person(attio_sandbox, "lead1@apollo.example")
     [note] = [n for n in attio_sandbox.notes() if n["parent_record_id"] == record_id(person)]
     assert "filled employee count, primary location on the company" in note["content_plaintext"]
+
+
+def _with_marketing_answer(body: bytes, agreed: bool) -> bytes:
+    """A Typeform delivery with a `legal` question about marketing email, answered `agreed`."""
+    payload = json.loads(body)
+    response = payload["form_response"]
+    response["definition"]["fields"].append(
+        {"id": "f_mkt", "ref": "marketing", "type": "legal", "title": "I agree to marketing emails"}
+    )
+    response["answers"].append(
+        {"type": "boolean", "boolean": agreed, "field": {"id": "f_mkt", "type": "legal"}}
+    )
+    return json.dumps(payload).encode()
+
+
+def test_a_lead_who_declined_marketing_email_is_followed_up_but_never_sequenced(  # type: ignore[no-untyped-def]
+    engine, attio, attio_sandbox, clients
+) -> None:
+    routing = _one_rep_routing("morgan.lee@northwindsales.io")
+    rng = random.Random(62)
+    declined, agreed = (typeform_delivery("unused", rng).body for _ in range(2))
+    inbox.store_events(
+        engine,
+        [
+            NewEvent("typeform", "mkt-no", {}, _with_marketing_answer(declined, agreed=False)),
+            NewEvent("typeform", "mkt-yes", {}, _with_marketing_answer(agreed, agreed=True)),
+        ],
+    )
+    _, reports, _, _ = run_lead_flow(engine, attio, clients, "svc-consent", routing)
+    by_consent = {r.lead.marketing_consent: r for r in reports}
+    assert set(by_consent) == {False, True}, [r.lead.marketing_consent for r in reports]
+    no, yes = by_consent[False], by_consent[True]
+    for report in (no, yes):
+        assert not (report.failed_critical or report.retry_later), report.steps
+    # Declined: no sequence, said so; the rep still gets the lead's task and message.
+    [step] = [s for s in no.steps if s.step == "outreach"]
+    assert (step.status, step.detail) == ("skipped", "declined marketing email on the form")
+    # Agreed: enrolled as any lead. The declined lead is not even a prospect in Outreach.
+    prospects = str(clients["outreach_sandbox"].prospects())
+    assert yes.lead.email in prospects and no.lead.email not in prospects, prospects
+    assert len(clients["outreach_sandbox"].sequence_states()) == 1
+    assert any(s.step == "task" and s.status == "done" for s in no.steps), no.steps
+    assert any(s.step == "slack" and s.status == "done" for s in no.steps), no.steps

@@ -31,6 +31,10 @@ async def enroll(
     salesloft: SalesloftResource | None,
 ) -> StepResult:
     pool = config.pool(routed.decision.pool)
+    if routed.lead.marketing_consent is False:
+        # A lead who declined marketing email on the form is routed, tasked and announced to
+        # the rep as any other, but never put on an automated email sequence.
+        return StepResult(pool.sequencer, "skipped", "declined marketing email on the form")
     if pool.sequencer == "salesloft":
         return await _salesloft(routed, pool.salesloft_cadence_id or 0, engine, salesloft)
     return await _outreach(routed, config, engine, outreach)
