@@ -65,11 +65,16 @@ def run_in_warm_worker(input_json: str) -> None:
 
 
 def newest_change(directories: Iterable[Path]) -> float:
-    """The latest modification time of any file under `directories` (0 when none exist)."""
+    """The latest modification time of any source or configuration file under `directories` (0
+    when none exist). Bytecode caches do not count: Python writes them whenever a process first
+    imports a module (a sync step's lazy import), which changes no code."""
     newest = 0.0
     for directory in directories:
-        for root, _dirs, files in os.walk(directory):
+        for root, dirs, files in os.walk(directory):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
             for name in files:
+                if name.endswith((".pyc", ".pyo")):
+                    continue
                 try:
                     newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
                 except OSError:

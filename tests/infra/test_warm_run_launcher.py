@@ -127,6 +127,25 @@ def test_newest_change_is_zero_for_missing_directories(tmp_path: Path) -> None:
     )
 
 
+def test_bytecode_written_later_is_not_a_change_of_code(tmp_path: Path) -> None:
+    """A process that first imports a module (a sync step's lazy import) writes its bytecode:
+    that must not send the inbox runs back to cold starts."""
+    (tmp_path / "flow.py").write_text("X = 1\n")
+    source = (tmp_path / "flow.py").stat().st_mtime
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    later = source + 60
+    for name in ("flow.cpython-311.pyc", "notes.txt"):
+        (cache / name).write_text("compiled")
+        os.utime(cache / name, (later, later))
+    (tmp_path / "stray.pyc").write_text("compiled")
+    os.utime(tmp_path / "stray.pyc", (later, later))
+    assert newest_change([tmp_path]) == pytest.approx(source)
+    # An edit to the source is a change.
+    os.utime(tmp_path / "flow.py", (later, later))
+    assert newest_change([tmp_path]) == pytest.approx(later)
+
+
 def test_a_warm_run_whose_worker_is_killed_is_marked_failed_at_once(
     instance: dg.DagsterInstance,
 ) -> None:
