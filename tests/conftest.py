@@ -21,6 +21,27 @@ from tests.postgres import fresh_database
 
 ENGINES = [e.strip() for e in os.environ.get("REVOPS_TEST_ENGINES", "sqlite,postgresql").split(",")]
 
+# `make test` runs two pytest-xdist workers (`--dist loadgroup`). The tests that start daemons,
+# workers and killed processes, or time what the sandbox counts per second, are split into two
+# groups that each run on one worker, one test after the other, while the rest is shared out; the
+# Redis cache tests share keys, so they too run on one worker.
+XDIST_GROUPS = {
+    "tests/crash/": "processes-a",
+    "tests/infra/test_shared_budget.py": "processes-a",
+    "tests/deploy/": "processes-b",
+    "tests/celery/": "processes-b",
+    "tests/cli/": "processes-b",
+    "tests/ui/": "processes-b",
+    "tests/resources/test_attio_cache.py": "redis-cache",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = next((g for p, g in XDIST_GROUPS.items() if item.nodeid.startswith(p)), None)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
 
 @pytest.fixture(scope="session", autouse=True)
 def state_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
