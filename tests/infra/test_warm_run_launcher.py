@@ -79,7 +79,6 @@ def test_a_run_forked_from_the_warm_process_succeeds(instance: dg.DagsterInstanc
             f"(pid {done.tags[PID_TAG]})." in messages(instance, run.run_id)
         )
     # Two runs, two processes: one run per fork.
-    assert runs[0].run_id != runs[1].run_id
     pids = {instance.get_run_by_id(r.run_id).tags[PID_TAG] for r in runs}  # type: ignore[union-attr]
     assert len(pids) == 2, pids
 
@@ -115,7 +114,9 @@ def test_a_change_to_the_code_or_configuration_sends_runs_to_the_code_server(
     assert "changed after the warm run process started" in warning
     # The run then goes the DefaultRunLauncher's way, which needs a code server: with none
     # (this test has no workspace) the launch fails loudly instead of running stale code.
-    with pytest.raises(Exception, match=r"(?i)workspace|code location|origin"):
+    with pytest.raises(
+        dg.DagsterInvariantViolationError, match="DefaultRunLauncher requires a workspace"
+    ):
         launch(instance, warm_jobs.quick_job)
 
 
