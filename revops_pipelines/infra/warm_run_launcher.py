@@ -113,6 +113,7 @@ class WarmRunLauncher(dg.DefaultRunLauncher):
         self._workers: dict[str, multiprocessing.process.BaseProcess] = {}
         self._workers_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
+        self._disposed = threading.Event()
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:
@@ -181,8 +182,7 @@ class WarmRunLauncher(dg.DefaultRunLauncher):
         )
 
     def _watch(self) -> None:
-        while True:
-            time.sleep(WATCH_SECONDS)
+        while not self._disposed.wait(WATCH_SECONDS):
             with self._workers_lock:
                 ended = {k: w for k, w in self._workers.items() if not w.is_alive()}
                 for run_id in ended:
@@ -203,6 +203,13 @@ class WarmRunLauncher(dg.DefaultRunLauncher):
         )
         self._instance.report_engine_event(message, run, cls=self.__class__)
         self._instance.report_run_failed(run)
+
+    def dispose(self) -> None:
+        # The watcher reads the instance's storage, which closes with it.
+        self._disposed.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=WATCH_SECONDS * 4)
+        super().dispose()
 
     def terminate(self, run_id: str) -> bool:
         with self._workers_lock:

@@ -166,3 +166,18 @@ def test_a_warm_run_whose_worker_is_killed_is_marked_failed_at_once(
         f"Run worker {pid} of run {run.run_id}" in m and "signal" in m.lower()
         for m in messages(instance, run.run_id)
     ), messages(instance, run.run_id)
+
+
+def test_disposing_the_instance_stops_the_watcher(tmp_path: Path) -> None:
+    launcher = {
+        "module": "revops_pipelines.infra.warm_run_launcher",
+        "class": "WarmRunLauncher",
+        "config": {"jobs": ["quick_job"], "preload_modules": [warm_jobs.__name__]},
+    }
+    with dg.instance_for_test(overrides={"run_launcher": launcher}) as inst:
+        run = launch(inst, warm_jobs.quick_job)
+        assert finished(inst, run.run_id).status == dg.DagsterRunStatus.SUCCESS
+        watcher = inst.run_launcher._watcher  # type: ignore[attr-defined]
+        assert watcher is not None and watcher.is_alive()
+    # Left running, it would read the closed instance's storage for the rest of the process.
+    assert not watcher.is_alive()

@@ -158,7 +158,8 @@ def test_without_a_ttl_nothing_is_cached(attio_sandbox, fresh_caches) -> None:  
 @pytest.fixture(params=["memory", "redis"])
 def record_caching(request, attio_sandbox, fresh_caches) -> Iterator[AttioResource]:  # type: ignore[no-untyped-def]
     redis_url = REDIS_URL if request.param == "redis" else None
-    attio = resource(attio_sandbox, record_cache_ttl_seconds=60, redis_url=redis_url)
+    # A TTL far beyond a test's length: an entry gone must be an eviction, never an expiry.
+    attio = resource(attio_sandbox, record_cache_ttl_seconds=3600, redis_url=redis_url)
     yield attio
     if redis_url:
         client = redis.Redis.from_url(redis_url)
@@ -230,6 +231,7 @@ def test_a_record_updated_webhook_evicts_the_cached_record(
         "salesforce": SalesforceResource(),
     }
     [request] = attio_inbox_sensor(context).run_requests or []
+    assert attio.record_cache().get(rid) is not None, "the cached copy went before the run"
     result = job.execute_in_process(
         run_config=request.run_config,
         instance=dagster_instance,
@@ -238,7 +240,8 @@ def test_a_record_updated_webhook_evicts_the_cached_record(
     )
     [materialization] = result.asset_materializations_for_node("attio_events")
     meta = {k: v.value for k, v in materialization.metadata.items()}
-    assert meta["record_cache_evicted_by_webhooks"] == 1
+    assert meta["record_cache_evicted_by_webhooks"] == 1, meta
+    assert meta["record_cache_errors"] == 0, meta
     assert meta["record_cache"] == ("redis" if attio.redis_url else "memory")
     assert attio.record_cache().get(rid) is None  # evicted
     assert first_value(run(read()), "name") == "After Co"  # read afresh

@@ -102,6 +102,7 @@ class AttioResource(BreakerGuard, RateBudgeted, dg.ConfigurableResource):
             "record_cache_misses": records.misses,
             "record_cache_hit_rate": records.hit_rate if records.hit_rate is not None else "n/a",
             "record_cache_evictions": records.evictions,
+            "record_cache_errors": records.errors,  # the store failed (Redis down): misses
         }
 
     def breaker_identity(self) -> tuple[str, str, str]:
