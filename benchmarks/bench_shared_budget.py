@@ -5,9 +5,12 @@ their turn while bulk processes saturate the budget.
 Serves the Attio sandbox on loopback at Attio's real limit (25 writes/s per token), starts a
 redis-server of its own on a free port (or uses `--redis-url`), and runs worker processes
 (tests/infra/budget_worker.py: the real `AttioClient`, 16 requests in flight each) for each
-scenario:
+scenario, once per way of counting a request (from its answer, the default; or from its sending
+plus an allowance, `REVOPS_RATE_BUDGET_TRANSIT_MS`) and per latency the sandbox adds to each
+answer (loopback answers in milliseconds; Attio's take a hundred or more):
 
     .venv/bin/python benchmarks/bench_shared_budget.py [--seconds 10] [--redis-url URL]
+        [--counts-from answer,20] [--latency-ms 0,150]
 """
 
 from __future__ import annotations
@@ -76,13 +79,18 @@ def worker(
     return process
 
 
-def scenario(url: str, redis_url: str, priorities: list[str], seconds: float) -> dict[str, Any]:
+def scenario(
+    url: str, redis_url: str, priorities: list[str], seconds: float, counts_from: str
+) -> dict[str, Any]:
     env = {
         **os.environ,
         "REDIS_URL": redis_url,
         "REVOPS_RATE_BUDGET_PREFIX": f"bench:{uuid.uuid4().hex}",
         "PYTHONPATH": str(ROOT),
     }
+    env.pop("REVOPS_RATE_BUDGET_TRANSIT_MS", None)
+    if counts_from != "answer":
+        env["REVOPS_RATE_BUDGET_TRANSIT_MS"] = counts_from
     workers = [worker(f"{url}/v2", env, p, seconds) for p in priorities]
     since = time.time()
     for w in workers:  # all imported: start them together
@@ -94,7 +102,9 @@ def scenario(url: str, redis_url: str, priorities: list[str], seconds: float) ->
         out, _ = w.communicate(timeout=seconds + 120)
         results.append(json.loads(out.strip().splitlines()[-1]))
     log = httpx.get(f"{url}/_sandbox/rate_log", params={"since": since}).json()
-    span = seconds
+    # From the first request Attio saw to the last: the workers' start and end are not exact.
+    first, last = log.get("first"), log.get("last")
+    span = max(1.0, last - first) if first is not None and last is not None else seconds
     interactive = [r for r in results if r["priority"] == "interactive"]
     bulk = [r for r in results if r["priority"] == "bulk"]
     return {
@@ -112,24 +122,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--redis-url", default=None, help="default: a redis-server of its own")
+    parser.add_argument(
+        "--counts-from", default="answer,20", help="answer, or a transit allowance in ms; a list"
+    )
+    parser.add_argument("--latency-ms", default="0,150", help="added to each answer; a list")
     args = parser.parse_args()
+    ways = [w.strip() for w in args.counts_from.split(",") if w.strip()]
+    for way in ways:
+        if way != "answer" and not way.isdigit():
+            parser.error(f"--counts-from: {way!r} is neither 'answer' nor a number of ms")
+    latencies = [float(x) for x in args.latency_ms.split(",") if x.strip()]
     redis_url, redis_process = (args.redis_url, None) if args.redis_url else own_redis()
     sandbox = AttioSandbox(api_keys=(KEY,), write_rate=BUDGET, read_rate=100.0)
     rows = []
     try:
         with serve_in_thread(sandbox.app) as server:
-            for name, priorities in SCENARIOS.items():
-                httpx.post(f"{server.url}/_sandbox/reset").raise_for_status()
-                rows.append((name, scenario(server.url, redis_url, priorities, args.seconds)))
+            for latency in latencies:
+                for way in ways:
+                    for name, priorities in SCENARIOS.items():
+                        httpx.post(f"{server.url}/_sandbox/reset").raise_for_status()
+                        httpx.post(
+                            f"{server.url}/_sandbox/config", json={"latency_ms": latency}
+                        ).raise_for_status()
+                        result = scenario(server.url, redis_url, priorities, args.seconds, way)
+                        counted = "answer" if way == "answer" else f"sent + {way} ms"
+                        rows.append((f"{latency:.0f} ms | {counted} | {name}", result))
     finally:
         if redis_process is not None:
             redis_process.terminate()
     print(f"\nShared Attio write budget {BUDGET:.0f}/s, {args.seconds:.0f} s per scenario\n")
     print(
-        "| scenario | writes/s (of budget) | bulk writes/s | max in any rolling 1 s | 429s "
-        "| interactive wait p50 / p95 / max | failed |"
+        "| latency | counts from | scenario | writes/s (of budget) | bulk writes/s "
+        "| max in any rolling 1 s | 429s | interactive wait p50 / p95 / max | failed |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, r in rows:
         i = r["interactive"]
         waits = (

@@ -81,8 +81,9 @@ class Backend(Protocol):
     def take(self, key: str, limit: Limit, priority: Priority) -> tuple[float, object]:
         """(0, the slot) when admitted; else (seconds before asking again, None)."""
 
-    def release(self, key: str, slot: object) -> None:
-        """The request's answer came: its slot now counts from this moment (see `RateBudget`)."""
+    def release(self, key: str, slot: object, backdate_ms: int = 0) -> None:
+        """The request's answer came: its slot now counts from this moment, or from
+        `backdate_ms` before it (see `RateBudget`'s `transit_ms`)."""
 
     def paused_for(self, key: str) -> float: ...
 
@@ -120,7 +121,7 @@ class LocalBackend:
             wait_ms = bucket.waiting(item)
             return (max(MIN_WAIT, wait_ms / 1000) if wait_ms > 0 else MIN_WAIT), None
 
-    def release(self, key: str, slot: object) -> None:
+    def release(self, key: str, slot: object, backdate_ms: int = 0) -> None:
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None or not isinstance(slot, RateItem):
@@ -128,7 +129,7 @@ class LocalBackend:
             for i in range(len(bucket.items) - 1, -1, -1):
                 if bucket.items[i] is slot:
                     del bucket.items[i]
-                    slot.timestamp = bucket.now()
+                    slot.timestamp = bucket.now() - max(0, backdate_ms)
                     bisect.insort(bucket.items, slot, key=lambda it: it.timestamp)
                     return
 
@@ -196,10 +197,12 @@ return left
 """
 
 
-# KEYS: the log. ARGV: member. Moves the member's score to the server's time now.
+# KEYS: the log. ARGV: member, ms to backdate. Moves the member's score to the server's time
+# now (less the backdate).
 _RESTAMP = """
 local t = redis.call('TIME')
-return redis.call('ZADD', KEYS[1], 'XX', 'CH', t[1] * 1000 + math.floor(t[2] / 1000), ARGV[1])
+local stamp = t[1] * 1000 + math.floor(t[2] / 1000) - tonumber(ARGV[2])
+return redis.call('ZADD', KEYS[1], 'XX', 'CH', stamp, ARGV[1])
 """
 
 
@@ -228,9 +231,10 @@ class RedisBackend:
             raise BackendUnavailable(f"Redis: {exc}") from exc
         return (0.0, member) if wait_ms <= 0 else (max(MIN_WAIT, wait_ms / 1000), None)
 
-    def release(self, key: str, slot: object) -> None:
+    def release(self, key: str, slot: object, backdate_ms: int = 0) -> None:
         # XX: only if still there (a leak may have dropped it; then nothing to move).
-        self._guard(lambda: float(self._restamp(keys=[key], args=[str(slot)]) or 0))
+        args = [str(slot), max(0, backdate_ms)]
+        self._guard(lambda: float(self._restamp(keys=[key], args=args) or 0))
 
     def _guard(self, op: Callable[[], float]) -> float:
         try:

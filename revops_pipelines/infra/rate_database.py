@@ -45,7 +45,7 @@ class RateLog(Protocol):
     def admit(self, key: str, rates: Sequence[tuple[int, int]], hold_ms: int, member: str) -> int:
         """0 when admitted, else the milliseconds before asking again."""
 
-    def restamp(self, key: str, member: str) -> None: ...
+    def restamp(self, key: str, member: str, backdate_ms: int = 0) -> None: ...
 
     def timers_ms(self, key: str) -> tuple[int, int]:
         """Milliseconds left of the key's pause and of its interactive demand."""
@@ -90,8 +90,8 @@ class DatabaseBackend:
             self._refused_until[(key, priority)] = time.monotonic() + wait
         return wait, None
 
-    def release(self, key: str, slot: object) -> None:
-        self._guard(lambda: self.log.restamp(key, str(slot)))
+    def release(self, key: str, slot: object, backdate_ms: int = 0) -> None:
+        self._guard(lambda: self.log.restamp(key, str(slot), max(0, backdate_ms)))
 
     def _read(self, key: str) -> tuple[float, float]:
         """(pause ends, demand ends) on the monotonic clock, read at most every TTL."""

@@ -109,6 +109,14 @@ class RevopsSettings(BaseSettings):
     rate_budget_margin_ms: int = Field(
         default=10, ge=0, le=1000, description="Budget window beyond the API's (clock rounding)."
     )
+    rate_budget_transit_ms: int | None = Field(
+        default=None,
+        ge=0,
+        le=60_000,
+        description="Count a sent request from its sending plus this allowance, not from its "
+        "answer (more throughput; a request the API sees later may meet a 429). Unset: from "
+        "the answer.",
+    )
     rate_budget_fallback_fraction: float = Field(
         default=0.25, gt=0, le=1, description="Share per process while the budget store is down."
     )

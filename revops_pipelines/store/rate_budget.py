@@ -170,13 +170,14 @@ class DatabaseRateLog:
 
         return self._call(op, lock_key=key)
 
-    def restamp(self, key: str, member: str) -> None:
-        """The request's answer came: its entry counts from now (if a leak has not dropped it)."""
+    def restamp(self, key: str, member: str, backdate_ms: int = 0) -> None:
+        """The request's answer came: its entry counts from now, less `backdate_ms` (if a leak
+        has not dropped it)."""
         self._call(
             lambda c: c.execute(
                 sa.update(_log)
                 .where(_log.c.key == key, _log.c.member == member)
-                .values(stamp_ms=_now(c))
+                .values(stamp_ms=_now(c) - backdate_ms)
             )
         )
 

@@ -205,9 +205,6 @@ class Gateway:
             return
         method, path = scope["method"], scope["path"]
         self.stats.bump("requests", f"{method} {self.template(scope)}")
-        delay = self.latency()
-        if delay > 0:
-            await asyncio.sleep(delay)
         try:
             token_id = self.authenticate(scope)
         except ApiError as exc:
@@ -227,6 +224,11 @@ class Gateway:
             }
             await send_json(send, 429, body, {"Retry-After": retry_after(free_at)})
             return
+        # The edge counts a request when it arrives; the work (and so the answer) takes the
+        # latency after that.
+        delay = self.latency()
+        if delay > 0:
+            await asyncio.sleep(delay)
         scope["attio.token_id"] = token_id
         if kind == "write" and self.faults.refuses_anything():
             body, receive = await read_body(receive)

@@ -99,6 +99,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "wait_max": ordered[-1] if ordered else 0.0,
         "latency_p50": statistics.median(latencies) if latencies else 0.0,
         "modes": modes,
+        "counts_from": budget.state()["counts_from"],
     }
 
 

@@ -41,6 +41,15 @@ def test_a_request_counts_as_in_flight_until_its_answer_restamps_it(db_url: str)
     assert 50_000 < log.admit(k, ONE_MINUTE, 60_000, "d") <= 60_001
 
 
+def test_a_backdated_restamp_counts_the_request_from_before_its_answer(db_url: str) -> None:
+    log, k = DatabaseRateLog(db_url), key()
+    assert [log.admit(k, ONE_MINUTE, 60_000, m) for m in "abc"] == [0, 0, 0]
+    for member in "abc":
+        log.restamp(k, member, 20_000)  # sent 20 s before the answer came (transit allowance)
+    # The window counts from 20 s ago: a slot frees in about 40 s, not 60.
+    assert 30_000 < log.admit(k, ONE_MINUTE, 60_000, "d") <= 40_001
+
+
 def test_bulk_callers_leave_the_reserve_to_interactive_ones(db_url: str) -> None:
     backend, k = DatabaseBackend(DatabaseRateLog(db_url)), key()
     limit = Limit.per_second(10)  # 10 per second, the last slot reserved

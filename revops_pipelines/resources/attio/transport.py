@@ -143,12 +143,21 @@ class AttioTransport:
         params: dict[str, Any] | None,
         json: Any,
     ) -> Any:
-        async with self._in_flight, self._budget.slot(kind, self.priority) as waited:
-            self.budget_waits.append(waited)
+        async with self._in_flight, self._budget.slot(kind, self.priority) as slot:
+            self.budget_waits.append(slot.waited)
             self.requests_sent += 1
+
+            async def trace(event: str, _info: dict[str, Any]) -> None:
+                if event.endswith("send_request_body.complete"):
+                    slot.sent()
+
             try:
                 response = await self._http.request(
-                    method, path.lstrip("/"), params=params, json=json
+                    method,
+                    path.lstrip("/"),
+                    params=params,
+                    json=json,
+                    extensions={"trace": trace},
                 )
             except _NOT_SENT as exc:
                 raise _transport_error(method, path, exc, retryable=True, ambiguous=False) from exc
