@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from revops_sandbox.attio.errors import (
@@ -137,6 +137,10 @@ def endpoint(fn: Callable[[Ctx], Any]) -> Callable[[Request], Any]:
                 result = fn(Ctx(sandbox, request, body))
         except ApiError as exc:
             return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+        except ClientDisconnect:
+            # The client went away before its body arrived (a killed run): nothing was applied
+            # and nobody is left to answer.
+            return Response(status_code=499)
         except Exception:
             # A sandbox bug must not look like a dropped connection to the client under test.
             log.exception("Attio sandbox failed on %s %s", request.method, request.url.path)

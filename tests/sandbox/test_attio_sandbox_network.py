@@ -226,3 +226,30 @@ def test_admin_routes_over_http(
     assert sandbox.records("companies") == []
     assert admin.get("/_sandbox/stats").json()["writes_applied"] == 0
     admin.close()
+
+
+def test_a_client_gone_before_its_body_is_not_a_sandbox_failure(
+    server: RunningServer,
+    sandbox: AttioSandbox,
+    client: httpx.Client,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(server.url)
+    head = (
+        "POST /v2/objects/companies/records HTTP/1.1\r\n"
+        f"Host: {where.netloc}\r\nAuthorization: Bearer {API_KEY}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 200\r\n\r\n"
+    )
+    with socket.create_connection((where.hostname, where.port)) as raw:  # a killed run's write
+        raw.sendall(head.encode() + b'{"data": {"values": {"domains": ["half')
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not sandbox.stats()["requests"]:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert sandbox.stats()["requests"], "the request never reached the sandbox"
+    assert sandbox.records("companies") == []
+    assert not [r for r in caplog.records if "Attio sandbox failed" in r.getMessage()]
+    assert company(client, "whole.com").status_code == 200  # still serving
