@@ -59,9 +59,9 @@ def test_the_coloured_console_prints_a_lead_email_and_a_secret_masked(
     assert " - dagster - INFO - chatty_job - " in logged
     assert logged.endswith(f" - chatty - lead m•••@northwind.io synced with key {MASK}")
     assert any("STEP_START" in line for line in console)  # every event, as Dagster prints
-    # Anywhere in stderr: a long error line may be cut by another process writing to the same
-    # stderr (a run worker a previous test forked), which is not what this test is about.
-    assert "STEP_FAILURE" in err, err[-4000:]
+    # The failure's error, masked, is printed with the step's or the run's failure event (CI
+    # once printed only the run's: which one is Dagster's business, the masking is ours).
+    assert any("STEP_FAILURE" in line or "RUN_FAILURE" in line for line in console), err[-3000:]
     assert "Attio refused m•••@northwind.io (key ***)" in err  # the failure's error, below it
     assert EMAIL not in err and SECRET not in err
 
