@@ -129,7 +129,7 @@ class LocalBackend:
             for i in range(len(bucket.items) - 1, -1, -1):
                 if bucket.items[i] is slot:
                     del bucket.items[i]
-                    slot.timestamp = bucket.now() - max(0, backdate_ms)
+                    slot.timestamp = bucket.now() - backdate_ms
                     bisect.insort(bucket.items, slot, key=lambda it: it.timestamp)
                     return
 
@@ -233,7 +233,7 @@ class RedisBackend:
 
     def release(self, key: str, slot: object, backdate_ms: int = 0) -> None:
         # XX: only if still there (a leak may have dropped it; then nothing to move).
-        args = [str(slot), max(0, backdate_ms)]
+        args = [str(slot), backdate_ms]
         self._guard(lambda: float(self._restamp(keys=[key], args=args) or 0))
 
     def _guard(self, op: Callable[[], float]) -> float:

@@ -91,7 +91,7 @@ class DatabaseBackend:
         return wait, None
 
     def release(self, key: str, slot: object, backdate_ms: int = 0) -> None:
-        self._guard(lambda: self.log.restamp(key, str(slot), max(0, backdate_ms)))
+        self._guard(lambda: self.log.restamp(key, str(slot), backdate_ms))
 
     def _read(self, key: str) -> tuple[float, float]:
         """(pause ends, demand ends) on the monotonic clock, read at most every TTL."""

@@ -182,7 +182,6 @@ def test_counting_from_sending_plus_an_allowance_keeps_429s_rare(
     assert all(r["counts_from"] == "sent + 50 ms" for r in results), results
     # The bound: 429s at most 1% of requests (a late one is refused, not applied).
     assert log["rate_limited"] <= max(1, log["requests"] // 100), log
-    assert log["max_admitted_in_window"] <= WRITES_PER_SECOND, log
     assert sum(r["writes"] for r in results) == log["admitted"]
 
 

@@ -380,3 +380,37 @@ def test_add_entry_survives_a_dropped_answer_without_a_second_entry(attio_sandbo
     entries = run(scenario())
     assert len(entries) == 1
     assert attio_sandbox.stats()["faults_injected"] == {"drop_after_apply": 1}
+
+
+@pytest.mark.parametrize("transit_ms", [None, 0])
+def test_the_client_marks_when_a_write_left_for_a_budget_counting_from_the_sending(
+    attio_sandbox: Any, transit_ms: int | None
+) -> None:
+    import time
+
+    from revops_pipelines.infra.rate_budget import RateBudget
+
+    # One write a second, and Attio answers 400 ms after it counted the write.
+    admin(attio_sandbox, "POST", "config", json={"latency_ms": 400})
+    budget = RateBudget(
+        "Attio",
+        {"write": 1.0},
+        key=f"test:transit:{transit_ms}:{time.monotonic_ns()}",
+        backend=None,
+        margin_ms=0,
+        transit_ms=transit_ms,
+    )
+
+    async def two_writes() -> list[float]:
+        async with connect(attio_sandbox, budget=budget) as attio:
+            for name in ("First", "Second"):
+                await attio.records.create("companies", {"name": name})
+            return attio.transport.budget_waits
+
+    waits = run(two_writes())
+    # The second write asks 0.4 s after the first was sent: a window after the answer it waits
+    # about 1 s; a window after the sending, about 0.6 s.
+    if transit_ms is None:
+        assert waits[1] >= 0.95, waits
+    else:
+        assert 0.45 <= waits[1] <= 0.85, waits

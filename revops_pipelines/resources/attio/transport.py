@@ -151,13 +151,11 @@ class AttioTransport:
                 if event.endswith("send_request_body.complete"):
                     slot.sent()
 
+            # Only a budget that counts from the sending needs to know when the body left.
+            marks = {"trace": trace} if self._budget.transit_ms is not None else None
             try:
                 response = await self._http.request(
-                    method,
-                    path.lstrip("/"),
-                    params=params,
-                    json=json,
-                    extensions={"trace": trace},
+                    method, path.lstrip("/"), params=params, json=json, extensions=marks
                 )
             except _NOT_SENT as exc:
                 raise _transport_error(method, path, exc, retryable=True, ambiguous=False) from exc
