@@ -36,11 +36,39 @@ XDIST_GROUPS = {
 }
 
 
+# tryfirst: pytest-xdist's own hook turns the marks into the node ids' `@group` suffix that
+# `loadgroup` schedules by; a mark added after it has no effect.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         group = next((g for p, g in XDIST_GROUPS.items() if item.nodeid.startswith(p)), None)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+UNGROUPED = pytest.StashKey[list[str]]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """On a `loadgroup` worker, every grouped test's node id must carry its `@group` suffix:
+    without it xdist spreads a group over both workers (tests that share Redis keys or time the
+    sandbox then run at once), and nothing else would say so."""
+    if getattr(session.config.option, "loadgroup", False):
+        session.config.stash[UNGROUPED] = [
+            item.nodeid
+            for item in session.items
+            if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid
+        ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def xdist_groups_in_effect(request: pytest.FixtureRequest) -> None:
+    ungrouped = request.config.stash.get(UNGROUPED, [])
+    if ungrouped:
+        pytest.fail(
+            f"pytest-xdist's loadgroup ignores the xdist_group of {len(ungrouped)} tests "
+            f"(first: {ungrouped[0]}): see pytest-dev/pytest-xdist#1386 and pyproject.toml"
+        )
 
 
 @pytest.fixture(scope="session", autouse=True)
