@@ -26,6 +26,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 # dg dev loads the code location in a code server before the webserver answers: on this
 # 2-core machine under load that alone can take two minutes.
 READY_TIMEOUT = 300
+# The demo stops the sync's `dg launch` and then `dg dev`, each allowed 30 s before SIGKILL.
+STOP_WAIT = 120
 URL_PORT = re.compile(r"https?://127\.0\.0\.1:(\d+)")
 
 
@@ -61,6 +63,21 @@ def _cmdline(process: psutil.Process) -> list[str]:
     with suppress(psutil.Error):
         return process.cmdline()
     return []
+
+
+def _exit_code(
+    process: subprocess.Popen[bytes], log: Path, tree: list[psutil.Process], timeout: float
+) -> int:
+    """The demo's exit code once it has stopped; if it has not within `timeout`, a failure that
+    says what was still running and what the demo printed last."""
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        alive = [" ".join(_cmdline(p))[:200] for p in tree if p.is_running()]
+        output = log.read_text(errors="replace")[-3000:]
+        pytest.fail(
+            f"the demo still ran {timeout:.0f} s after the signal; alive: {alive}\n{output}"
+        )
 
 
 def _listening_ports(processes: list[psutil.Process]) -> set[int]:
@@ -130,7 +147,7 @@ def test_a_signal_to_the_demo_stops_every_process_and_frees_every_port(
     ports = _listening_ports(tree) | printed
 
     process.send_signal(sig)
-    assert process.wait(timeout=120) == 0
+    assert _exit_code(process, log, tree, timeout=STOP_WAIT) == 0
     _, alive = psutil.wait_procs(tree, timeout=10)
     assert [" ".join(_cmdline(p)) for p in alive] == []
     assert sorted(p for p in ports if not _port_is_free(p)) == []
