@@ -167,6 +167,7 @@ def _sample_traffic(
         cwd=workspace.parent,
         env=env,
         stop_timeout=STOP_TIMEOUT,
+        on_stopped=lambda how: click.echo(f"the sync's dg launch stopped: {how.describe()}"),
     )
     failure = (launch.stderr or launch.stdout)[-2000:]
     outcome = "succeeded" if launch.returncode == 0 else f"failed:\n{failure}"
@@ -310,4 +311,6 @@ def _run_demo(
             click.echo("Ctrl-C stops everything.")
             process.wait()
         finally:
-            stop_process_group(process, signal.SIGINT, timeout=STOP_TIMEOUT)
+            stopped = stop_process_group(process, signal.SIGINT, timeout=STOP_TIMEOUT)
+            click.echo(f"Dagster (dg dev) stopped: {stopped.describe()}")
+            click.echo("stopping the webhook receiver and the sandboxes ...")

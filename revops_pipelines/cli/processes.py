@@ -15,8 +15,9 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any
 
 # After SIGKILL, how long to wait for the members to be gone (they cannot refuse, but a process
@@ -51,17 +52,34 @@ def _second_signal_hurries(hurry: threading.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+@dataclass(frozen=True)
+class Stopped:
+    """How a group's stop went: seconds from the first signal until no member was left, and
+    whether it took SIGKILL (or ended with a member stuck in the kernel)."""
+
+    seconds: float
+    killed: bool
+    stuck: bool = False
+
+    def describe(self) -> str:
+        how = "after SIGKILL" if self.killed else "on the first signal"
+        stuck = ", a member stuck in the kernel" if self.stuck else ""
+        return f"{self.seconds:.1f} s, {how}{stuck}"
+
+
 def stop_process_group(
     process: subprocess.Popen[Any],
     first: signal.Signals,
     timeout: float,
     *,
     poll_seconds: float = 0.1,
-) -> None:
+) -> Stopped:
     """Send `first` to the process group led by `process` (started with `start_new_session`),
     wait until every member has exited, not only the leader, and SIGKILL the group after
     `timeout` seconds."""
     pgid = process.pid
+    started = time.monotonic()
+    stuck = False
     hurry = threading.Event()
     with _second_signal_hurries(hurry):
         with suppress(ProcessLookupError):
@@ -78,17 +96,24 @@ def stop_process_group(
                     os.killpg(pgid, signal.SIGKILL)
                 killed_at = now
             elif killed_at is not None and now - killed_at > KILL_GRACE_SECONDS:
-                break  # a member stuck in the kernel: nothing more a signal can do
+                stuck = True  # a member stuck in the kernel: nothing more a signal can do
+                break
             time.sleep(poll_seconds)
         process.wait()
+    return Stopped(time.monotonic() - started, killed_at is not None, stuck)
 
 
 def run_in_group(
-    args: Sequence[str], *, stop_timeout: float = 30.0, **popen: Any
+    args: Sequence[str],
+    *,
+    stop_timeout: float = 30.0,
+    on_stopped: Callable[[Stopped], None] | None = None,
+    **popen: Any,
 ) -> subprocess.CompletedProcess[str]:
     """`subprocess.run(args, capture_output=True, text=True)` in a process group of its own: when
     the wait is interrupted (Ctrl-C, SIGTERM), the whole group is stopped, not only the leader
-    (which `subprocess.run` would SIGKILL, leaving its children running)."""
+    (which `subprocess.run` would SIGKILL, leaving its children running), and `on_stopped` hears
+    how that went."""
     process = subprocess.Popen(
         args,
         stdout=subprocess.PIPE,
@@ -100,7 +125,9 @@ def run_in_group(
     try:
         out, err = process.communicate()
     except BaseException:
-        stop_process_group(process, signal.SIGINT, timeout=stop_timeout)
+        stopped = stop_process_group(process, signal.SIGINT, timeout=stop_timeout)
+        if on_stopped is not None:
+            on_stopped(stopped)
         raise
     return subprocess.CompletedProcess(args, process.returncode, out, err)
 
