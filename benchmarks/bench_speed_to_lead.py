@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import random
-import re
 import socket
 import statistics
 import subprocess
@@ -52,6 +51,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from revops_pipelines.cli.pools import deployment_pool_limits, set_pool_limits  # noqa: E402
 from revops_sandbox.form_traffic import typeform_delivery  # noqa: E402
 from revops_sandbox.signatures import typeform_signature  # noqa: E402
 from revops_sandbox.stack import serve_sandboxes  # noqa: E402
@@ -166,7 +166,8 @@ def deployment(args: argparse.Namespace, home: Path, launcher: str) -> Iterator[
         os.environ["DAGSTER_POSTGRES_URL"] = env["DAGSTER_POSTGRES_URL"]
         instance = dg.DagsterInstance.from_config(str(home))  # creates Dagster's tables first
         stack.callback(instance.dispose)
-        _set_pools(instance)
+        # deploy/set_pools.sh's limits, set in this process (tests/deploy runs the script itself).
+        set_pool_limits(instance, deployment_pool_limits(harness.DEPLOY / "set_pools.sh"))
         bin_dir = harness.BIN
         if args.webserver or args.fast_path:
             stack.enter_context(harness.running_webserver(home, workspace, env, webserver_port))
@@ -188,15 +189,6 @@ def deployment(args: argparse.Namespace, home: Path, launcher: str) -> Iterator[
         _wait_http(f"{receiver_url}/healthz", 120, receiver)
         daemon = stack.enter_context(harness.running_daemon(home, workspace, env))
         yield Deployment(sandboxes, receiver_url, env, home, workspace, instance, daemon)
-
-
-def _set_pools(instance: dg.DagsterInstance) -> None:
-    """The slots `deploy/set_pools.sh` sets, set in this process: the script runs the `dagster`
-    CLI once per pool, minutes on a loaded 2-core machine (tests/deploy runs the script itself)."""
-    script = (harness.DEPLOY / "set_pools.sh").read_text()
-    limits = dict(re.findall(r"^set_pool (\S+) (\d+)$", script, flags=re.MULTILINE))
-    for pool, slots in limits.items():
-        instance.event_log_storage.set_concurrency_slots(pool, int(slots))
 
 
 def post_lead(d: Deployment, client: httpx.Client) -> Lead:

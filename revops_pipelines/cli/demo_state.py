@@ -19,14 +19,16 @@ from pathlib import Path
 
 import click
 
+from revops_pipelines.cli.pools import set_pool_limits
 from revops_pipelines.store import engine as store_engine
 
 # A file the demo writes into its folder: the folder is emptied only when it holds it.
 MARKER = ".revops-demo"
 DAGSTER_YAML = """\
 # Written by `revops demo`: a local instance (SQLite storage under this folder), with the
-# production instance's run queue interval and warm launcher (deploy/dagster.yaml), so a demo
-# lead is answered as fast as a deployed one.
+# production instance's run queue interval and warm launcher (deploy/dagster.yaml), and the pool
+# limits of deploy/set_pools.sh (set by the demo), so a demo lead is answered as fast as a
+# deployed one.
 telemetry:
   enabled: false
 concurrency:
@@ -55,9 +57,10 @@ def demo_root() -> Path:
     return store_engine.state_dir() / "demo"
 
 
-def fresh_demo_state(root: Path) -> DemoState:
+def fresh_demo_state(root: Path, pool_limits: dict[str, int]) -> DemoState:
     """Empty `root` (the previous demo's store, Dagster runs and run storage) and lay out a new
-    one: a migrated SQLite store and a Dagster home with the demo's `dagster.yaml`."""
+    one: a migrated SQLite store, and a Dagster home with the demo's `dagster.yaml` and these
+    pool limits (a pool without one gets a single slot)."""
     root = root.resolve()
     url = f"sqlite:///{root / 'revops.db'}"
     store_engine.dispose(url)
@@ -72,8 +75,19 @@ def fresh_demo_state(root: Path) -> DemoState:
     home.mkdir(parents=True)
     (root / MARKER).write_text("Emptied and rewritten by every `revops demo`.\n")
     (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    _set_pools(home, pool_limits)
     store_engine.upgrade(url)
     return DemoState(root, url, home)
+
+
+def _set_pools(home: Path, limits: dict[str, int]) -> None:
+    import dagster as dg  # the CLI's other commands never load Dagster
+
+    instance = dg.DagsterInstance.from_config(str(home))  # creates the instance's tables
+    try:
+        set_pool_limits(instance, limits)
+    finally:
+        instance.dispose()
 
 
 @contextmanager

@@ -12,6 +12,8 @@ import dagster as dg
 import pytest
 
 from revops_pipelines.cli.demo_state import MARKER, demo_lock, fresh_demo_state
+from revops_pipelines.cli.pools import deployment_pool_limits
+from revops_pipelines.cli.webserver import set_pools_script
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
 from tests.assets.conftest import FAST_ATTIO
@@ -19,11 +21,12 @@ from tests.assets.sync_harness import NOW, attio_companies_by_sf_id, materialize
 from tests.resources.attio_helpers import admin
 
 DAY = "2026-11-19"
+POOLS = deployment_pool_limits(set_pools_script())
 
 
 def demo_sync(root: Path, salesforce_sandbox: Any, attio: Any) -> dict[str, Any]:
     """One demo's start and first sync: fresh demo state, fresh sandboxes, the day synced."""
-    state = fresh_demo_state(root)
+    state = fresh_demo_state(root, POOLS)
     admin(attio, "POST", "reset")  # each demo's sandboxes start empty (they live in memory)
     admin(attio, "POST", "config", json={"write_rate": 200.0, "read_rate": 400.0})
     sf = salesforce_sandbox(accounts=400, days=4, now=NOW, seed=5)
@@ -62,7 +65,7 @@ def test_a_folder_the_demo_did_not_write_is_never_emptied(tmp_path: Path) -> Non
     root.mkdir()
     (root / "notes.txt").write_text("mine")
     with pytest.raises(click.ClickException, match=MARKER):
-        fresh_demo_state(root)
+        fresh_demo_state(root, POOLS)
     assert (root / "notes.txt").read_text() == "mine"
 
 
@@ -73,3 +76,25 @@ def test_a_second_demo_on_the_same_state_stops_before_touching_it(tmp_path: Path
         pass
     with demo_lock(root):  # released with the first demo
         pass
+
+
+def test_the_demo_instance_has_the_deployments_pool_limits(tmp_path: Path) -> None:
+    """Not the single slot of the demo's default limit: a lead's Attio step would wait for the
+    sync's, which a deployment (deploy/set_pools.sh) never makes it do."""
+    assert POOLS["attio_api"] == 6 and len(POOLS) == 4
+    state = fresh_demo_state(tmp_path / "demo", POOLS)
+    with dg.DagsterInstance.from_config(str(state.dagster_home)) as instance:
+        limits = {
+            pool: instance.event_log_storage.get_concurrency_info(pool).slot_count for pool in POOLS
+        }
+        assert instance.global_op_concurrency_default_limit == 1  # any other pool
+    assert limits == POOLS
+
+
+def test_a_pools_script_that_sets_no_limit_is_an_error(tmp_path: Path) -> None:
+    script = tmp_path / "set_pools.sh"
+    script.write_text("#!/bin/sh\n# set_pool attio_api 6\nset_pool() { :; }\n")
+    with pytest.raises(ValueError, match="sets no pool limit"):
+        deployment_pool_limits(script)
+    script.write_text("set_pool attio_api 6\n  set_pool indented 3\nset_pool slack_api 2\n")
+    assert deployment_pool_limits(script) == {"attio_api": 6, "slack_api": 2}
