@@ -25,7 +25,7 @@ from revops_pipelines.cli.demo_events import (
 )
 from revops_pipelines.cli.demo_state import demo_lock, demo_root, fresh_demo_state
 from revops_pipelines.cli.pools import deployment_pool_limits
-from revops_pipelines.cli.processes import interrupt_on_sigterm, run_in_group, stop_process_group
+from revops_pipelines.cli.processes import interrupt_on_signals, run_in_group, stop_process_group
 from revops_pipelines.cli.sandbox import import_sandbox, project_environment, sandbox_state_dir
 from revops_pipelines.cli.webserver import (
     WebserverNotReady,
@@ -237,7 +237,7 @@ def demo(
     import_sandbox("revops_sandbox.server")
     if free_ports:
         ui_port, receiver_port = _free_port(), 0
-    with interrupt_on_sigterm():
+    with interrupt_on_signals():
         try:
             with demo_lock(demo_root()):
                 _run_demo(ui_port, receiver_port, free_ports, forms, exit_when_ready, ready_timeout)

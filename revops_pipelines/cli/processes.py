@@ -4,8 +4,9 @@ servers, which start run workers; `dg launch` starts a process per step).
 
 A group of its own keeps a terminal's Ctrl-C away from the children, so the CLI decides how they
 stop: the first signal to the whole group, a wait until every member has exited, then SIGKILL.
-`interrupt_on_sigterm` makes SIGTERM (what a process manager sends) behave like Ctrl-C, so the
-`finally` blocks that stop the groups run for both.
+`interrupt_on_signals` makes SIGTERM (what a process manager sends) behave like Ctrl-C, and
+Ctrl-C itself work in a process started with SIGINT ignored (a background job of a script), so
+the `finally` blocks that stop the groups run for both.
 """
 
 from __future__ import annotations
@@ -137,11 +138,20 @@ def _raise_interrupt(_signum: int, _frame: object) -> None:
 
 
 @contextmanager
-def interrupt_on_sigterm() -> Iterator[None]:
-    """Inside the block, SIGTERM raises KeyboardInterrupt in the main thread, as Ctrl-C does
-    (Python's default for SIGTERM ends the process at once, skipping every `finally`)."""
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+def interrupt_on_signals() -> Iterator[None]:
+    """Inside the block, SIGTERM and SIGINT raise KeyboardInterrupt in the main thread. Python's
+    default for SIGTERM ends the process at once, skipping every `finally`; and a process that
+    inherited SIGINT ignored (`cmd &` in a shell script, whose background jobs ignore it) keeps
+    ignoring it, so a `kill -INT` would leave every child running."""
+    previous = {
+        sig: signal.signal(sig, handler)
+        for sig, handler in (
+            (signal.SIGTERM, _raise_interrupt),
+            (signal.SIGINT, signal.default_int_handler),
+        )
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -4,7 +4,9 @@ servers, the sync's `dg launch`, and the receiver and sandboxes served inside th
 
 The demo runs as a user would start it (the installed `revops` script), with `--free-ports` and
 its state under a temporary REVOPS_STATE_DIR, so it never touches the fixed demo ports or the
-checkout's `.revops/`. The signal goes to the demo's process alone."""
+checkout's `.revops/`. It starts with SIGINT ignored, as a background job of a shell script (and
+everything started under one, CI included) does: Ctrl-C must stop it all the same. The signal goes
+to the demo's process alone."""
 
 from __future__ import annotations
 
@@ -28,8 +30,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 READY_TIMEOUT = 300
 # The demo stops the sync's `dg launch`, then `dg dev`, each allowed 30 s before SIGKILL and 10 s
 # after it, then its receiver (a fast-path launch in flight: at most 6 s) and sandboxes: 90 s by
-# design. Alone a stop takes 5-10 s; one CI run, beside the crash tests, took over 60 s.
+# design. Alone a stop takes 5-10 s; 65 s in a CI run where every process ignored SIGINT.
 STOP_WAIT = 180
+DEMO_ARGS = ["demo", "--free-ports", "--ready-timeout", str(READY_TIMEOUT)]
 URL_PORT = re.compile(r"https?://127\.0\.0\.1:(\d+)")
 
 
@@ -112,7 +115,9 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, list[p
     revops = str(Path(sys.executable).with_name("revops"))
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [revops, "demo", "--free-ports", "--ready-timeout", str(READY_TIMEOUT)],
+            # `trap "" INT` ignores SIGINT and exec keeps it ignored: the demo is the shell's
+            # process. (Without its own handler, such a demo ignored the SIGINT of the test.)
+            ["sh", "-c", 'trap "" INT; exec "$0" "$@"', revops, *DEMO_ARGS],
             cwd=tmp_path,
             env=_demo_env(tmp_path),
             stdout=out,
