@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Any
 
-from revops_sandbox.form_traffic import COMPANIES, FIRST, LAST, Delivery, _ascii
+from revops_sandbox.form_traffic import FIRST, LAST, Delivery, _ascii
 from revops_sandbox.signatures import standard_webhooks_signature
 
 
@@ -21,13 +21,16 @@ def new_secret(rng: random.Random) -> str:
 
 
 def contact_form_payload(rng: random.Random) -> dict[str, Any]:
-    """A submission of the demo `contact_us` form (the shape its forms.yaml mapping reads)."""
+    """A submission of the demo `contact_us` form (the shape its forms.yaml mapping reads): a
+    prospect of a small European company (the enrichment stand-in's Acme Corp: Paris, 48
+    employees, retail) with a UK phone, so the demo has a lead for a pool of the EMEA region
+    rather than another one for the enterprise or default pools."""
     first, last = rng.choice(FIRST), rng.choice(LAST)
     return {
         "first_name": first,
         "last_name": last,
-        "email": f"{_ascii(first)}.{_ascii(last.split()[-1])}@{rng.choice(COMPANIES)}",
-        "company": "Example Corp",
+        "email": f"{_ascii(first)}.{_ascii(last.split()[-1])}@acme.example",
+        "company": "Acme Corp",
         "message": "Can we see a demo?",
         "phone": "+44 20 7946 0958",
         "consent": {"marketing": True},
