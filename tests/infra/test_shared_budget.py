@@ -303,11 +303,13 @@ def test_a_429_pauses_every_process_until_retry_after(
     assert refused, "no 429 was drawn: the test did not test anything"
     first, resume = refused[0]
     # Every process stopped: past the requests already in flight, nothing reached Attio until
-    # the Retry-After, and only those few in-flight requests were refused. A request admitted
-    # just before the pause can reach Attio a few hundred ms later on a loaded machine
-    # (measured: 0.36 s, 4 requests, in CI on PostgreSQL); without the pause the processes
-    # would go on drawing 429s, which the count of refusals below catches.
-    quiet = [t for t, _ in seen if first + 0.6 < t < resume - 0.02]
+    # the Retry-After, and only those in-flight requests were refused. A request admitted just
+    # before the pause can reach Attio a few hundred ms later on a loaded machine (measured:
+    # 0.36 s in CI on PostgreSQL). How many are in flight depends on how many slots the window
+    # freed at once (CI measured 7 arriving within 1 ms): the 32 lanes of the two workers bound it.
+    in_flight_s = 0.6
+    quiet = [t for t, _ in seen if first + in_flight_s < t < resume - 0.02]
     assert quiet == [], (first, resume, quiet)
-    assert len(refused) <= 6, refused
+    assert all(t <= first + in_flight_s for t, _ in refused), (first, refused)
+    assert len(refused) <= 32, refused
     assert any(t >= resume for t, _ in seen), "nobody resumed"
