@@ -167,7 +167,7 @@ def deployment(args: argparse.Namespace, home: Path, launcher: str) -> Iterator[
         instance = dg.DagsterInstance.from_config(str(home))  # creates Dagster's tables first
         stack.callback(instance.dispose)
         # deploy/set_pools.sh's limits, set in this process (tests/deploy runs the script itself).
-        set_pool_limits(instance, deployment_pool_limits(harness.DEPLOY / "set_pools.sh"))
+        set_pool_limits(instance, deployment_pool_limits())
         bin_dir = harness.BIN
         if args.webserver or args.fast_path:
             stack.enter_context(harness.running_webserver(home, workspace, env, webserver_port))

@@ -27,12 +27,7 @@ from revops_pipelines.cli.demo_state import demo_lock, demo_root, fresh_demo_sta
 from revops_pipelines.cli.pools import deployment_pool_limits
 from revops_pipelines.cli.processes import interrupt_on_signals, run_in_group, stop_process_group
 from revops_pipelines.cli.sandbox import import_sandbox, project_environment, sandbox_state_dir
-from revops_pipelines.cli.webserver import (
-    WebserverNotReady,
-    set_pools_script,
-    wait_for_asset_graph,
-    workspace_file,
-)
+from revops_pipelines.cli.webserver import WebserverNotReady, wait_for_asset_graph, workspace_file
 from revops_pipelines.config import config_path, load_model
 from revops_pipelines.config.loader import CONFIG_DIR_ENV
 from revops_pipelines.domain.attio_values import first_value, select_title
@@ -256,7 +251,7 @@ def _run_demo(
     stack_module = import_sandbox("revops_sandbox.stack")
     server_module = import_sandbox("revops_sandbox.server")
     try:
-        pool_limits = deployment_pool_limits(set_pools_script())
+        pool_limits = deployment_pool_limits()
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(f"the deployment's pool limits: {exc}") from None
     state = fresh_demo_state(demo_root(), pool_limits)

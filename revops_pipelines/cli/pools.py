@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from revops_pipelines.cli.webserver import workspace_file
+
 if TYPE_CHECKING:
     import dagster as dg
 
@@ -20,8 +22,10 @@ if TYPE_CHECKING:
 _SET_POOL = re.compile(r"^set_pool (\S+) (\d+)\s*$", re.MULTILINE)
 
 
-def deployment_pool_limits(script: Path) -> dict[str, int]:
-    """Each pool's limit as the script sets it; an error when it sets none (a moved file)."""
+def deployment_pool_limits(script: Path | None = None) -> dict[str, int]:
+    """Each pool's limit as the script (default: the checkout's `deploy/set_pools.sh`, beside
+    its workspace file) sets it; an error when it sets none."""
+    script = script or workspace_file().parent / "deploy" / "set_pools.sh"
     limits = {pool: int(limit) for pool, limit in _SET_POOL.findall(script.read_text())}
     if not limits:
         raise ValueError(f"{script} sets no pool limit (no `set_pool <pool> <limit>` line)")

@@ -29,11 +29,6 @@ def workspace_file() -> Path:
     )
 
 
-def set_pools_script() -> Path:
-    """The checkout's `deploy/set_pools.sh`, beside its workspace file."""
-    return workspace_file().parent / "deploy" / "set_pools.sh"
-
-
 def wait_for_asset_graph(
     url: str, process: subprocess.Popen[bytes], timeout: float, *, poll_seconds: float = 1.0
 ) -> list[str]:

@@ -13,7 +13,6 @@ import pytest
 
 from revops_pipelines.cli.demo_state import MARKER, demo_lock, fresh_demo_state
 from revops_pipelines.cli.pools import deployment_pool_limits
-from revops_pipelines.cli.webserver import set_pools_script
 from revops_pipelines.store import engine as store_engine
 from revops_pipelines.store import inbox
 from tests.assets.conftest import FAST_ATTIO
@@ -21,7 +20,7 @@ from tests.assets.sync_harness import NOW, attio_companies_by_sf_id, materialize
 from tests.resources.attio_helpers import admin
 
 DAY = "2026-11-19"
-POOLS = deployment_pool_limits(set_pools_script())
+POOLS = deployment_pool_limits()
 
 
 def demo_sync(root: Path, salesforce_sandbox: Any, attio: Any) -> dict[str, Any]:
